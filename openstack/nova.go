@@ -1,0 +1,106 @@
+package openstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+)
+
+// Server is the part of a Nova server multinic uses.
+type Server struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// NodeName is the Kubernetes node name of the VM: the metadata value under
+// key when key is set and the value is non-empty, else the server name.
+func (s Server) NodeName(key string) string {
+	if key != "" && s.Metadata[key] != "" {
+		return s.Metadata[key]
+	}
+	return s.Name
+}
+
+// ErrServerNotFound means Nova does not know the VM.
+var ErrServerNotFound = errors.New("server not found")
+
+// listServersThreshold is where listing the project's servers becomes
+// cheaper than one GET per VM: a page holds up to 1000 servers by default.
+const listServersThreshold = 10
+
+// Servers looks up the given VMs in Nova. The map holds each VM found; the
+// error map holds, per VM, why it could not be read, so one bad VM does not
+// hide the others. A non-nil error means Nova could not be asked at all.
+func (s *Session) Servers(ctx context.Context, vmIDs []string) (map[string]Server, map[string]error, error) {
+	if s.computeErr != nil {
+		return nil, nil, s.computeErr
+	}
+	found := make(map[string]Server, len(vmIDs))
+	if len(vmIDs) > listServersThreshold {
+		all, err := s.listProjectServers(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range vmIDs {
+			if srv, ok := all[id]; ok {
+				found[id] = srv
+			}
+		}
+	}
+	var missing []string
+	for _, id := range vmIDs {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	// VMs absent from the listing (or all of them, for a small set) are read
+	// one by one, which also turns a missing VM into a precise 404.
+	failed := map[string]error{}
+	var mu sync.Mutex
+	err := forEach(ctx, len(missing), s.opts.Concurrency, func(ctx context.Context, i int) error {
+		id := missing[i]
+		var body struct {
+			Server Server `json:"server"`
+		}
+		err := servers.Get(ctx, s.compute, id).ExtractInto(&body)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			found[id] = body.Server
+		case gophercloud.ResponseCodeIs(err, 404):
+			failed[id] = fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
+		default:
+			failed[id] = fmt.Errorf("nova: get server %q: %w", id, err)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("nova: get servers: %w", err)
+	}
+	return found, failed, nil
+}
+
+func (s *Session) listProjectServers(ctx context.Context) (map[string]Server, error) {
+	all := map[string]Server{}
+	err := servers.List(s.compute, servers.ListOpts{}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		var got []Server
+		if err := servers.ExtractServersInto(page, &got); err != nil {
+			return false, fmt.Errorf("decode servers: %w", err)
+		}
+		for _, srv := range got {
+			all[srv.ID] = srv
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nova: list servers: %w", err)
+	}
+	return all, nil
+}

@@ -1,0 +1,306 @@
+// Package openstack reads what multinic needs from Keystone, Neutron and Nova,
+// all through gophercloud. A Session is one authenticated connection that a
+// long-lived caller keeps across passes, so a fleet is not re-authenticated on
+// every poll.
+package openstack
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Options tune how a Session talks to OpenStack. The zero value is usable.
+type Options struct {
+	// Timeout bounds each HTTP attempt. Default 30s.
+	Timeout     time.Duration
+	InsecureTLS bool
+	// EndpointInterface picks catalog endpoints: public (default), internal or admin.
+	EndpointInterface string
+	// EndpointRegion prefers endpoints of this region; without a match the
+	// first endpoint of the service type is used.
+	EndpointRegion string
+	// NeutronEndpoint and NovaEndpoint bypass the catalog when set.
+	NeutronEndpoint string
+	NovaEndpoint    string
+	// DeviceIDBatchSize is how many device_id filters go into one ports
+	// request; real Neutron fronts reject URLs beyond ~8 KiB. Default 100.
+	DeviceIDBatchSize int
+	// Concurrency bounds parallel requests of one call. Default 8.
+	Concurrency int
+	// RetryMax is how often a 5xx, 429 or connection error is retried.
+	// Default 3; negative disables retries.
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the back-off between retries.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// Transport replaces the HTTP transport (tests, proxies). InsecureTLS is
+	// ignored when it is set.
+	Transport http.RoundTripper
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.EndpointInterface == "" {
+		o.EndpointInterface = "public"
+	}
+	if o.DeviceIDBatchSize <= 0 {
+		o.DeviceIDBatchSize = 100
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 3
+	}
+	if o.RetryWaitMin <= 0 {
+		o.RetryWaitMin = 100 * time.Millisecond
+	}
+	if o.RetryWaitMax <= 0 {
+		o.RetryWaitMax = 2 * time.Second
+	}
+	return o
+}
+
+// Credentials identify the admin user and the project to scope the token to.
+type Credentials struct {
+	// IdentityURL is the Keystone base URL, with or without a /v3 suffix.
+	IdentityURL    string
+	UserName       string
+	UserDomainName string
+	Password       string
+	ProjectID      string
+}
+
+// fingerprint identifies credentials without keeping the password readable,
+// so a caller can tell whether a cached session still matches.
+func (c Credentials) fingerprint() [32]byte {
+	return sha256.Sum256([]byte(strings.Join([]string{c.IdentityURL, c.UserName, c.UserDomainName, c.Password, c.ProjectID}, "\x00")))
+}
+
+// Session is an authenticated, project-scoped OpenStack connection.
+// It is safe for concurrent use.
+type Session struct {
+	opts        Options
+	fingerprint [32]byte
+	projectID   string
+	provider    *gophercloud.ProviderClient
+	expiresAt   time.Time
+	network     *gophercloud.ServiceClient
+	networkErr  error
+	compute     *gophercloud.ServiceClient
+	computeErr  error
+}
+
+// AuthError is a failed Keystone authentication.
+type AuthError struct{ Err error }
+
+func (e *AuthError) Error() string { return "keystone: authenticate: " + e.Err.Error() }
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// EndpointError means a service endpoint could not be chosen from the catalog.
+type EndpointError struct {
+	ServiceType string // "network" or "compute"
+	Interface   string
+	Region      string
+}
+
+func (e *EndpointError) Error() string {
+	msg := fmt.Sprintf("no %q endpoint with interface %q in the Keystone catalog", e.ServiceType, e.Interface)
+	if e.Region != "" {
+		msg += fmt.Sprintf(" (region %q)", e.Region)
+	}
+	return msg + "; set the endpoint override explicitly"
+}
+
+// Authenticate gets a project-scoped token and picks the Neutron and Nova
+// endpoints. Endpoint problems are reported by the calls that need them, so a
+// caller can tell a Keystone failure from a catalog one.
+func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Session, error) {
+	opts = opts.withDefaults()
+	identity, err := identityV3URL(creds.IdentityURL)
+	if err != nil {
+		return nil, &AuthError{Err: err}
+	}
+	provider, err := gopenstack.NewClient(identity)
+	if err != nil {
+		return nil, &AuthError{Err: fmt.Errorf("identity URL: %w", err)}
+	}
+	provider.HTTPClient = newHTTPClient(opts)
+	provider.UserAgent.Prepend("multinic")
+	auth := &gophercloud.AuthOptions{
+		IdentityEndpoint: identity,
+		Username:         creds.UserName,
+		Password:         creds.Password,
+		DomainName:       creds.UserDomainName,
+		Scope:            &gophercloud.AuthScope{ProjectID: creds.ProjectID},
+		// gophercloud re-authenticates once on a 401, which covers tokens
+		// revoked or expired between our own expiry checks.
+		AllowReauth: true,
+	}
+	if err := gopenstack.AuthenticateV3(ctx, provider, auth, gophercloud.EndpointOpts{}); err != nil {
+		return nil, &AuthError{Err: redact(err, creds.Password)}
+	}
+	result, ok := provider.GetAuthResult().(tokens.CreateResult)
+	if !ok {
+		return nil, &AuthError{Err: errors.New("unexpected token response")}
+	}
+	token, err := result.ExtractToken()
+	if err != nil {
+		return nil, &AuthError{Err: fmt.Errorf("decode token: %w", err)}
+	}
+	catalog, err := result.ExtractServiceCatalog()
+	if err != nil {
+		return nil, &AuthError{Err: fmt.Errorf("decode catalog: %w", err)}
+	}
+	s := &Session{
+		opts:        opts,
+		fingerprint: creds.fingerprint(),
+		projectID:   creds.ProjectID,
+		provider:    provider,
+		expiresAt:   token.ExpiresAt,
+	}
+	s.network, s.networkErr = s.serviceClient(catalog, "network", opts.NeutronEndpoint, "v2.0/")
+	s.compute, s.computeErr = s.serviceClient(catalog, "compute", opts.NovaEndpoint, "")
+	return s, nil
+}
+
+// Reusable reports whether the session was made for these credentials and
+// its token stays valid for a while yet, so a new pass can skip Keystone.
+func (s *Session) Reusable(creds Credentials, now time.Time) bool {
+	const margin = 2 * time.Minute
+	return s != nil && s.fingerprint == creds.fingerprint() && (s.expiresAt.IsZero() || now.Add(margin).Before(s.expiresAt))
+}
+
+// Expired reports whether the token has lapsed by now.
+func (s *Session) Expired(now time.Time) bool {
+	return !s.expiresAt.IsZero() && !now.Before(s.expiresAt)
+}
+
+// NeutronEndpoint is the network endpoint in use.
+func (s *Session) NeutronEndpoint() (string, error) {
+	if s.networkErr != nil {
+		return "", s.networkErr
+	}
+	return strings.TrimSuffix(s.network.Endpoint, "/"), nil
+}
+
+// NovaEndpoint is the compute endpoint in use.
+func (s *Session) NovaEndpoint() (string, error) {
+	if s.computeErr != nil {
+		return "", s.computeErr
+	}
+	return strings.TrimSuffix(s.compute.Endpoint, "/"), nil
+}
+
+func (s *Session) serviceClient(catalog *tokens.ServiceCatalog, serviceType, override, resourcePath string) (*gophercloud.ServiceClient, error) {
+	endpoint := strings.TrimRight(override, "/")
+	if endpoint == "" {
+		endpoint = chooseEndpoint(catalog, serviceType, s.opts.EndpointInterface, s.opts.EndpointRegion)
+		if endpoint == "" {
+			return nil, &EndpointError{ServiceType: serviceType, Interface: s.opts.EndpointInterface, Region: s.opts.EndpointRegion}
+		}
+	}
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s endpoint %q is not an absolute http(s) URL", serviceType, endpoint)
+	}
+	base := endpoint + "/"
+	return &gophercloud.ServiceClient{
+		ProviderClient: s.provider,
+		Endpoint:       base,
+		ResourceBase:   base + resourcePath,
+		Type:           serviceType,
+	}, nil
+}
+
+// chooseEndpoint follows SPEC §3: match type and interface, prefer the region,
+// fall back to the first endpoint of the type and interface when no region
+// matches, and trim trailing slashes.
+func chooseEndpoint(catalog *tokens.ServiceCatalog, serviceType, iface, region string) string {
+	var first string
+	for _, entry := range catalog.Entries {
+		if entry.Type != serviceType {
+			continue
+		}
+		for _, ep := range entry.Endpoints {
+			if !strings.EqualFold(ep.Interface, iface) || ep.URL == "" {
+				continue
+			}
+			if region == "" || ep.Region == region || ep.RegionID == region {
+				return strings.TrimRight(ep.URL, "/")
+			}
+			if first == "" {
+				first = strings.TrimRight(ep.URL, "/")
+			}
+		}
+	}
+	return first
+}
+
+// identityV3URL accepts a Keystone base with or without /v3 (Contrabass
+// returns either) and yields the versioned endpoint, which spares gophercloud
+// a version-discovery round trip.
+func identityV3URL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("keystone URL %q is not an absolute http(s) URL", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	if !strings.HasSuffix(u.Path, "/v3") {
+		u.Path += "/v3"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String() + "/", nil
+}
+
+func newHTTPClient(opts Options) http.Client {
+	transport := opts.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Fleet passes fan out to one host; keep those connections warm.
+		t.MaxIdleConnsPerHost = max(opts.Concurrency*2, 16)
+		if opts.InsecureTLS {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in per CR
+		}
+		transport = t
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{Transport: transport, Timeout: opts.Timeout}
+	rc.RetryMax = max(opts.RetryMax, 0)
+	rc.RetryWaitMin = opts.RetryWaitMin
+	rc.RetryWaitMax = opts.RetryWaitMax
+	rc.Logger = nil
+	// Hand the final response back to gophercloud so it can report the
+	// service's own status and body instead of a generic retry error.
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return *rc.StandardClient()
+}
+
+// redact removes a secret from an error message; gophercloud errors can echo
+// request details and must never carry the password onwards.
+func redact(err error, secrets ...string) error {
+	msg := err.Error()
+	changed := false
+	for _, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return errors.New(msg)
+}
