@@ -1,0 +1,220 @@
+// Package contrabasstest is an in-process fake of the Contrabass provider API
+// for tests, in the style of net/http/httptest. It encrypts passwords exactly
+// as the real service does, so clients exercise real decryption.
+package contrabasstest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/multinic/multinic/contrabass"
+)
+
+const providerPath = "/v1/contrabass/admin/infra/provider/"
+
+// ProviderSpec describes a provider in plaintext; the server encrypts the
+// passwords when it is added.
+type ProviderSpec struct {
+	AdminID       string
+	AdminPassword string
+	Domain        string
+	KeystoneURL   string
+
+	PrometheusURL    string
+	VIP              string
+	RabbitMQID       string
+	RabbitMQPassword string
+	RabbitMQURLs     []string
+}
+
+// Server is a running fake. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL to use as contrabassEndpoint.
+	URL string
+
+	httpServer *httptest.Server
+	encryptKey string
+
+	mu        sync.Mutex
+	providers map[string]storedProvider
+	bearer    string
+	requests  int
+	failWith  int
+	failTimes int // remaining injected failures; negative = until ClearFaults
+	latency   time.Duration
+}
+
+// storedProvider keeps the encryption failure rather than panicking in
+// AddProvider, and reports it on every GET so the test sees why.
+type storedProvider struct {
+	data       contrabass.Provider
+	encryptErr error
+}
+
+// NewServer starts a plain-HTTP fake that encrypts with encryptKey.
+func NewServer(encryptKey string) *Server {
+	s := newServer(encryptKey)
+	s.httpServer = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.httpServer.URL
+	return s
+}
+
+// NewTLSServer starts an HTTPS fake whose certificate no client trusts by
+// default, like a Contrabass behind a self-signed certificate.
+func NewTLSServer(encryptKey string) *Server {
+	s := newServer(encryptKey)
+	s.httpServer = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	// Rejected handshakes are the point of this server; do not log each one.
+	s.httpServer.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.httpServer.StartTLS()
+	s.URL = s.httpServer.URL
+	return s
+}
+
+func newServer(encryptKey string) *Server {
+	return &Server{encryptKey: encryptKey, providers: map[string]storedProvider{}}
+}
+
+// Close shuts the server down and waits for in-flight requests.
+func (s *Server) Close() { s.httpServer.Close() }
+
+// AddProvider adds or replaces provider id. If the server's key cannot
+// encrypt (wrong length), GETs of this provider answer 500 naming the problem.
+func (s *Server) AddProvider(id string, p ProviderSpec) {
+	stored := storedProvider{data: contrabass.Provider{
+		UUID: id,
+		URL:  p.KeystoneURL,
+		Attributes: contrabass.Attributes{
+			AdminID:       p.AdminID,
+			Domain:        p.Domain,
+			PrometheusURL: p.PrometheusURL,
+			VIP:           p.VIP,
+			RabbitMQID:    p.RabbitMQID,
+			RabbitMQURLs:  append([]string(nil), p.RabbitMQURLs...),
+		},
+	}}
+	var err error
+	stored.data.Attributes.AdminPw, err = contrabass.Encrypt(s.encryptKey, p.AdminPassword, nil)
+	if err == nil && p.RabbitMQPassword != "" {
+		stored.data.Attributes.RabbitMQPw, err = contrabass.Encrypt(s.encryptKey, p.RabbitMQPassword, nil)
+	}
+	if err != nil {
+		stored.encryptErr = fmt.Errorf("contrabasstest: cannot encrypt provider %q: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.providers[id] = stored
+}
+
+// RequireBearer makes requests without "Authorization: Bearer <token>" fail
+// with 401. An empty token turns the check off.
+func (s *Server) RequireBearer(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bearer = token
+}
+
+// Fail makes the next times requests answer status. A negative times keeps
+// failing until ClearFaults.
+func (s *Server) Fail(status, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith, s.failTimes = status, times
+}
+
+// SetLatency delays every response by d, or until the client gives up.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// ClearFaults removes injected failures and latency; providers and the
+// bearer requirement stay.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith, s.failTimes, s.latency = 0, 0, 0
+}
+
+// Requests is how many HTTP requests the server has received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	latency := s.latency
+	failWith := 0
+	if s.failTimes != 0 {
+		failWith = s.failWith
+		if s.failTimes > 0 {
+			s.failTimes--
+		}
+	}
+	bearer := s.bearer
+	s.mu.Unlock()
+
+	if latency > 0 {
+		timer := time.NewTimer(latency)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		}
+	}
+
+	// The escaped path keeps an id holding "%2F" in one segment.
+	rest, isProviderPath := strings.CutPrefix(r.URL.EscapedPath(), providerPath)
+	id, err := url.PathUnescape(rest)
+	switch {
+	case failWith != 0:
+		writeEnvelope(w, failWith, "injected failure", nil)
+		return
+	case !isProviderPath || strings.Contains(rest, "/") || err != nil:
+		writeEnvelope(w, http.StatusNotFound, "no such endpoint", nil)
+		return
+	case r.Method != http.MethodGet:
+		w.Header().Set("Allow", http.MethodGet)
+		writeEnvelope(w, http.StatusMethodNotAllowed, "method not allowed", nil)
+		return
+	case bearer != "" && r.Header.Get("Authorization") != "Bearer "+bearer:
+		writeEnvelope(w, http.StatusUnauthorized, "unauthorized", nil)
+		return
+	}
+
+	s.mu.Lock()
+	stored, ok := s.providers[id]
+	s.mu.Unlock()
+	switch {
+	case !ok || id == "":
+		writeEnvelope(w, http.StatusNotFound, "provider not found", nil)
+	case stored.encryptErr != nil:
+		writeEnvelope(w, http.StatusInternalServerError, stored.encryptErr.Error(), nil)
+	default:
+		data := stored.data
+		writeEnvelope(w, http.StatusOK, "COMMON_OK", &data)
+	}
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, message string, data *contrabass.Provider) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(contrabass.Envelope{
+		ReturnCode:    contrabass.ReturnCode(fmt.Sprint(status)),
+		ReturnMessage: message,
+		Data:          data,
+	})
+}
