@@ -1,0 +1,114 @@
+package inventory
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/renameio/v2"
+)
+
+// fileVersion is the layout written by this package. Files without a version
+// come from the first operator, whose layout is the same apart from the
+// missing field, so they are read as version 1.
+const fileVersion = 1
+
+type fileContent struct {
+	Version int      `json:"version"`
+	Records []Record `json:"records"`
+}
+
+// readFile loads the records stored at path. A missing file is reported with
+// an error matching os.ErrNotExist; an empty file is an empty inventory.
+func readFile(path string) ([]Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory file: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	var content fileContent
+	if err := json.Unmarshal(data, &content); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	if content.Version > fileVersion {
+		return nil, fmt.Errorf("inventory file %s has version %d, this build reads up to version %d; it was written by a newer operator",
+			path, content.Version, fileVersion)
+	}
+	if content.Version < 0 {
+		return nil, fmt.Errorf("%w: %s: version %d is negative", ErrCorrupt, path, content.Version)
+	}
+	seen := make(map[recordKey]bool, len(content.Records))
+	for i := range content.Records {
+		rec := &content.Records[i]
+		if rec.ProviderID == "" || rec.NodeName == "" {
+			return nil, fmt.Errorf("%w: %s: records[%d] lacks providerId or nodeName", ErrCorrupt, path, i)
+		}
+		key := recordKey{rec.ProviderID, rec.NodeName}
+		if seen[key] {
+			return nil, fmt.Errorf("%w: %s: records[%d] repeats providerId %q nodeName %q", ErrCorrupt, path, i, rec.ProviderID, rec.NodeName)
+		}
+		seen[key] = true
+		// Recomputed so the hash always matches this build's ConfigHash; a
+		// file from an operator that hashed differently would otherwise make
+		// every node look changed forever.
+		rec.LastConfigHash = ConfigHash(rec.Config)
+	}
+	return content.Records, nil
+}
+
+// writeFile replaces the file at path with records: a temporary file in the
+// same directory is written, fsynced and renamed over path, so readers and a
+// crash see either the old or the new file.
+func writeFile(path string, records []Record) error {
+	if records == nil {
+		records = []Record{}
+	}
+	data, err := json.Marshal(fileContent{Version: fileVersion, Records: records})
+	if err != nil {
+		return fmt.Errorf("encode inventory: %w", err)
+	}
+	data = append(data, '\n')
+	dir := filepath.Dir(path)
+	// The temporary file goes next to the target so the rename never crosses
+	// file systems (the target is usually on a PVC, /tmp is not).
+	if err := renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(dir)); err != nil {
+		return fmt.Errorf("write inventory file %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the rename itself survive a power loss. Its failure is
+// ignored on purpose: the new content is already in place and visible, so
+// reporting an error would make the caller believe the write did not happen,
+// and the next write repeats the rename anyway.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
+
+// removeStaleTempFiles deletes temporary files that a crash between create and
+// rename left behind (renameio names them "." + base name + random digits), so
+// a crash-looping operator cannot slowly fill the volume.
+func removeStaleTempFiles(path string) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), prefix)
+		if ok && suffix != "" && strings.Trim(suffix, "0123456789") == "" && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}

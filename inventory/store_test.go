@@ -1,0 +1,495 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/viola"
+)
+
+// node builds a valid config with one interface per MAC, numbered in order.
+func node(name, instanceID string, macs ...string) viola.NodeConfig {
+	cfg := viola.NodeConfig{NodeName: name, InstanceID: instanceID}
+	for i, mac := range macs {
+		cfg.Interfaces = append(cfg.Interfaces, viola.Interface{
+			ID:         i,
+			Name:       viola.InterfaceName(i),
+			PortID:     "port-" + mac,
+			MACAddress: mac,
+			Address:    fmt.Sprintf("10.0.0.%d", 10+i),
+			CIDR:       "10.0.0.0/24",
+			MTU:        1450,
+		})
+	}
+	return cfg
+}
+
+// clock is a settable time source so UpdatedAt can be asserted exactly.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func openTemp(t testing.TB, opts ...Option) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	s, err := Open(path, opts...)
+	require.NoError(t, err)
+	return s, path
+}
+
+func stat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	return fi
+}
+
+func TestOpenCreatesFileAndDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "inventory.json")
+
+	s, err := Open(path)
+	require.NoError(t, err)
+
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"version":1,"records":[]}`, string(data))
+	assert.Equal(t, os.FileMode(0o600), stat(t, path).Mode().Perm())
+	assert.Empty(t, s.List(Filter{}))
+	assert.Equal(t, path, s.Path())
+}
+
+func TestOpenFailsEarlyWhenPathIsUnusable(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	path := filepath.Join(blocker, "inventory.json")
+
+	_, err := Open(path)
+
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), blocker)
+}
+
+func TestOpenRejectsEmptyPath(t *testing.T) {
+	_, err := Open("")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "INVENTORY_DB_PATH")
+}
+
+func TestUpsertPersistsAcrossReopen(t *testing.T) {
+	clk := newClock()
+	s, path := openTemp(t, WithClock(clk.Now))
+
+	changed, err := s.Upsert("prov-b", node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+	require.NoError(t, err)
+	assert.Equal(t, 1, changed)
+	changed, err = s.Upsert("prov-a", node("worker-1", "vm-1", "fa:16:3e:00:00:01", "fa:16:3e:00:00:11"))
+	require.NoError(t, err)
+	assert.Equal(t, 1, changed)
+
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	want := []Record{
+		{
+			ProviderID: "prov-a", NodeName: "worker-1", InstanceID: "vm-1",
+			Config:         node("worker-1", "vm-1", "fa:16:3e:00:00:01", "fa:16:3e:00:00:11"),
+			LastConfigHash: ConfigHash(node("worker-1", "vm-1", "fa:16:3e:00:00:01", "fa:16:3e:00:00:11")),
+			UpdatedAt:      clk.Now(),
+		},
+		{
+			ProviderID: "prov-b", NodeName: "worker-2", InstanceID: "vm-2",
+			Config:         node("worker-2", "vm-2", "fa:16:3e:00:00:02"),
+			LastConfigHash: ConfigHash(node("worker-2", "vm-2", "fa:16:3e:00:00:02")),
+			UpdatedAt:      clk.Now(),
+		},
+	}
+	assert.Equal(t, want, reopened.List(Filter{}))
+	assert.Equal(t, want, s.List(Filter{}))
+}
+
+func TestUpsertOfUnchangedConfigKeepsRecordAndFile(t *testing.T) {
+	clk := newClock()
+	s, path := openTemp(t, WithClock(clk.Now))
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	_, err := s.Upsert("prov", cfg)
+	require.NoError(t, err)
+	before := stat(t, path)
+	clk.Advance(time.Hour)
+
+	changed, err := s.Upsert("prov", cfg)
+
+	require.NoError(t, err)
+	assert.Equal(t, 0, changed)
+	assert.True(t, os.SameFile(before, stat(t, path)), "an unchanged upsert must not rewrite the file")
+	rec, ok := s.Get("prov", "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, clk.Now().Add(-time.Hour), rec.UpdatedAt)
+}
+
+func TestUpsertOfChangedConfigReplacesRecord(t *testing.T) {
+	clk := newClock()
+	s, path := openTemp(t, WithClock(clk.Now))
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	_, err := s.Upsert("prov", cfg, node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+	require.NoError(t, err)
+	old, _ := s.Get("prov", "worker-1")
+	before := stat(t, path)
+	clk.Advance(time.Minute)
+
+	cfg.Interfaces[0].MTU = 9000
+	changed, err := s.Upsert("prov", cfg, node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+
+	require.NoError(t, err)
+	assert.Equal(t, 1, changed, "only worker-1 changed")
+	rec, ok := s.Get("prov", "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, 9000, rec.Config.Interfaces[0].MTU)
+	assert.Equal(t, ConfigHash(cfg), rec.LastConfigHash)
+	assert.NotEqual(t, old.LastConfigHash, rec.LastConfigHash)
+	assert.Equal(t, clk.Now(), rec.UpdatedAt)
+	assert.False(t, os.SameFile(before, stat(t, path)), "a change must replace the file")
+	assert.Len(t, s.List(Filter{}), 2)
+}
+
+func TestUpsertTreatsReorderedInterfacesAsUnchanged(t *testing.T) {
+	s, _ := openTemp(t)
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01", "fa:16:3e:00:00:02", "fa:16:3e:00:00:03")
+	_, err := s.Upsert("prov", cfg)
+	require.NoError(t, err)
+
+	reordered := cfg
+	reordered.Interfaces = []viola.Interface{cfg.Interfaces[2], cfg.Interfaces[0], cfg.Interfaces[1]}
+	changed, err := s.Upsert("prov", reordered)
+
+	require.NoError(t, err)
+	assert.Equal(t, 0, changed)
+}
+
+func TestUpsertRejectsBadInputAndStoresNothing(t *testing.T) {
+	badMAC := node("worker-9", "vm-9", "fa:16:3e:00:00:09")
+	badMAC.Interfaces[0].MACAddress = "not-a-mac"
+	noName := node("", "vm-8", "fa:16:3e:00:00:08")
+	noInterfaces := node("worker-7", "vm-7")
+	good := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+
+	tests := []struct {
+		name       string
+		providerID string
+		configs    []viola.NodeConfig
+		wantInErr  []string
+	}{
+		{"missing provider", "", []viola.NodeConfig{good}, []string{"providerId"}},
+		{"bad mac", "prov", []viola.NodeConfig{badMAC}, []string{"macAddress", "worker-9"}},
+		{"missing node name", "prov", []viola.NodeConfig{noName}, []string{"nodeName"}},
+		{"no interfaces", "prov", []viola.NodeConfig{noInterfaces}, []string{"interfaces", "worker-7"}},
+		{"node twice", "prov", []viola.NodeConfig{good, good}, []string{"worker-1", "more than once"}},
+		{"one bad in batch", "prov", []viola.NodeConfig{good, badMAC}, []string{"worker-9"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, path := openTemp(t)
+			before := stat(t, path)
+
+			changed, err := s.Upsert(tt.providerID, tt.configs...)
+
+			require.Error(t, err)
+			for _, want := range tt.wantInErr {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.Equal(t, 0, changed)
+			assert.Empty(t, s.List(Filter{}))
+			assert.True(t, os.SameFile(before, stat(t, path)), "a rejected batch must not touch the file")
+		})
+	}
+}
+
+func TestFailedWriteLeavesStoreUnchanged(t *testing.T) {
+	s, path := openTemp(t)
+	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
+	require.NoError(t, err)
+	// A non-empty directory at the file's path makes the rename fail, even
+	// for root, which ignores permission bits.
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, os.MkdirAll(filepath.Join(path, "child"), 0o755))
+
+	_, err = s.Upsert("prov", node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
+	changedMTU := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	changedMTU.Interfaces[0].MTU = 9000
+	_, err = s.Upsert("prov", changedMTU)
+	require.Error(t, err)
+	_, err = s.Delete("prov", "worker-1")
+	require.Error(t, err)
+
+	assert.Len(t, s.List(Filter{}), 1)
+	rec, ok := s.Get("prov", "worker-1")
+	assert.True(t, ok, "failed delete must keep the record")
+	assert.Equal(t, 1450, rec.Config.Interfaces[0].MTU, "failed change must not be visible")
+	_, ok = s.Get("prov", "worker-2")
+	assert.False(t, ok, "failed upsert must not be visible")
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file may be left behind")
+}
+
+func TestDelete(t *testing.T) {
+	s, path := openTemp(t)
+	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"), node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+	require.NoError(t, err)
+
+	removed, err := s.Delete("prov", "worker-1")
+	require.NoError(t, err)
+	assert.True(t, removed)
+	removed, err = s.Delete("prov", "worker-1")
+	require.NoError(t, err)
+	assert.False(t, removed)
+	removed, err = s.Delete("other-prov", "worker-2")
+	require.NoError(t, err)
+	assert.False(t, removed, "delete must match the provider too")
+
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	names := []string{}
+	for _, rec := range reopened.List(Filter{}) {
+		names = append(names, rec.NodeName)
+	}
+	assert.Equal(t, []string{"worker-2"}, names)
+	// The index must follow the shifted records after a delete.
+	rec, ok := s.Get("prov", "worker-2")
+	require.True(t, ok)
+	assert.Equal(t, "vm-2", rec.InstanceID)
+}
+
+func TestListFiltersAndOrder(t *testing.T) {
+	s, _ := openTemp(t)
+	_, err := s.Upsert("prov-b", node("worker-1", "vm-b1", "fa:16:3e:00:00:01"))
+	require.NoError(t, err)
+	_, err = s.Upsert("prov-a", node("worker-2", "vm-a2", "fa:16:3e:00:00:02"), node("worker-1", "vm-a1", "fa:16:3e:00:00:03"))
+	require.NoError(t, err)
+
+	keys := func(recs []Record) []string {
+		out := []string{}
+		for _, r := range recs {
+			out = append(out, r.ProviderID+"/"+r.NodeName)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"prov-a/worker-1", "prov-a/worker-2", "prov-b/worker-1"}, keys(s.List(Filter{})))
+	assert.Equal(t, []string{"prov-a/worker-1", "prov-a/worker-2"}, keys(s.List(Filter{ProviderID: "prov-a"})))
+	assert.Equal(t, []string{"prov-a/worker-1", "prov-b/worker-1"}, keys(s.List(Filter{NodeName: "worker-1"})))
+	assert.Equal(t, []string{"prov-a/worker-2"}, keys(s.List(Filter{InstanceID: "vm-a2"})))
+	assert.Equal(t, []string{"prov-b/worker-1"}, keys(s.List(Filter{ProviderID: "prov-b", NodeName: "worker-1", InstanceID: "vm-b1"})))
+	assert.Equal(t, []string{}, keys(s.List(Filter{ProviderID: "prov-b", InstanceID: "vm-a2"})))
+	assert.NotNil(t, s.List(Filter{ProviderID: "nobody"}))
+}
+
+func TestRecordsAreIsolatedFromCallers(t *testing.T) {
+	s, _ := openTemp(t)
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	_, err := s.Upsert("prov", cfg)
+	require.NoError(t, err)
+
+	cfg.Interfaces[0].MTU = 1
+	s.List(Filter{})[0].Config.Interfaces[0].MTU = 2
+	got, _ := s.Get("prov", "worker-1")
+	got.Config.Interfaces[0].MTU = 3
+
+	again, _ := s.Get("prov", "worker-1")
+	assert.Equal(t, 1450, again.Config.Interfaces[0].MTU)
+}
+
+func TestNilStoreIsADisabledInventory(t *testing.T) {
+	var s *Store
+
+	changed, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
+	assert.NoError(t, err)
+	assert.Equal(t, 0, changed)
+	removed, err := s.Delete("prov", "worker-1")
+	assert.NoError(t, err)
+	assert.False(t, removed)
+	_, ok := s.Get("prov", "worker-1")
+	assert.False(t, ok)
+	assert.Equal(t, []Record{}, s.List(Filter{}))
+	assert.Equal(t, "", s.Path())
+}
+
+func TestOpenReadsFileOfFirstOperator(t *testing.T) {
+	// The first operator wrote no version and hashed configs its own way.
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	legacy := `{"records":[{"providerId":"prov","nodeName":"worker-1","instanceId":"vm-1",
+		"config":{"nodeName":"worker-1","instanceId":"vm-1","interfaces":[
+			{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","address":"10.0.0.10","cidr":"10.0.0.0/24","mtu":1450}]},
+		"lastConfigHash":"hash-from-old-operator","updatedAt":"2025-12-01T10:00:00Z"}]}`
+	require.NoError(t, os.WriteFile(path, []byte(legacy), 0o600))
+
+	s, err := Open(path)
+	require.NoError(t, err)
+
+	rec, ok := s.Get("prov", "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, "fa:16:3e:00:00:01", rec.Config.Interfaces[0].MACAddress)
+	assert.Equal(t, ConfigHash(rec.Config), rec.LastConfigHash)
+	assert.Equal(t, time.Date(2025, 12, 1, 10, 0, 0, 0, time.UTC), rec.UpdatedAt)
+}
+
+func TestOpenTreatsEmptyFileAsEmptyInventory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	require.NoError(t, os.WriteFile(path, []byte("\n"), 0o600))
+
+	s, err := Open(path)
+
+	require.NoError(t, err)
+	assert.Empty(t, s.List(Filter{}))
+}
+
+func TestOpenRejectsCorruptFile(t *testing.T) {
+	tests := map[string]string{
+		"not json":          `{"records":[`,
+		"wrong shape":       `{"records":{"a":1}}`,
+		"missing node name": `{"version":1,"records":[{"providerId":"prov"}]}`,
+		"missing provider":  `{"version":1,"records":[{"nodeName":"worker-1"}]}`,
+		"duplicate record":  `{"version":1,"records":[{"providerId":"p","nodeName":"n"},{"providerId":"p","nodeName":"n"}]}`,
+		"negative version":  `{"version":-1,"records":[]}`,
+	}
+	for name, content := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "inventory.json")
+			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+
+			_, err := Open(path)
+
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), path)
+			data, readErr := os.ReadFile(path)
+			require.NoError(t, readErr)
+			assert.Equal(t, content, string(data), "a corrupt file must be left for the operator to inspect")
+		})
+	}
+}
+
+func TestOpenRejectsFileFromNewerOperator(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"version":2,"records":[]}`), 0o600))
+
+	_, err := Open(path)
+
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, ErrCorrupt))
+	assert.Contains(t, err.Error(), "version 2")
+}
+
+func TestOpenRemovesTempFilesLeftByACrash(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "inventory.json")
+	for _, name := range []string{".inventory.json8437261", ".inventory.json.bak", "notes.txt"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+
+	_, err := Open(path)
+	require.NoError(t, err)
+
+	var names []string
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{".inventory.json.bak", "inventory.json", "notes.txt"}, names)
+}
+
+func TestConcurrentUpsertsAndReads(t *testing.T) {
+	s, path := openTemp(t)
+	const writers = 8
+	const perWriter = 5
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*perWriter)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				name := fmt.Sprintf("worker-%d-%d", w, i)
+				mac := fmt.Sprintf("fa:16:3e:00:%02x:%02x", w, i)
+				if _, err := s.Upsert("prov", node(name, "vm-"+name, mac)); err != nil {
+					errs <- err
+				}
+			}
+		})
+		wg.Go(func() {
+			for range perWriter {
+				for _, rec := range s.List(Filter{ProviderID: "prov"}) {
+					if rec.LastConfigHash != ConfigHash(rec.Config) {
+						errs <- fmt.Errorf("record %s read with a hash that does not match its config", rec.NodeName)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	assert.Len(t, s.List(Filter{}), writers*perWriter)
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	assert.Len(t, reopened.List(Filter{}), writers*perWriter, "every concurrent change must reach the file")
+}
+
+func TestConfigHashSeesEveryField(t *testing.T) {
+	base := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	baseHash := ConfigHash(base)
+	assert.Equal(t, baseHash, ConfigHash(node("worker-1", "vm-1", "fa:16:3e:00:00:01")), "hash must be deterministic")
+	assert.Len(t, baseHash, 64)
+
+	changes := map[string]func(*viola.NodeConfig){
+		"nodeName":   func(c *viola.NodeConfig) { c.NodeName = "worker-2" },
+		"instanceId": func(c *viola.NodeConfig) { c.InstanceID = "vm-2" },
+		"id":         func(c *viola.NodeConfig) { c.Interfaces[0].ID = 1 },
+		"name":       func(c *viola.NodeConfig) { c.Interfaces[0].Name = "multinic1" },
+		"portId":     func(c *viola.NodeConfig) { c.Interfaces[0].PortID = "other" },
+		"macAddress": func(c *viola.NodeConfig) { c.Interfaces[0].MACAddress = "fa:16:3e:00:00:02" },
+		"address":    func(c *viola.NodeConfig) { c.Interfaces[0].Address = "10.0.0.99" },
+		"cidr":       func(c *viola.NodeConfig) { c.Interfaces[0].CIDR = "10.0.0.0/16" },
+		"mtu":        func(c *viola.NodeConfig) { c.Interfaces[0].MTU = 1500 },
+	}
+	for field, change := range changes {
+		t.Run(field, func(t *testing.T) {
+			cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+			change(&cfg)
+			assert.NotEqual(t, baseHash, ConfigHash(cfg))
+		})
+	}
+}
+
+func TestConfigHashDoesNotReorderCallersInterfaces(t *testing.T) {
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01", "fa:16:3e:00:00:02")
+	cfg.Interfaces[0], cfg.Interfaces[1] = cfg.Interfaces[1], cfg.Interfaces[0]
+
+	ConfigHash(cfg)
+
+	assert.Equal(t, 1, cfg.Interfaces[0].ID)
+}
