@@ -1,0 +1,127 @@
+package multinic
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/openstack"
+	"github.com/multinic/multinic/viola"
+)
+
+// Config is everything one pass needs. Field names follow the
+// OpenstackConfig resource; zero values take the SPEC defaults.
+type Config struct {
+	// ProviderID is the Contrabass provider (credentials.openstackProviderID).
+	ProviderID string
+	// K8sProviderID routes node configs to a Biz cluster at Viola; defaults to ProviderID.
+	K8sProviderID string
+	// ProjectID scopes the Keystone token and the Neutron queries.
+	ProjectID string
+	// VMIDs are the Nova server UUIDs of the nodes (vmNames in the CR).
+	VMIDs []string
+
+	// Subnet selectors, in precedence order: SubnetIDs, SubnetID, SubnetName.
+	SubnetIDs  []string
+	SubnetID   string
+	SubnetName string
+
+	// EncryptKey decrypts the Contrabass admin password.
+	EncryptKey string
+
+	Contrabass contrabass.Options
+	OpenStack  openstack.Options
+	Viola      viola.Options
+
+	// NodeNameMetadataKey names the Nova metadata key holding the node name.
+	NodeNameMetadataKey string
+	// PortAllowedStatuses defaults to ACTIVE and DOWN; "*" allows any.
+	PortAllowedStatuses []string
+
+	// Inventory supplies what was sent before and records what is sent now.
+	// Without one every pass sends every node.
+	Inventory Inventory
+	// ResendAll sends every node even when unchanged.
+	ResendAll bool
+	// Resend names nodes to send even when unchanged (for example nodes
+	// with DOWN ports that the agent should retry).
+	Resend []string
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Inventory is where Sync reads previous sends and records new ones.
+// *inventory.Store implements it.
+type Inventory interface {
+	List(inventory.Filter) []inventory.Record
+	Upsert(providerID string, configs ...viola.NodeConfig) (int, error)
+}
+
+// RoutingKey is the x-provider-id header and the inventory providerId.
+func (c Config) RoutingKey() string {
+	if c.K8sProviderID != "" {
+		return c.K8sProviderID
+	}
+	return c.ProviderID
+}
+
+// targetSubnets returns the selectors in precedence order: the ordered ID
+// list, else the single ID; a name is resolved later against Neutron.
+func (c Config) targetSubnetIDs() []string {
+	ids := c.SubnetIDs
+	if len(ids) == 0 && c.SubnetID != "" {
+		ids = []string{c.SubnetID}
+	}
+	return dedupe(ids)
+}
+
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c Config) validate() *Error {
+	var errs []error
+	if c.ProviderID == "" {
+		errs = append(errs, errors.New("credentials.openstackProviderID is required"))
+	}
+	if c.ProjectID == "" {
+		errs = append(errs, errors.New("credentials.projectID is required"))
+	}
+	if len(dedupe(c.VMIDs)) == 0 {
+		errs = append(errs, errors.New("vmNames must list at least one VM ID"))
+	}
+	if c.Contrabass.Endpoint == "" {
+		errs = append(errs, errors.New("settings.contrabassEndpoint is required"))
+	}
+	if c.Viola.Endpoint == "" {
+		errs = append(errs, errors.New("settings.violaEndpoint is required (or the operator's VIOLA_ENDPOINT)"))
+	}
+	if c.EncryptKey == "" {
+		errs = append(errs, errors.New("the Contrabass encrypt key is empty"))
+	}
+	if len(errs) > 0 {
+		return fail(ReasonConfig, errors.Join(errs...), c.EncryptKey)
+	}
+	if len(c.targetSubnetIDs()) == 0 && c.SubnetName == "" {
+		return fail(ReasonSubnetRequired, fmt.Errorf("one of subnetIDs, subnetID or subnetName is required"))
+	}
+	return nil
+}
+
+// dedupe drops empty and repeated entries, keeping the first occurrence.
+func dedupe(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
