@@ -14,7 +14,9 @@ func port(id, mac, status string, ips ...openstack.FixedIP) openstack.Port {
 	return openstack.Port{ID: id, MACAddress: mac, Status: status, DeviceID: "vm-1", FixedIPs: ips}
 }
 
-func ip(subnet, addr string) openstack.FixedIP { return openstack.FixedIP{SubnetID: subnet, IPAddress: addr} }
+func ip(subnet, addr string) openstack.FixedIP {
+	return openstack.FixedIP{SubnetID: subnet, IPAddress: addr}
+}
 
 func twoTargets() map[string]*target {
 	return map[string]*target{
