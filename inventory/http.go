@@ -78,7 +78,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := Filter{ProviderID: query["providerId"], NodeName: query["nodeName"], InstanceID: query["instanceId"]}
-	writeJSON(w, http.StatusOK, matching(h.store.current.Load(), f))
+	writeJSON(w, http.StatusOK, matching(h.store.snapshot(), f))
 }
 
 func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := Filter{ProviderID: query["providerId"], NodeName: r.PathValue("nodeName")}
-	matched := matching(h.store.current.Load(), f)
+	matched := matching(h.store.snapshot(), f)
 	if len(matched) == 0 {
 		msg := fmt.Sprintf("no inventory record for nodeName %q", f.NodeName)
 		if f.ProviderID != "" {

@@ -150,6 +150,9 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	if s == nil {
 		return 0, nil
 	}
+	if s.path == "" {
+		return 0, errNotOpened
+	}
 	if providerID == "" {
 		return 0, errors.New("inventory upsert: providerId is required")
 	}
@@ -166,7 +169,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	old := s.current.Load()
+	old := s.snapshot()
 	var records []Record // copy-on-write: allocated only once something changed
 	added := false
 	changed := 0
@@ -220,9 +223,12 @@ func (s *Store) Delete(providerID, nodeName string) (bool, error) {
 	if s == nil {
 		return false, nil
 	}
+	if s.path == "" {
+		return false, errNotOpened
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	old := s.current.Load()
+	old := s.snapshot()
 	i, ok := old.index[recordKey{providerID, nodeName}]
 	if !ok {
 		return false, nil
@@ -235,12 +241,26 @@ func (s *Store) Delete(providerID, nodeName string) (bool, error) {
 	return true, nil
 }
 
+var (
+	emptySnapshot = newSnapshot(nil)
+	errNotOpened  = errors.New("inventory store was not created by inventory.Open")
+)
+
+// snapshot returns the published state; a Store not made by Open has none
+// and reads as empty rather than panicking.
+func (s *Store) snapshot() *snapshot {
+	if snap := s.current.Load(); snap != nil {
+		return snap
+	}
+	return emptySnapshot
+}
+
 // Get returns the record of nodeName under providerID.
 func (s *Store) Get(providerID, nodeName string) (Record, bool) {
 	if s == nil {
 		return Record{}, false
 	}
-	snap := s.current.Load()
+	snap := s.snapshot()
 	i, ok := snap.index[recordKey{providerID, nodeName}]
 	if !ok {
 		return Record{}, false
@@ -255,7 +275,7 @@ func (s *Store) List(f Filter) []Record {
 	if s == nil {
 		return out
 	}
-	snap := s.current.Load()
+	snap := s.snapshot()
 	for i := range snap.records {
 		if f.matches(&snap.records[i]) {
 			out = append(out, cloneRecord(snap.records[i]))

@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -492,4 +493,18 @@ func TestConfigHashDoesNotReorderCallersInterfaces(t *testing.T) {
 	ConfigHash(cfg)
 
 	assert.Equal(t, 1, cfg.Interfaces[0].ID)
+}
+
+func TestStoreNotMadeByOpenFailsWithoutPanicking(t *testing.T) {
+	s := &Store{}
+
+	assert.Empty(t, s.List(Filter{}))
+	_, ok := s.Get("prov", "worker-1")
+	assert.False(t, ok)
+	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
+	assert.ErrorContains(t, err, "inventory.Open")
+	_, err = s.Delete("prov", "worker-1")
+	assert.ErrorContains(t, err, "inventory.Open")
+	assert.Empty(t, s.List(Filter{}))
+	assert.Equal(t, http.StatusOK, serve(NewHandler(s), http.MethodGet, "/v1/inventory/node-configs").Code)
 }
