@@ -14,7 +14,7 @@ const (
 
 // OpenstackConfigSpec names the VMs whose extra NICs are kept in sync and
 // where to find OpenStack, Contrabass and Viola.
-// +kubebuilder:validation:XValidation:rule="(has(self.subnetIDs) && size(self.subnetIDs) > 0) || (has(self.subnetID) && self.subnetID != '') || (has(self.subnetName) && self.subnetName != '')",message="one of subnetIDs, subnetID or subnetName is required"
+// +kubebuilder:validation:XValidation:rule="(has(self.subnetIDs) && size(self.subnetIDs) > 0) || (has(self.subnetID) && self.subnetID != ”) || (has(self.subnetName) && self.subnetName != ”)",message="one of subnetIDs, subnetID or subnetName is required"
 type OpenstackConfigSpec struct {
 	Credentials Credentials `json:"credentials"`
 
@@ -175,6 +175,9 @@ type OpenstackConfigStatus struct {
 	// LastChangeAt is when a pass last sent something; fast polling runs for pollFastWindow after it.
 	// +optional
 	LastChangeAt *metav1.Time `json:"lastChangeAt,omitempty"`
+	// LastResyncAt is when every node was last re-sent regardless of changes.
+	// +optional
+	LastResyncAt *metav1.Time `json:"lastResyncAt,omitempty"`
 	// LastError is the last failure, empty once a pass succeeds.
 	// +optional
 	LastError string `json:"lastError,omitempty"`
@@ -205,6 +208,9 @@ type DownPortRetry struct {
 	LastAttempt *metav1.Time `json:"lastAttempt,omitempty"`
 	// FastAttempts counts re-sends at pollFastInterval.
 	FastAttempts int32 `json:"fastAttempts"`
+	// Nodes are the nodes that have DOWN ports and are re-sent.
+	// +optional
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // OpenstackConfig keeps the extra NICs of OpenStack-hosted Kubernetes nodes
