@@ -88,7 +88,9 @@ func TestAPIServerRejectsInvalidConfigs(t *testing.T) {
 		{"bad duration", func(s map[string]any) { s["settings"].(map[string]any)["pollFastInterval"] = "20 seconds" }, "pollFastInterval"},
 		{"negative-looking duration", func(s map[string]any) { s["settings"].(map[string]any)["resyncInterval"] = "-5m" }, "resyncInterval"},
 		{"unknown endpoint interface", func(s map[string]any) { s["settings"].(map[string]any)["openstackEndpointInterface"] = "private" }, "openstackEndpointInterface"},
-		{"bad port status", func(s map[string]any) { s["settings"].(map[string]any)["openstackPortAllowedStatuses"] = []any{"ACTIVE,DOWN"} }, "openstackPortAllowedStatuses"},
+		{"bad port status", func(s map[string]any) {
+			s["settings"].(map[string]any)["openstackPortAllowedStatuses"] = []any{"ACTIVE,DOWN"}
+		}, "openstackPortAllowedStatuses"},
 		{"negative fast retry max", func(s map[string]any) { s["settings"].(map[string]any)["downPortFastRetryMax"] = -1 }, "downPortFastRetryMax"},
 		{"secret ref without key", func(s map[string]any) {
 			s["secrets"] = map[string]any{"contrabassEncryptKeySecretRef": map[string]any{"name": "k"}}
