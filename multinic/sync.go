@@ -73,6 +73,10 @@ func Sync(ctx context.Context, cfg Config) (Result, error) {
 type Syncer struct {
 	mu       sync.Mutex
 	sessions map[sessionKey]*openstack.Session
+	// Clients are kept per options: each owns a transport with its idle
+	// connections, which a new client per pass would leak and never reuse.
+	contrabass map[contrabass.Options]*contrabass.Client
+	viola      map[viola.Options]*viola.Client
 }
 
 type sessionKey struct {
@@ -86,11 +90,11 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	secrets := []string{cfg.EncryptKey}
-	cb, err := contrabass.NewClient(cfg.Contrabass)
+	cb, err := cached(s, &s.contrabass, cfg.Contrabass, contrabass.NewClient)
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, secrets...)
 	}
-	vc, err := viola.NewClient(cfg.Viola)
+	vc, err := cached(s, &s.viola, cfg.Viola, viola.NewClient)
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, secrets...)
 	}
@@ -123,6 +127,24 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	return p.send(ctx, vc, res)
+}
+
+// cached returns the client for opts, creating it on first use.
+func cached[O comparable, C any](s *Syncer, clients *map[O]*C, opts O, create func(O) (*C, error)) (*C, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := (*clients)[opts]; ok {
+		return c, nil
+	}
+	c, err := create(opts)
+	if err != nil {
+		return nil, err
+	}
+	if *clients == nil {
+		*clients = map[O]*C{}
+	}
+	(*clients)[opts] = c
+	return c, nil
 }
 
 func (s *Syncer) session(ctx context.Context, creds openstack.Credentials, opts openstack.Options, now time.Time) (*openstack.Session, error) {

@@ -1,0 +1,220 @@
+// Package controller reconciles OpenstackConfig objects by running one pass
+// of the multinic library per reconcile and recording the outcome in status.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+)
+
+// Finalizer lets the operator drop a CR's inventory records before it goes.
+const Finalizer = "multinic.example.com/inventory"
+
+// Inventory is what the reconciler needs of the inventory store.
+type Inventory interface {
+	multinic.Inventory
+	Delete(providerID, nodeName string) (bool, error)
+}
+
+// Reconciler runs the multinic flow for each OpenstackConfig.
+type Reconciler struct {
+	Client client.Client
+	// APIReader reads Secrets straight from the API server, so their
+	// contents are never held in the informer cache.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Syncer    *multinic.Syncer
+	Inventory Inventory
+	Defaults  Defaults
+	Clock     clock.PassiveClock
+	Metrics   *Metrics
+	// ContrabassHTTPClient and OpenStackTransport are optional (tests, proxies).
+	ContrabassHTTPClient *http.Client
+	OpenStackTransport   http.RoundTripper
+}
+
+// +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile runs one pass for the CR and schedules the next.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	var oc v1alpha1.OpenstackConfig
+	if err := r.Client.Get(ctx, req.NamespacedName, &oc); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !oc.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.finalize(ctx, &oc)
+	}
+	if controllerutil.AddFinalizer(&oc, Finalizer) {
+		if err := r.Client.Update(ctx, &oc); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+
+	now := r.Clock.Now()
+	status := oc.Status.DeepCopy()
+	cfg, poll, err := r.syncConfig(ctx, &oc)
+	var res multinic.Result
+	resynced, resent := false, false
+	if err == nil {
+		cfg.Resend = poll.downPortResend(status.DownPortRetry, now)
+		cfg.ResendAll = poll.resyncDue(status, now)
+		start := time.Now()
+		res, err = r.Syncer.Sync(ctx, cfg)
+		r.Metrics.observePass(time.Since(start), res, err)
+		resynced = cfg.ResendAll && err == nil
+		resent = len(cfg.Resend) > 0 && err == nil
+	}
+
+	status.ObservedGeneration = oc.Generation
+	if err != nil {
+		reason := multinic.ReasonOf(err)
+		if reason == "" {
+			reason = "InternalError"
+		}
+		logger.Error(err, string(reason), "reason", reason)
+		if status.LastError != err.Error() {
+			r.Recorder.Eventf(&oc, nil, corev1.EventTypeWarning, string(reason), "Sync", "%s", err.Error())
+		}
+		status.LastError = err.Error()
+		setReady(status, metav1.ConditionFalse, string(reason), err.Error(), oc.Generation)
+	} else {
+		status.LastError = ""
+		status.LastSyncedAt = ptrTime(now)
+		status.Nodes = int32(len(res.Nodes))
+		status.SkippedVMs = skipped(res.Skipped)
+		status.DownPortRetry = nextDownPortState(status.DownPortRetry, res, resent, now)
+		if resynced {
+			status.LastResyncAt = ptrTime(now)
+		}
+		if len(res.Sent) > 0 {
+			status.LastChangeAt = ptrTime(now)
+			msg := fmt.Sprintf("synced %d node configs to viola (%d unchanged)", len(res.Sent), len(res.Unchanged))
+			logger.Info("synced node configs to viola", "sent", res.Sent, "unchanged", len(res.Unchanged), "downPorts", len(res.DownPorts), "skipped", len(res.Skipped))
+			r.Recorder.Eventf(&oc, nil, corev1.EventTypeNormal, v1alpha1.ReasonSynced, "Sync", "%s", msg)
+			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonSynced, msg, oc.Generation)
+		} else {
+			logger.Info("no changes detected", "nodes", len(res.Nodes), "skipped", len(res.Skipped))
+			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonNoChange, fmt.Sprintf("%d node configs unchanged", len(res.Unchanged)), oc.Generation)
+		}
+	}
+	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
+
+func skipped(vms []multinic.SkippedVM) []v1alpha1.SkippedVM {
+	var out []v1alpha1.SkippedVM
+	for _, vm := range vms {
+		out = append(out, v1alpha1.SkippedVM{InstanceID: vm.InstanceID, NodeName: vm.NodeName, Reason: vm.Reason})
+	}
+	return out
+}
+
+// setReady writes Ready and its mirror Degraded.
+func setReady(status *v1alpha1.OpenstackConfigStatus, ready metav1.ConditionStatus, reason, message string, generation int64) {
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: ready, Reason: reason, Message: message, ObservedGeneration: generation})
+	degraded := metav1.ConditionFalse
+	if ready == metav1.ConditionFalse {
+		degraded = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: v1alpha1.ConditionDegraded, Status: degraded, Reason: reason, Message: message, ObservedGeneration: generation})
+}
+
+// writeStatus replaces the status on the latest version of the object, so a
+// concurrent spec edit does not fail the pass.
+func (r *Reconciler) writeStatus(ctx context.Context, key types.NamespacedName, status *v1alpha1.OpenstackConfigStatus) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var latest v1alpha1.OpenstackConfig
+		if err := r.Client.Get(ctx, key, &latest); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		latest.Status = *status
+		return r.Client.Status().Update(ctx, &latest)
+	})
+}
+
+// finalize drops the inventory records of the CR's VMs, then lets it go.
+func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig) error {
+	if !controllerutil.ContainsFinalizer(oc, Finalizer) {
+		return nil
+	}
+	routingKey := multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
+	var errs []error
+	for _, vm := range oc.Spec.VMNames {
+		for _, rec := range r.Inventory.List(inventory.Filter{ProviderID: routingKey, InstanceID: vm}) {
+			if _, err := r.Inventory.Delete(rec.ProviderID, rec.NodeName); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
+	}
+	controllerutil.RemoveFinalizer(oc, Finalizer)
+	return client.IgnoreNotFound(r.Client.Update(ctx, oc))
+}
+
+// SetupWithManager registers the controller. Secrets are watched by metadata
+// only: a change to a referenced Secret triggers a reconcile of its CRs.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.OpenstackConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret)).
+		Named("openstackconfig").
+		Complete(r)
+}
+
+// configsUsingSecret maps a Secret to the CRs in its namespace that read it.
+func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var list v1alpha1.OpenstackConfigList
+	if err := r.Client.List(ctx, &list, client.InNamespace(secret.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "list OpenstackConfigs for Secret", "secret", secret.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, oc := range list.Items {
+		name := DefaultEncryptKeySecret
+		if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
+			name = ref.Name
+		}
+		if name == secret.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&oc)})
+		}
+	}
+	return reqs
+}
