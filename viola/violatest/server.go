@@ -1,0 +1,294 @@
+// Package violatest is an in-process fake of the Viola node-config API for
+// tests, in the style of net/http/httptest. It validates requests the way the
+// Viola test API does and records what it accepted.
+package violatest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/multinic/multinic/viola"
+)
+
+// maxBodyBytes is far above a full batch (250 nodes of 10 interfaces is
+// under 1 MiB) but stops a runaway test from filling memory.
+const maxBodyBytes = 32 << 20
+
+// Post is one accepted POST.
+type Post struct {
+	ProviderID string
+	Configs    []viola.NodeConfig
+	Received   time.Time
+}
+
+// Server is a running fake. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL to use as violaEndpoint.
+	URL string
+
+	httpServer *httptest.Server
+	closing    chan struct{} // closed by Close to cut injected latency short
+	closeOnce  sync.Once
+
+	mu        sync.Mutex
+	posts     []Post
+	nodes     map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
+	requests  int
+	rejected  int
+	failWith  int
+	failTimes int // remaining injected failures; negative = until ClearFaults
+	latency   time.Duration
+}
+
+// NewServer starts a plain-HTTP fake.
+func NewServer() *Server {
+	s := &Server{nodes: map[string]map[string]viola.NodeConfig{}, closing: make(chan struct{})}
+	s.httpServer = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.httpServer.URL
+	return s
+}
+
+// Close shuts the server down and waits for in-flight requests. It may be
+// called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.httpServer.Close()
+}
+
+// Fail makes the next times node-config POSTs answer status before any
+// validation. A negative times keeps failing until ClearFaults. /healthz is
+// never failed.
+func (s *Server) Fail(status, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith, s.failTimes = status, times
+}
+
+// SetLatency delays every response by d, or until the client gives up.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// ClearFaults removes injected failures and latency; recorded posts stay.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith, s.failTimes, s.latency = 0, 0, 0
+}
+
+// Requests is how many HTTP requests the server has received, /healthz included.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Rejected is how many requests were answered with an error status, injected
+// failures included. None of them is recorded in Posts.
+func (s *Server) Rejected() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejected
+}
+
+// Posts returns every accepted POST in arrival order. The result is a copy.
+func (s *Server) Posts() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	posts := make([]Post, len(s.posts))
+	for i, post := range s.posts {
+		posts[i] = post
+		posts[i].Configs = make([]viola.NodeConfig, len(post.Configs))
+		for j, config := range post.Configs {
+			posts[i].Configs[j] = cloneConfig(config)
+		}
+	}
+	return posts
+}
+
+// Nodes returns the latest accepted config per node name for providerID, as
+// the Biz cluster would hold them. The result is a copy.
+func (s *Server) Nodes(providerID string) map[string]viola.NodeConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nodes := make(map[string]viola.NodeConfig, len(s.nodes[providerID]))
+	for name, config := range s.nodes[providerID] {
+		nodes[name] = cloneConfig(config)
+	}
+	return nodes
+}
+
+func cloneConfig(config viola.NodeConfig) viola.NodeConfig {
+	config.Interfaces = append([]viola.Interface(nil), config.Interfaces...)
+	return config
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests++
+	latency := s.latency
+	s.mu.Unlock()
+
+	// Reading the body before waiting matters: net/http notices a client
+	// hanging up (and cancels r.Context) only once the body is consumed.
+	body, bodyErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+
+	if latency > 0 {
+		timer := time.NewTimer(latency)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			s.reject(w, http.StatusServiceUnavailable, "client went away")
+			return
+		case <-s.closing:
+			timer.Stop()
+			s.reject(w, http.StatusServiceUnavailable, "server closing")
+			return
+		}
+	}
+
+	switch r.URL.Path {
+	case "/healthz":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.reject(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	case viola.NodeConfigsPath:
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			s.reject(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		s.serveNodeConfigs(w, r, body, bodyErr)
+	default:
+		s.reject(w, http.StatusNotFound, "not found")
+	}
+}
+
+func (s *Server) serveNodeConfigs(w http.ResponseWriter, r *http.Request, body []byte, bodyErr error) {
+	s.mu.Lock()
+	failWith := 0
+	if s.failTimes != 0 {
+		failWith = s.failWith
+		if s.failTimes > 0 {
+			s.failTimes--
+		}
+	}
+	s.mu.Unlock()
+	if failWith != 0 {
+		s.reject(w, failWith, "injected failure")
+		return
+	}
+
+	providerID := r.Header.Get(viola.ProviderIDHeader)
+	if providerID == "" {
+		s.reject(w, http.StatusBadRequest, "missing "+viola.ProviderIDHeader+" header")
+		return
+	}
+	if contentType := r.Header.Get("Content-Type"); !strings.HasPrefix(contentType, "application/json") {
+		s.reject(w, http.StatusBadRequest, fmt.Sprintf("Content-Type must be application/json, got %q", contentType))
+		return
+	}
+	configs, err := decodeConfigs(body, bodyErr)
+	if err != nil {
+		s.reject(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	for i, config := range configs {
+		if err := validate(config); err != nil {
+			s.reject(w, http.StatusBadRequest, fmt.Sprintf("configs[%d]: %v", i, err))
+			return
+		}
+	}
+
+	var output strings.Builder
+	s.mu.Lock()
+	s.posts = append(s.posts, Post{ProviderID: providerID, Configs: configs, Received: time.Now()})
+	if s.nodes[providerID] == nil {
+		s.nodes[providerID] = map[string]viola.NodeConfig{}
+	}
+	for _, config := range configs {
+		s.nodes[providerID][config.NodeName] = config
+		fmt.Fprintf(&output, "multinicnodeconfig.multinic.io/%s configured\n", objectName(config.NodeName))
+	}
+	s.mu.Unlock()
+
+	writeJSON(w, http.StatusOK, map[string]any{"applied": len(configs), "output": output.String()})
+}
+
+// decodeConfigs accepts exactly one JSON array of node-config objects.
+func decodeConfigs(raw []byte, err error) ([]viola.NodeConfig, error) {
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fmt.Errorf("body exceeds %d bytes", tooLarge.Limit)
+		}
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, errors.New("body must be a JSON array of node configs")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(trimmed, &items); err != nil {
+		return nil, fmt.Errorf("body is not valid JSON: %w", err)
+	}
+	configs := make([]viola.NodeConfig, len(items))
+	for i, item := range items {
+		item = bytes.TrimSpace(item)
+		if len(item) == 0 || item[0] != '{' {
+			return nil, fmt.Errorf("configs[%d] must be a JSON object", i)
+		}
+		if err := json.Unmarshal(item, &configs[i]); err != nil {
+			return nil, fmt.Errorf("configs[%d]: %w", i, err)
+		}
+	}
+	return configs, nil
+}
+
+func validate(config viola.NodeConfig) error {
+	if err := config.Validate(); err != nil {
+		return err
+	}
+	for j, iface := range config.Interfaces {
+		if want := viola.InterfaceName(iface.ID); iface.Name != want {
+			return fmt.Errorf("node config %q: interfaces[%d].name %q must be %q", config.NodeName, j, iface.Name, want)
+		}
+	}
+	return nil
+}
+
+var objectNameUnsafe = regexp.MustCompile(`[^a-z0-9.-]`)
+
+// objectName is the MultiNicNodeConfig name for a node (SPEC §7).
+func objectName(nodeName string) string {
+	return objectNameUnsafe.ReplaceAllString(strings.ToLower(nodeName), "-")
+}
+
+func (s *Server) reject(w http.ResponseWriter, status int, message string) {
+	s.mu.Lock()
+	s.rejected++
+	s.mu.Unlock()
+	writeJSON(w, status, map[string]string{"error": message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
