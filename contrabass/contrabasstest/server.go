@@ -41,6 +41,8 @@ type Server struct {
 	URL string
 
 	httpServer *httptest.Server
+	closing    chan struct{} // closed by Close to cut injected latency short
+	closeOnce  sync.Once
 	encryptKey string
 
 	mu        sync.Mutex
@@ -80,11 +82,15 @@ func NewTLSServer(encryptKey string) *Server {
 }
 
 func newServer(encryptKey string) *Server {
-	return &Server{encryptKey: encryptKey, providers: map[string]storedProvider{}}
+	return &Server{encryptKey: encryptKey, providers: map[string]storedProvider{}, closing: make(chan struct{})}
 }
 
-// Close shuts the server down and waits for in-flight requests.
-func (s *Server) Close() { s.httpServer.Close() }
+// Close shuts the server down and waits for in-flight requests. It may be
+// called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.httpServer.Close()
+}
 
 // AddProvider adds or replaces provider id. If the server's key cannot
 // encrypt (wrong length), GETs of this provider answer 500 naming the problem.
@@ -172,6 +178,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-timer.C:
 		case <-r.Context().Done():
 			timer.Stop()
+			return
+		case <-s.closing:
+			timer.Stop()
+			writeEnvelope(w, http.StatusServiceUnavailable, "server closing", nil)
 			return
 		}
 	}
