@@ -1,0 +1,330 @@
+package openstacktest
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Nova's microversion range as of the 2024.x releases.
+const (
+	novaMinMicro = 1
+	novaMaxMicro = 96
+)
+
+// Time formats of Nova: created/updated are ISO 8601 with Z, the usage
+// extension's times have microseconds and no zone.
+const (
+	novaTime      = "2006-01-02T15:04:05Z"
+	novaUsageTime = "2006-01-02T15:04:05.000000"
+)
+
+func (s *Server) serveNova(w http.ResponseWriter, r *http.Request, m match) {
+	segs := splitPath(m.rest)
+	if m.route == RouteVersions {
+		// Version documents need no token, as upstream.
+		if !allowMethods(w, r, svcNova, http.MethodGet, http.MethodHead) {
+			return
+		}
+		if len(segs) == 0 {
+			writeJSON(w, http.StatusMultipleChoices, map[string]any{"versions": []any{
+				novaVersion(r, m, "v2.0"), novaVersion(r, m, "v2.1"),
+			}})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"version": novaVersion(r, m, "v2.1")})
+		return
+	}
+	if m.route == routeOther {
+		writeError(w, svcNova, http.StatusNotFound, "The resource could not be found.", "")
+		return
+	}
+	project, ok := s.checkToken(w, r)
+	if !ok {
+		return
+	}
+	micro, ok := novaMicroversion(w, r)
+	if !ok {
+		return
+	}
+	if !allowMethods(w, r, svcNova, http.MethodGet) {
+		return
+	}
+	switch {
+	case len(segs) == 2:
+		s.listServers(w, r, m, project, micro, false)
+	case segs[2] == "detail":
+		s.listServers(w, r, m, project, micro, true)
+	default:
+		s.showServer(w, r, m, segs[2], micro)
+	}
+}
+
+func novaVersion(r *http.Request, m match, id string) map[string]any {
+	v := map[string]any{
+		"id": id, "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+		"links": []any{map[string]any{"rel": "self", "href": baseURL(r) + m.prefix + "/" + id + "/"}},
+	}
+	if id == "v2.1" {
+		v["status"] = "CURRENT"
+		v["version"] = "2." + strconv.Itoa(novaMaxMicro)
+		v["min_version"] = "2." + strconv.Itoa(novaMinMicro)
+		v["updated"] = "2013-07-23T11:33:21Z"
+	}
+	return v
+}
+
+// novaMicroversion reads the requested microversion (minor number of 2.x),
+// answers 400/406 for bad ones like Nova, and echoes the chosen one.
+func novaMicroversion(w http.ResponseWriter, r *http.Request) (int, bool) {
+	raw := ""
+	if h := r.Header.Get("OpenStack-API-Version"); h != "" {
+		if svc, v, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(svc, "compute") {
+			raw = strings.TrimSpace(v)
+		}
+	} else {
+		raw = strings.TrimSpace(r.Header.Get("X-OpenStack-Nova-API-Version"))
+	}
+	micro := novaMinMicro
+	switch {
+	case raw == "":
+	case strings.EqualFold(raw, "latest"):
+		micro = novaMaxMicro
+	default:
+		major, minor, ok := strings.Cut(raw, ".")
+		maj, err1 := strconv.Atoi(major)
+		n, err2 := strconv.Atoi(minor)
+		if !ok || err1 != nil || err2 != nil {
+			writeError(w, svcNova, http.StatusBadRequest, fmt.Sprintf("API Version String %s is of invalid format. Must be of format MajorNum.MinorNum.", raw), "")
+			return 0, false
+		}
+		if maj != 2 || n < novaMinMicro || n > novaMaxMicro {
+			writeError(w, svcNova, http.StatusNotAcceptable, fmt.Sprintf("Version %s is not supported by the API. Minimum is 2.%d and maximum is 2.%d.", raw, novaMinMicro, novaMaxMicro), "")
+			return 0, false
+		}
+		micro = n
+	}
+	v := "2." + strconv.Itoa(micro)
+	w.Header().Set("OpenStack-API-Version", "compute "+v)
+	w.Header().Set("X-OpenStack-Nova-API-Version", v)
+	w.Header().Set("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version")
+	return micro, true
+}
+
+func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id string, micro int) {
+	s.mu.RLock()
+	v, ok := s.vms[id]
+	var doc map[string]any
+	if ok {
+		doc = s.renderServer(r, m, v, micro)
+	}
+	s.mu.RUnlock()
+	if !ok {
+		writeError(w, svcNova, http.StatusNotFound, fmt.Sprintf("Instance %s could not be found.", id), "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"server": doc})
+}
+
+func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, project string, micro int, detail bool) {
+	q := r.URL.Query()
+	limit := 0
+	if raw := q.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		switch {
+		case err != nil:
+			writeError(w, svcNova, http.StatusBadRequest, "limit param must be an integer", "")
+			return
+		case n < 0:
+			writeError(w, svcNova, http.StatusBadRequest, "limit param must be positive", "")
+			return
+		}
+		limit = n
+	}
+	allTenants := false
+	if q.Has("all_tenants") {
+		switch strings.ToLower(q.Get("all_tenants")) {
+		case "0", "false", "f", "off", "no", "n":
+		default:
+			allTenants = true
+		}
+	}
+	var nameRE *regexp.Regexp
+	if q.Has("name") {
+		// Nova matches names as a regular expression.
+		re, err := regexp.Compile(q.Get("name"))
+		if err != nil {
+			re = regexp.MustCompile(regexp.QuoteMeta(q.Get("name")))
+		}
+		nameRE = re
+	}
+	marker := q.Get("marker")
+
+	s.mu.RLock()
+	if s.novaMax > 0 && (limit == 0 || limit > s.novaMax) {
+		limit = s.novaMax
+	}
+	var list []*VM
+	for _, id := range s.vmIDs {
+		v := s.vms[id]
+		switch {
+		case !allTenants && v.ProjectID != project,
+			allTenants && q.Has("project_id") && !slices.Contains(q["project_id"], v.ProjectID),
+			allTenants && q.Has("tenant_id") && !slices.Contains(q["tenant_id"], v.ProjectID),
+			q.Has("uuid") && !slices.Contains(q["uuid"], v.ID),
+			q.Has("status") && !slices.ContainsFunc(q["status"], func(st string) bool { return strings.EqualFold(st, v.Status) }),
+			nameRE != nil && !nameRE.MatchString(v.Name):
+			continue
+		}
+		list = append(list, v)
+	}
+	// Nova's default order: newest first, ties by id descending.
+	slices.SortFunc(list, func(a, b *VM) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+	})
+	if marker != "" {
+		mv, ok := s.vms[marker]
+		if !ok {
+			s.mu.RUnlock()
+			writeError(w, svcNova, http.StatusBadRequest, fmt.Sprintf("marker [%s] not found", marker), "")
+			return
+		}
+		i, _ := slices.BinarySearchFunc(list, mv, func(a, b *VM) int {
+			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+		})
+		for i < len(list) && list[i].ID == marker {
+			i++
+		}
+		list = list[i:]
+	}
+	more := limit > 0 && len(list) > limit
+	if more {
+		list = list[:limit]
+	}
+	items := make([]any, 0, len(list))
+	for _, v := range list {
+		if detail {
+			items = append(items, s.renderServer(r, m, v, micro))
+		} else {
+			items = append(items, map[string]any{"id": v.ID, "name": v.Name, "links": serverLinks(r, m, v.ID)})
+		}
+	}
+	s.mu.RUnlock()
+
+	body := map[string]any{"servers": items}
+	if more {
+		body["servers_links"] = []any{map[string]any{"rel": "next", "href": pageHref(r, list[len(list)-1].ID)}}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func serverLinks(r *http.Request, m match, id string) []any {
+	base := baseURL(r) + m.prefix
+	return []any{
+		map[string]any{"rel": "self", "href": base + "/v2.1/servers/" + id},
+		map[string]any{"rel": "bookmark", "href": base + "/servers/" + id},
+	}
+}
+
+// renderServer is a server as Nova shows it to an admin at microversion
+// 2.micro; the caller holds s.mu.
+func (s *Server) renderServer(r *http.Request, m match, v *VM, micro int) map[string]any {
+	base := baseURL(r) + m.prefix
+	addresses := map[string]any{}
+	var netOrder []string
+	byNet := map[string][]any{}
+	for _, pid := range s.portsByDevice[v.ID] {
+		p := s.ports[pid]
+		netName := p.NetworkID
+		if n, ok := s.networks[p.NetworkID]; ok && n.Name != "" {
+			netName = n.Name
+		}
+		for _, ip := range p.FixedIPs {
+			version := 4
+			if a, err := netip.ParseAddr(ip.IPAddress); err == nil && a.Is6() {
+				version = 6
+			}
+			if _, seen := byNet[netName]; !seen {
+				netOrder = append(netOrder, netName)
+			}
+			byNet[netName] = append(byNet[netName], map[string]any{
+				"version": version, "addr": ip.IPAddress,
+				"OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": p.MACAddress,
+			})
+		}
+	}
+	for _, n := range netOrder {
+		addresses[n] = byNet[n]
+	}
+
+	status := strings.ToUpper(v.Status)
+	vmState, power := strings.ToLower(status), 0
+	switch status {
+	case "ACTIVE":
+		power = 1
+	case "SHUTOFF":
+		vmState, power = "stopped", 4
+	case "BUILD":
+		vmState = "building"
+	case "PAUSED":
+		power = 3
+	}
+	var launched any
+	if status != "BUILD" {
+		launched = v.CreatedAt.Add(10 * time.Second).UTC().Format(novaUsageTime)
+	}
+	metadata := map[string]string{}
+	maps.Copy(metadata, v.Metadata)
+	host := "compute-" + v.ID[:min(8, len(v.ID))]
+	hostID := sha256.Sum224([]byte(v.ProjectID + host))
+	imageID := stableUUID("image", "ubuntu-24.04")
+
+	doc := map[string]any{
+		"id": v.ID, "name": v.Name, "status": status, "tenant_id": v.ProjectID,
+		"user_id":  userID(s.creds),
+		"metadata": metadata, "hostId": hex.EncodeToString(hostID[:]),
+		"image":   map[string]any{"id": imageID, "links": []any{map[string]any{"rel": "bookmark", "href": base + "/images/" + imageID}}},
+		"flavor":  map[string]any{"id": "3", "links": []any{map[string]any{"rel": "bookmark", "href": base + "/flavors/3"}}},
+		"created": v.CreatedAt.UTC().Format(novaTime), "updated": v.CreatedAt.Add(10 * time.Second).UTC().Format(novaTime),
+		"addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": serverLinks(r, m, v.ID),
+		"key_name": nil, "progress": 0, "config_drive": "",
+		"security_groups":                      []any{map[string]any{"name": "default"}},
+		"OS-DCF:diskConfig":                    "MANUAL",
+		"OS-EXT-AZ:availability_zone":          "nova",
+		"OS-EXT-SRV-ATTR:host":                 host,
+		"OS-EXT-SRV-ATTR:hypervisor_hostname":  host + ".localdomain",
+		"OS-EXT-SRV-ATTR:instance_name":        fmt.Sprintf("instance-%08x", segmentationID(v.ID)),
+		"OS-EXT-STS:power_state":               power,
+		"OS-EXT-STS:task_state":                nil,
+		"OS-EXT-STS:vm_state":                  vmState,
+		"OS-SRV-USG:launched_at":               launched,
+		"OS-SRV-USG:terminated_at":             nil,
+		"os-extended-volumes:volumes_attached": []any{},
+	}
+	if micro >= 9 {
+		doc["locked"] = false
+	}
+	if micro >= 19 {
+		doc["description"] = nil
+	}
+	if micro >= 26 {
+		doc["tags"] = []string{}
+	}
+	if micro >= 47 {
+		// The flavor is embedded instead of linked from 2.47 on.
+		doc["flavor"] = map[string]any{"vcpus": 2, "ram": 4096, "disk": 40, "ephemeral": 0, "swap": 0, "original_name": "m1.medium", "extra_specs": map[string]string{}}
+	}
+	if micro >= 73 {
+		doc["locked_reason"] = nil
+	}
+	return doc
+}
