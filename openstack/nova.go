@@ -65,15 +65,13 @@ func (s *Session) Servers(ctx context.Context, vmIDs []string) (map[string]Serve
 	var mu sync.Mutex
 	err := forEach(ctx, len(missing), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		id := missing[i]
-		var body struct {
-			Server Server `json:"server"`
-		}
-		err := servers.Get(ctx, s.compute, id).ExtractInto(&body)
+		var srv Server
+		err := servers.Get(ctx, s.compute, id).ExtractInto(&srv)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case err == nil:
-			found[id] = body.Server
+			found[id] = srv
 		case gophercloud.ResponseCodeIs(err, 404):
 			failed[id] = fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
 		default:
