@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,9 +50,6 @@ type Reconciler struct {
 	Defaults  Defaults
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
-	// ContrabassHTTPClient and OpenStackTransport are optional (tests, proxies).
-	ContrabassHTTPClient *http.Client
-	OpenStackTransport   http.RoundTripper
 }
 
 // +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs,verbs=get;list;watch;update;patch

@@ -23,9 +23,12 @@ const (
 	DefaultEncryptKeyField  = "CONTRABASS_ENCRYPT_KEY"
 )
 
-// Defaults are the operator-wide settings a CR may override.
+// Defaults are the operator-wide client settings; a CR overrides the fields
+// it has (endpoints, timeouts, TLS) and keeps the rest (retries, transports).
 type Defaults struct {
-	Viola viola.Options
+	Contrabass contrabass.Options
+	OpenStack  openstack.Options
+	Viola      viola.Options
 }
 
 // configError marks a problem with the CR or its Secrets.
@@ -62,30 +65,28 @@ func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	if violaOpts.Endpoint == "" {
 		return multinic.Config{}, poll, configError("no Viola endpoint: set spec.settings.violaEndpoint or the operator's VIOLA_ENDPOINT")
 	}
+	contrabassOpts := r.Defaults.Contrabass
+	contrabassOpts.Endpoint = set.ContrabassEndpoint
+	contrabassOpts.Timeout = duration(set.ContrabassTimeout, 30*time.Second)
+	contrabassOpts.InsecureTLS = set.ContrabassInsecureTLS
+	openstackOpts := r.Defaults.OpenStack
+	openstackOpts.Timeout = duration(set.OpenstackTimeout, 30*time.Second)
+	openstackOpts.InsecureTLS = set.OpenstackInsecureTLS
+	openstackOpts.EndpointInterface = set.OpenstackEndpointInterface
+	openstackOpts.EndpointRegion = set.OpenstackEndpointRegion
+	openstackOpts.NeutronEndpoint = set.OpenstackNeutronEndpoint
+	openstackOpts.NovaEndpoint = set.OpenstackNovaEndpoint
 	cfg := multinic.Config{
-		ProviderID:    spec.Credentials.OpenstackProviderID,
-		K8sProviderID: spec.Credentials.K8sProviderID,
-		ProjectID:     spec.Credentials.ProjectID,
-		VMIDs:         spec.VMNames,
-		SubnetIDs:     spec.SubnetIDs,
-		SubnetID:      spec.SubnetID,
-		SubnetName:    spec.SubnetName,
-		EncryptKey:    key,
-		Contrabass: contrabass.Options{
-			Endpoint:    set.ContrabassEndpoint,
-			Timeout:     duration(set.ContrabassTimeout, 30*time.Second),
-			InsecureTLS: set.ContrabassInsecureTLS,
-			HTTPClient:  r.ContrabassHTTPClient,
-		},
-		OpenStack: openstack.Options{
-			Timeout:           duration(set.OpenstackTimeout, 30*time.Second),
-			InsecureTLS:       set.OpenstackInsecureTLS,
-			EndpointInterface: set.OpenstackEndpointInterface,
-			EndpointRegion:    set.OpenstackEndpointRegion,
-			NeutronEndpoint:   set.OpenstackNeutronEndpoint,
-			NovaEndpoint:      set.OpenstackNovaEndpoint,
-			Transport:         r.OpenStackTransport,
-		},
+		ProviderID:          spec.Credentials.OpenstackProviderID,
+		K8sProviderID:       spec.Credentials.K8sProviderID,
+		ProjectID:           spec.Credentials.ProjectID,
+		VMIDs:               spec.VMNames,
+		SubnetIDs:           spec.SubnetIDs,
+		SubnetID:            spec.SubnetID,
+		SubnetName:          spec.SubnetName,
+		EncryptKey:          key,
+		Contrabass:          contrabassOpts,
+		OpenStack:           openstackOpts,
 		Viola:               violaOpts,
 		NodeNameMetadataKey: set.OpenstackNodeNameMetadataKey,
 		PortAllowedStatuses: set.OpenstackPortAllowedStatuses,

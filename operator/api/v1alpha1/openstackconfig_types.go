@@ -14,7 +14,7 @@ const (
 
 // OpenstackConfigSpec names the VMs whose extra NICs are kept in sync and
 // where to find OpenStack, Contrabass and Viola.
-// +kubebuilder:validation:XValidation:rule="(has(self.subnetIDs) && size(self.subnetIDs) > 0) || (has(self.subnetID) && self.subnetID != ”) || (has(self.subnetName) && self.subnetName != ”)",message="one of subnetIDs, subnetID or subnetName is required"
+// +kubebuilder:validation:XValidation:rule="(has(self.subnetIDs) && size(self.subnetIDs) > 0) || (has(self.subnetID) && size(self.subnetID) > 0) || (has(self.subnetName) && size(self.subnetName) > 0)",message="one of subnetIDs, subnetID or subnetName is required"
 type OpenstackConfigSpec struct {
 	Credentials Credentials `json:"credentials"`
 
