@@ -21,6 +21,7 @@
 package openstacktest
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -290,6 +291,9 @@ func (s *Server) SetLatency(route Route, d time.Duration) {
 // removes the fault). A route's own fault is used before a RouteAll fault.
 // Faulty requests are still counted.
 func (s *Server) Fail(route Route, status int, times int) {
+	if times != 0 && (status < 100 || status > 999) {
+		panic(fmt.Sprintf("openstacktest: Fail(%s, %d): not an HTTP status", route, status))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if times == 0 {
@@ -456,7 +460,7 @@ func routeOf(m match) Route {
 		if len(segs) == 0 || len(segs) == 1 && segs[0] == "v2.0" {
 			return RouteVersions
 		}
-		if segs[0] == "v2.0" && len(segs) <= 3 {
+		if len(segs) >= 2 && len(segs) <= 3 && segs[0] == "v2.0" {
 			switch segs[1] {
 			case "ports":
 				return RoutePorts
@@ -470,7 +474,7 @@ func routeOf(m match) Route {
 		if len(segs) == 0 || len(segs) == 1 && segs[0] == "v2.1" {
 			return RouteVersions
 		}
-		if segs[0] == "v2.1" && segs[1] == "servers" && len(segs) <= 3 {
+		if len(segs) >= 2 && len(segs) <= 3 && segs[0] == "v2.1" && segs[1] == "servers" {
 			return RouteServers
 		}
 	}
