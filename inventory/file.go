@@ -3,10 +3,12 @@ package inventory
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/renameio/v2"
 )
@@ -74,13 +76,29 @@ func writeFile(path string, records []Record) error {
 	}
 	data = append(data, '\n')
 	dir := filepath.Dir(path)
-	// The temporary file goes next to the target so the rename never crosses
-	// file systems (the target is usually on a PVC, /tmp is not).
-	if err := renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(dir)); err != nil {
+	if err := replaceFile(path, data); err != nil {
 		return fmt.Errorf("write inventory file %s: %w", path, err)
 	}
 	syncDir(dir)
 	return nil
+}
+
+// replaceFile is renameio.WriteFile without its WithExistingPermissions: that
+// keeps the mode of the file being replaced, so a file once created
+// world-readable (by hand, or by an older tool) would stay so. The records
+// name every node and instance, so the file is always 0600.
+func replaceFile(path string, data []byte) error {
+	// The temporary file goes next to the target so the rename never crosses
+	// file systems (the target is usually on a PVC, /tmp is not).
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o600))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Cleanup() }()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
 }
 
 // syncDir makes the rename itself survive a power loss. Its failure is
@@ -111,4 +129,28 @@ func removeStaleTempFiles(path string) {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// quarantineFile renames the corrupt file at path to
+// "<path>.corrupt-<UTC time>" and returns the new name. An existing file of
+// that name (two quarantines within the clock's resolution, or a clock fixed
+// by a test) is never replaced: a counter is appended instead, because
+// os.Rename would silently overwrite the earlier evidence.
+func quarantineFile(path string, now time.Time) (string, error) {
+	base := path + ".corrupt-" + now.UTC().Format("20060102T150405.000000000Z")
+	for n := 0; n < 100; n++ {
+		target := base
+		if n > 0 {
+			target = fmt.Sprintf("%s-%d", base, n)
+		}
+		if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.Rename(path, target); err != nil {
+			return "", fmt.Errorf("quarantine inventory file: %w", err)
+		}
+		syncDir(filepath.Dir(path))
+		return target, nil
+	}
+	return "", fmt.Errorf("quarantine inventory file %s: %s and 99 numbered variants already exist", path, base)
 }

@@ -58,10 +58,17 @@ var ErrCorrupt = errors.New("inventory file is corrupt")
 
 // Store is the file-backed inventory. A nil *Store is a disabled inventory:
 // writes do nothing and reads find nothing, so callers need no special case
-// when INVENTORY_ENABLED is false.
+// when INVENTORY_ENABLED is false. Open("") gives a Store that keeps records
+// in memory only.
 type Store struct {
 	path string
 	now  func() time.Time
+	// opened tells a Store made by Open from a zero Store{}, which has no
+	// state to write to; path cannot, since "" means in-memory.
+	opened bool
+
+	quarantine  bool
+	quarantined string
 
 	// writeMu serialises writers so each change is persisted before the next
 	// one starts from it. Readers never take it; they read the published
@@ -88,6 +95,38 @@ func newSnapshot(records []Record) *snapshot {
 	return &snapshot{records: records, index: index}
 }
 
+// providerRange is the half-open range of records under providerID; records
+// are sorted by provider first, so it is found by binary search.
+func (snap *snapshot) providerRange(providerID string) (lo, hi int) {
+	lo, _ = slices.BinarySearchFunc(snap.records, providerID, func(r Record, p string) int {
+		return cmp.Compare(r.ProviderID, p)
+	})
+	hi = lo
+	for hi < len(snap.records) && snap.records[hi].ProviderID == providerID {
+		hi++
+	}
+	return lo, hi
+}
+
+// candidates narrows the records f can match before each one is tested: one
+// record when both keys are given, one provider's records when only the
+// provider is. Listing by provider is the common query and stays cheap in a
+// large inventory.
+func (snap *snapshot) candidates(f Filter) []Record {
+	switch {
+	case f.ProviderID != "" && f.NodeName != "":
+		if i, ok := snap.index[recordKey{f.ProviderID, f.NodeName}]; ok {
+			return snap.records[i : i+1]
+		}
+		return nil
+	case f.ProviderID != "":
+		lo, hi := snap.providerRange(f.ProviderID)
+		return snap.records[lo:hi]
+	default:
+		return snap.records
+	}
+}
+
 func compareRecords(a, b Record) int {
 	return cmp.Or(cmp.Compare(a.ProviderID, b.ProviderID), cmp.Compare(a.NodeName, b.NodeName))
 }
@@ -100,19 +139,47 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// QuarantineCorrupt makes Open move a corrupt inventory file aside and start
+// empty instead of failing with ErrCorrupt. The inventory can be rebuilt by
+// the next sync, so an operator may prefer running to crash-looping; the file
+// is renamed to "<path>.corrupt-<UTC time>", never deleted, so it can still be
+// inspected. Quarantined reports where it went.
+//
+// Only ErrCorrupt triggers it. A file that cannot be read at all (permissions,
+// I/O errors) or was written by a newer operator still fails Open: moving it
+// would not fix the cause, and the newer file is not damaged.
+func QuarantineCorrupt() Option {
+	return func(s *Store) { s.quarantine = true }
+}
+
 // Open loads the inventory at path, creating the file (and its directory)
 // when it does not exist yet. Creating it here rather than on the first change
 // makes an unwritable path fail at startup instead of minutes later.
+//
+// An empty path gives an in-memory store: it behaves like a file store,
+// including change detection across Upserts, but keeps nothing across
+// restarts. The operator uses it when INVENTORY_ENABLED is false, so Sync
+// still skips unchanged nodes. SettingsFromEnv never yields an empty path, so
+// persistence cannot be turned off by a blank variable.
 func Open(path string, opts ...Option) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("inventory path is empty (set INVENTORY_DB_PATH)")
-	}
-	s := &Store{path: path, now: time.Now}
+	s := &Store{path: path, now: time.Now, opened: true}
 	for _, opt := range opts {
 		opt(s)
 	}
+	if path == "" {
+		s.current.Store(emptySnapshot)
+		return s, nil
+	}
 	removeStaleTempFiles(path)
 	records, err := readFile(path)
+	if errors.Is(err, ErrCorrupt) && s.quarantine {
+		moved, qerr := quarantineFile(path, s.now())
+		if qerr != nil {
+			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
+		}
+		s.quarantined = moved
+		err = os.ErrNotExist
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -131,12 +198,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Path is the file the store persists to.
+// Path is the file the store persists to; "" for an in-memory store.
 func (s *Store) Path() string {
 	if s == nil {
 		return ""
 	}
 	return s.path
+}
+
+// Quarantined is where Open moved a corrupt file under QuarantineCorrupt, or
+// "" when it moved nothing. Callers log it: the store silently started empty.
+func (s *Store) Quarantined() string {
+	if s == nil {
+		return ""
+	}
+	return s.quarantined
 }
 
 // Upsert stores configs as the latest state of their nodes under providerID
@@ -150,7 +226,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	if s == nil {
 		return 0, nil
 	}
-	if s.path == "" {
+	if !s.opened {
 		return 0, errNotOpened
 	}
 	if providerID == "" {
@@ -209,10 +285,9 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	} else {
 		next = &snapshot{records: records, index: old.index}
 	}
-	if err := writeFile(s.path, next.records); err != nil {
+	if err := s.publish(next); err != nil {
 		return 0, err
 	}
-	s.current.Store(next)
 	return changed, nil
 }
 
@@ -220,25 +295,95 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 // longer carry any selected port or left the OpenstackConfig. It reports
 // whether a record was removed; removing a missing record is not an error.
 func (s *Store) Delete(providerID, nodeName string) (bool, error) {
+	n, err := s.DeleteNodes(providerID, nodeName)
+	return n > 0, err
+}
+
+// DeleteNodes removes the records of nodeNames under providerID in one write
+// and reports how many existed. Missing records are not an error.
+func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error) {
 	if s == nil {
-		return false, nil
+		return 0, nil
 	}
-	if s.path == "" {
-		return false, errNotOpened
+	if !s.opened {
+		return 0, errNotOpened
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	old := s.snapshot()
-	i, ok := old.index[recordKey{providerID, nodeName}]
-	if !ok {
-		return false, nil
+	drop := make(map[int]bool, len(nodeNames))
+	for _, name := range nodeNames {
+		if i, ok := old.index[recordKey{providerID, name}]; ok {
+			drop[i] = true
+		}
 	}
-	next := newSnapshot(slices.Delete(slices.Clone(old.records), i, i+1))
-	if err := writeFile(s.path, next.records); err != nil {
-		return false, err
+	return s.remove(old, drop)
+}
+
+// Prune removes the records of providerID for which keep returns false, in
+// one write, and reports how many it removed. A sync pass calls it with the
+// nodes it just saw, so nodes that left the cluster or lost their last
+// selected port disappear from the inventory.
+//
+// keep gets a copy of each record of providerID and nothing else. It runs
+// while the store holds its write lock, so it must not write to the same
+// store (that would deadlock); reading from it is fine. A nil keep is an
+// error rather than "keep nothing", so a forgotten argument cannot wipe a
+// provider.
+func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
+	if s == nil {
+		return 0, nil
+	}
+	if !s.opened {
+		return 0, errNotOpened
+	}
+	if providerID == "" {
+		return 0, errors.New("inventory prune: providerId is required")
+	}
+	if keep == nil {
+		return 0, fmt.Errorf("inventory prune for provider %q: keep func is nil", providerID)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	old := s.snapshot()
+	drop := map[int]bool{}
+	lo, hi := old.providerRange(providerID)
+	for i := lo; i < hi; i++ {
+		if !keep(cloneRecord(old.records[i])) {
+			drop[i] = true
+		}
+	}
+	return s.remove(old, drop)
+}
+
+// remove publishes old without the records at the indexes in drop. The
+// caller holds writeMu.
+func (s *Store) remove(old *snapshot, drop map[int]bool) (int, error) {
+	if len(drop) == 0 {
+		return 0, nil
+	}
+	records := make([]Record, 0, len(old.records)-len(drop))
+	for i := range old.records {
+		if !drop[i] {
+			records = append(records, old.records[i])
+		}
+	}
+	if err := s.publish(newSnapshot(records)); err != nil {
+		return 0, err
+	}
+	return len(drop), nil
+}
+
+// publish makes next the current state once it is on disk, so readers never
+// see a change that a crash would undo. The caller holds writeMu.
+func (s *Store) publish(next *snapshot) error {
+	if s.path != "" {
+		if err := writeFile(s.path, next.records); err != nil {
+			return err
+		}
 	}
 	s.current.Store(next)
-	return true, nil
+	return nil
 }
 
 var (
@@ -275,10 +420,10 @@ func (s *Store) List(f Filter) []Record {
 	if s == nil {
 		return out
 	}
-	snap := s.snapshot()
-	for i := range snap.records {
-		if f.matches(&snap.records[i]) {
-			out = append(out, cloneRecord(snap.records[i]))
+	candidates := s.snapshot().candidates(f)
+	for i := range candidates {
+		if f.matches(&candidates[i]) {
+			out = append(out, cloneRecord(candidates[i]))
 		}
 	}
 	return out

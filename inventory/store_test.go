@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -93,10 +94,37 @@ func TestOpenFailsEarlyWhenPathIsUnusable(t *testing.T) {
 	assert.Contains(t, err.Error(), blocker)
 }
 
-func TestOpenRejectsEmptyPath(t *testing.T) {
-	_, err := Open("")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "INVENTORY_DB_PATH")
+func TestOpenWithEmptyPathKeepsRecordsInMemoryOnly(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	clk := newClock()
+
+	s, err := Open("", WithClock(clk.Now))
+	require.NoError(t, err)
+
+	assert.Equal(t, "", s.Path())
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	changed, err := s.Upsert("prov", cfg, node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, changed)
+	clk.Advance(time.Hour)
+	changed, err = s.Upsert("prov", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 0, changed, "an in-memory store must still detect unchanged configs")
+	rec, ok := s.Get("prov", "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, clk.Now().Add(-time.Hour), rec.UpdatedAt)
+	removed, err := s.Delete("prov", "worker-2")
+	require.NoError(t, err)
+	assert.True(t, removed)
+	assert.Len(t, s.List(Filter{}), 1)
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "an in-memory store must not write any file")
+	other, err := Open("")
+	require.NoError(t, err)
+	assert.Empty(t, other.List(Filter{}), "in-memory stores must not share state")
 }
 
 func TestUpsertPersistsAcrossReopen(t *testing.T) {
@@ -302,6 +330,13 @@ func TestListFiltersAndOrder(t *testing.T) {
 	assert.Equal(t, []string{"prov-a/worker-1", "prov-a/worker-2"}, keys(s.List(Filter{ProviderID: "prov-a"})))
 	assert.Equal(t, []string{"prov-a/worker-1", "prov-b/worker-1"}, keys(s.List(Filter{NodeName: "worker-1"})))
 	assert.Equal(t, []string{"prov-a/worker-2"}, keys(s.List(Filter{InstanceID: "vm-a2"})))
+	assert.Equal(t, []string{"prov-a/worker-2"}, keys(s.List(Filter{ProviderID: "prov-a", NodeName: "worker-2"})))
+	assert.Equal(t, []string{}, keys(s.List(Filter{ProviderID: "prov-a", NodeName: "worker-9"})))
+	assert.Equal(t, []string{}, keys(s.List(Filter{ProviderID: "prov-a", NodeName: "worker-1", InstanceID: "vm-b1"})))
+	// Providers sorting before, between and after the stored ones.
+	for _, missing := range []string{"prov-", "prov-a0", "prov-c", "prov"} {
+		assert.Equal(t, []string{}, keys(s.List(Filter{ProviderID: missing})), missing)
+	}
 	assert.Equal(t, []string{"prov-b/worker-1"}, keys(s.List(Filter{ProviderID: "prov-b", NodeName: "worker-1", InstanceID: "vm-b1"})))
 	assert.Equal(t, []string{}, keys(s.List(Filter{ProviderID: "prov-b", InstanceID: "vm-a2"})))
 	assert.NotNil(t, s.List(Filter{ProviderID: "nobody"}))
@@ -331,6 +366,13 @@ func TestNilStoreIsADisabledInventory(t *testing.T) {
 	removed, err := s.Delete("prov", "worker-1")
 	assert.NoError(t, err)
 	assert.False(t, removed)
+	n, err := s.DeleteNodes("prov", "worker-1")
+	assert.NoError(t, err)
+	assert.Zero(t, n)
+	n, err = s.Prune("prov", func(Record) bool { return false })
+	assert.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, "", s.Quarantined())
 	_, ok := s.Get("prov", "worker-1")
 	assert.False(t, ok)
 	assert.Equal(t, []Record{}, s.List(Filter{}))
@@ -387,6 +429,7 @@ func TestOpenRejectsCorruptFile(t *testing.T) {
 			data, readErr := os.ReadFile(path)
 			require.NoError(t, readErr)
 			assert.Equal(t, content, string(data), "a corrupt file must be left for the operator to inspect")
+			assert.Equal(t, []string{"inventory.json"}, dirNames(t, filepath.Dir(path)), "without QuarantineCorrupt nothing is moved")
 		})
 	}
 }
@@ -505,6 +548,229 @@ func TestStoreNotMadeByOpenFailsWithoutPanicking(t *testing.T) {
 	assert.ErrorContains(t, err, "inventory.Open")
 	_, err = s.Delete("prov", "worker-1")
 	assert.ErrorContains(t, err, "inventory.Open")
+	_, err = s.DeleteNodes("prov", "worker-1")
+	assert.ErrorContains(t, err, "inventory.Open")
+	_, err = s.Prune("prov", func(Record) bool { return false })
+	assert.ErrorContains(t, err, "inventory.Open")
 	assert.Empty(t, s.List(Filter{}))
 	assert.Equal(t, http.StatusOK, serve(NewHandler(s), http.MethodGet, "/v1/inventory/node-configs").Code)
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	names := []string{}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestQuarantineCorruptMovesTheFileAsideAndStartsEmpty(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "inventory.json")
+	const corrupt = `{"version":1,"records":[{"providerId":"prov","nodeName":`
+	require.NoError(t, os.WriteFile(path, []byte(corrupt), 0o600))
+
+	s, err := Open(path, QuarantineCorrupt(), WithClock(clk.Now))
+
+	require.NoError(t, err)
+	want := path + ".corrupt-20260102T030405.000000000Z"
+	assert.Equal(t, want, s.Quarantined())
+	kept, err := os.ReadFile(want)
+	require.NoError(t, err)
+	assert.Equal(t, corrupt, string(kept), "the bad file must be kept byte for byte")
+	assert.Empty(t, s.List(Filter{}))
+	fresh, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"version":1,"records":[]}`, string(fresh), "a valid empty file must replace it at once")
+	assert.Equal(t, os.FileMode(0o600), stat(t, path).Mode().Perm())
+
+	_, err = s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
+	require.NoError(t, err)
+	reopened, err := Open(path, QuarantineCorrupt())
+	require.NoError(t, err)
+	assert.Equal(t, "", reopened.Quarantined(), "a healthy file is not moved")
+	assert.Len(t, reopened.List(Filter{}), 1)
+}
+
+func TestQuarantineNeverOverwritesAnEarlierQuarantinedFile(t *testing.T) {
+	clk := newClock() // fixed: both quarantines get the same timestamp
+	path := filepath.Join(t.TempDir(), "inventory.json")
+
+	var moved []string
+	for _, content := range []string{"first garbage", "second garbage"} {
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		s, err := Open(path, QuarantineCorrupt(), WithClock(clk.Now))
+		require.NoError(t, err)
+		moved = append(moved, s.Quarantined())
+	}
+
+	require.NotEqual(t, moved[0], moved[1])
+	assert.Equal(t, moved[0]+"-1", moved[1])
+	for i, content := range []string{"first garbage", "second garbage"} {
+		data, err := os.ReadFile(moved[i])
+		require.NoError(t, err)
+		assert.Equal(t, content, string(data))
+	}
+}
+
+func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
+	t.Run("newer version", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "inventory.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"version":2,"records":[]}`), 0o600))
+
+		_, err := Open(path, QuarantineCorrupt())
+
+		require.ErrorContains(t, err, "version 2")
+		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
+	})
+	t.Run("unreadable", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "inventory.json")
+		// A directory cannot be read as a file, even by root.
+		require.NoError(t, os.Mkdir(path, 0o755))
+
+		_, err := Open(path, QuarantineCorrupt())
+
+		require.ErrorContains(t, err, path)
+		assert.False(t, errors.Is(err, ErrCorrupt))
+		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
+		assert.True(t, stat(t, path).IsDir())
+	})
+}
+
+func TestFileIsStableAndPrivate(t *testing.T) {
+	a := node("worker-a", "vm-a", "fa:16:3e:00:00:01")
+	b := node("worker-b", "vm-b", "fa:16:3e:00:00:02")
+	c := node("worker-c", "vm-c", "fa:16:3e:00:00:03", "fa:16:3e:00:00:04")
+
+	s1, path1 := openTemp(t, WithClock(newClock().Now))
+	_, err := s1.Upsert("prov-2", c)
+	require.NoError(t, err)
+	_, err = s1.Upsert("prov-1", b, a)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	path2 := filepath.Join(dir, "inventory.json")
+	// A file left world-readable by an older tool must come back 0600.
+	require.NoError(t, os.WriteFile(path2, []byte(`{"version":1,"records":[]}`), 0o644))
+	s2, err := Open(path2, WithClock(newClock().Now))
+	require.NoError(t, err)
+	_, err = s2.Upsert("prov-1", a)
+	require.NoError(t, err)
+	_, err = s2.Upsert("prov-2", c)
+	require.NoError(t, err)
+	_, err = s2.Upsert("prov-1", b)
+	require.NoError(t, err)
+
+	data1, err := os.ReadFile(path1)
+	require.NoError(t, err)
+	data2, err := os.ReadFile(path2)
+	require.NoError(t, err)
+	assert.Equal(t, string(data1), string(data2), "the same records must give the same bytes, whatever the order of writes")
+	assert.True(t, bytes.HasPrefix(data1, []byte(`{"version":1,"records":[{"providerId":"prov-1","nodeName":"worker-a"`)), string(data1))
+	assert.Equal(t, os.FileMode(0o600), stat(t, path1).Mode().Perm())
+	assert.Equal(t, os.FileMode(0o600), stat(t, path2).Mode().Perm())
+}
+
+// prunable holds worker-1..3 under prov-a and worker-1 under prov-b.
+func prunable(t *testing.T) (*Store, string) {
+	t.Helper()
+	s, path := openTemp(t)
+	_, err := s.Upsert("prov-a",
+		node("worker-1", "vm-a1", "fa:16:3e:00:00:01"),
+		node("worker-2", "vm-a2", "fa:16:3e:00:00:02"),
+		node("worker-3", "vm-a3", "fa:16:3e:00:00:03"))
+	require.NoError(t, err)
+	_, err = s.Upsert("prov-b", node("worker-1", "vm-b1", "fa:16:3e:00:00:04"))
+	require.NoError(t, err)
+	return s, path
+}
+
+func keysOf(recs []Record) []string {
+	out := []string{}
+	for _, r := range recs {
+		out = append(out, r.ProviderID+"/"+r.NodeName)
+	}
+	return out
+}
+
+func TestPruneRemovesUnwantedRecordsOfOneProvider(t *testing.T) {
+	s, path := prunable(t)
+	var seen []string
+
+	removed, err := s.Prune("prov-a", func(r Record) bool {
+		seen = append(seen, r.ProviderID+"/"+r.NodeName)
+		r.Config.Interfaces[0].MTU = 1 // must not reach the store
+		return r.NodeName == "worker-2"
+	})
+
+	require.NoError(t, err)
+	assert.Equal(t, 2, removed)
+	assert.Equal(t, []string{"prov-a/worker-1", "prov-a/worker-2", "prov-a/worker-3"}, seen, "keep sees exactly the provider's records")
+	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(s.List(Filter{})))
+	rec, _ := s.Get("prov-a", "worker-2")
+	assert.Equal(t, 1450, rec.Config.Interfaces[0].MTU)
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	assert.Equal(t, s.List(Filter{}), reopened.List(Filter{}))
+}
+
+func TestPruneThatKeepsEverythingDoesNotWrite(t *testing.T) {
+	s, path := prunable(t)
+	before := stat(t, path)
+
+	removed, err := s.Prune("prov-a", func(Record) bool { return true })
+	require.NoError(t, err)
+	assert.Zero(t, removed)
+	removed, err = s.Prune("prov-nobody", func(Record) bool { return false })
+	require.NoError(t, err)
+	assert.Zero(t, removed)
+
+	assert.True(t, os.SameFile(before, stat(t, path)))
+	assert.Len(t, s.List(Filter{}), 4)
+}
+
+func TestPruneRejectsMissingArguments(t *testing.T) {
+	s, _ := prunable(t)
+
+	_, err := s.Prune("prov-a", nil)
+	assert.ErrorContains(t, err, `"prov-a"`)
+	_, err = s.Prune("", func(Record) bool { return false })
+	assert.ErrorContains(t, err, "providerId")
+
+	assert.Len(t, s.List(Filter{}), 4)
+}
+
+func TestFailedPruneOrBatchDeleteRemovesNothing(t *testing.T) {
+	s, path := prunable(t)
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, os.MkdirAll(filepath.Join(path, "child"), 0o755))
+
+	_, err := s.Prune("prov-a", func(r Record) bool { return r.NodeName == "worker-2" })
+	require.ErrorContains(t, err, path)
+	_, err = s.DeleteNodes("prov-a", "worker-1", "worker-3")
+	require.ErrorContains(t, err, path)
+
+	assert.Len(t, s.List(Filter{}), 4, "a failed write must remove nothing, not part of the batch")
+}
+
+func TestDeleteNodesRemovesABatchInOneCall(t *testing.T) {
+	s, path := prunable(t)
+
+	removed, err := s.DeleteNodes("prov-a", "worker-1", "worker-3", "worker-3", "worker-9")
+
+	require.NoError(t, err)
+	assert.Equal(t, 2, removed, "a repeated or missing name counts once or not at all")
+	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(s.List(Filter{})))
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(reopened.List(Filter{})))
+	removed, err = s.DeleteNodes("prov-a")
+	require.NoError(t, err)
+	assert.Zero(t, removed)
 }
