@@ -82,9 +82,9 @@ func (s *Server) serveKeystone(w http.ResponseWriter, r *http.Request, m match) 
 	case RouteTokens:
 		switch r.Method {
 		case http.MethodPost:
-			s.issueToken(w, r, m)
+			s.issueToken(w, r)
 		case http.MethodGet, http.MethodHead:
-			s.validateToken(w, r, m)
+			s.validateToken(w, r)
 		case http.MethodDelete:
 			s.revokeToken(w, r)
 		default:
@@ -107,69 +107,70 @@ func keystoneVersion(r *http.Request, m match) map[string]any {
 	}
 }
 
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, m match) {
+const badRequestSuffix = " The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error."
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	var req authRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, svcKeystone, http.StatusBadRequest, "Malformed request body.", "")
+		writeError(w, svcKeystone, http.StatusBadRequest, "Malformed request body."+badRequestSuffix, "")
 		return
 	}
+	token, body, status, msg := s.authenticate(req, baseURL(r))
+	switch status {
+	case 0:
+		w.Header().Set("X-Subject-Token", token)
+		writeJSON(w, http.StatusCreated, body)
+	case http.StatusUnauthorized:
+		unauthorized(w, r)
+	default:
+		writeError(w, svcKeystone, status, msg, "")
+	}
+}
+
+// authenticate checks a token request against the one known user and, on
+// success (status 0), records and renders a new token. The response is
+// written by the caller, outside s.mu, so a slow client holds no lock.
+func (s *Server) authenticate(req authRequest, base string) (token string, body map[string]any, status int, msg string) {
 	if req.Auth == nil || req.Auth.Identity == nil {
-		writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find identity in auth. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-		return
+		return "", nil, http.StatusBadRequest, "Expecting to find identity in auth." + badRequestSuffix
 	}
 	id := req.Auth.Identity
 	if len(id.Methods) == 0 {
-		writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find methods in identity. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-		return
+		return "", nil, http.StatusBadRequest, "Expecting to find methods in identity." + badRequestSuffix
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().UTC()
 	creds := s.creds
-	authenticated := false
 	for _, method := range id.Methods {
 		switch method {
 		case "password":
 			if id.Password == nil || id.Password.User == nil {
-				writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find user in password. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-				return
+				return "", nil, http.StatusBadRequest, "Expecting to find user in password." + badRequestSuffix
 			}
 			u := id.Password.User
 			if u.ID == "" && u.Domain == nil {
-				writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-				return
+				return "", nil, http.StatusBadRequest, "Expecting to find domain in user." + badRequestSuffix
 			}
 			if u.Password == nil {
-				writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find password in user. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-				return
+				return "", nil, http.StatusBadRequest, "Expecting to find password in user." + badRequestSuffix
 			}
 			userOK := u.ID != "" && u.ID == userID(creds) ||
 				u.ID == "" && u.Name == creds.UserName && matchesDomain(u.Domain, creds)
 			if !userOK || *u.Password != creds.Password {
-				unauthorized(w, r)
-				return
+				return "", nil, http.StatusUnauthorized, ""
 			}
-			authenticated = true
 		case "token":
 			if id.Token == nil {
-				writeError(w, svcKeystone, http.StatusBadRequest, "Expecting to find token in identity. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", "")
-				return
+				return "", nil, http.StatusBadRequest, "Expecting to find token in identity." + badRequestSuffix
 			}
-			t, ok := s.tokens[id.Token.ID]
-			if !ok || !now.Before(t.expiresAt) {
-				unauthorized(w, r)
-				return
+			if t, ok := s.tokens[id.Token.ID]; !ok || !now.Before(t.expiresAt) {
+				return "", nil, http.StatusUnauthorized, ""
 			}
-			authenticated = true
 		default:
-			unauthorized(w, r)
-			return
+			return "", nil, http.StatusUnauthorized, ""
 		}
-	}
-	if !authenticated {
-		unauthorized(w, r)
-		return
 	}
 
 	projectID := ""
@@ -180,67 +181,74 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, m match) {
 			byID := p.ID != "" && p.ID == creds.ProjectID
 			byName := p.ID == "" && p.Name == creds.ProjectName && matchesDomain(p.Domain, creds)
 			if !byID && !byName {
-				unauthorized(w, r)
-				return
+				return "", nil, http.StatusUnauthorized, ""
 			}
 			projectID = creds.ProjectID
 		case sc.Domain != nil, sc.System != nil:
 			// The user has no domain or system role assignments here.
-			unauthorized(w, r)
-			return
+			return "", nil, http.StatusUnauthorized, ""
 		}
 	}
 
-	token := newTokenID()
+	token = newTokenID()
 	info := tokenInfo{issuedAt: now, expiresAt: now.Add(s.tokenTTL), projectID: projectID, methods: id.Methods, auditID: randomString(22)}
 	s.tokens[token] = info
-	body := s.tokenBody(r, info)
-	w.Header().Set("X-Subject-Token", token)
-	writeJSON(w, http.StatusCreated, body)
+	return token, s.tokenBody(base, info), 0, ""
+}
+
+// lookupTokens reads the caller's (X-Auth-Token) and the subject's
+// (X-Subject-Token) token for validation and revocation.
+func (s *Server) lookupTokens(r *http.Request) (caller, subject bool, info tokenInfo) {
+	now := s.now()
+	c, ok := s.tokens[r.Header.Get("X-Auth-Token")]
+	if !ok || !now.Before(c.expiresAt) {
+		return false, false, tokenInfo{}
+	}
+	info, ok = s.tokens[r.Header.Get("X-Subject-Token")]
+	return true, ok && now.Before(info.expiresAt), info
 }
 
 // validateToken is GET /v3/auth/tokens: X-Auth-Token authorises, the token
 // to look at is in X-Subject-Token.
-func (s *Server) validateToken(w http.ResponseWriter, r *http.Request, m match) {
+func (s *Server) validateToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	now := s.now()
-	caller, ok := s.tokens[r.Header.Get("X-Auth-Token")]
-	if !ok || !now.Before(caller.expiresAt) {
-		unauthorized(w, r)
-		return
+	callerOK, subjectOK, info := s.lookupTokens(r)
+	var body map[string]any
+	if subjectOK {
+		body = s.tokenBody(baseURL(r), info)
 	}
-	subject := r.Header.Get("X-Subject-Token")
-	info, ok := s.tokens[subject]
-	if !ok || !now.Before(info.expiresAt) {
+	s.mu.RUnlock()
+	switch {
+	case !callerOK:
+		unauthorized(w, r)
+	case !subjectOK:
 		// Keystone does not repeat the token in this message, nor do we.
 		writeError(w, svcKeystone, http.StatusNotFound, "Failed to validate token", "")
-		return
+	default:
+		w.Header().Set("X-Subject-Token", r.Header.Get("X-Subject-Token"))
+		writeJSON(w, http.StatusOK, body)
 	}
-	w.Header().Set("X-Subject-Token", subject)
-	writeJSON(w, http.StatusOK, s.tokenBody(r, info))
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	caller, ok := s.tokens[r.Header.Get("X-Auth-Token")]
-	if !ok || !now.Before(caller.expiresAt) {
+	callerOK, subjectOK, _ := s.lookupTokens(r)
+	if callerOK && subjectOK {
+		delete(s.tokens, r.Header.Get("X-Subject-Token"))
+	}
+	s.mu.Unlock()
+	switch {
+	case !callerOK:
 		unauthorized(w, r)
-		return
-	}
-	subject := r.Header.Get("X-Subject-Token")
-	if _, ok := s.tokens[subject]; !ok {
+	case !subjectOK:
 		writeError(w, svcKeystone, http.StatusNotFound, "Failed to validate token", "")
-		return
+	default:
+		w.WriteHeader(http.StatusNoContent)
 	}
-	delete(s.tokens, subject)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // tokenBody renders a token the way Keystone does; the caller holds s.mu.
-func (s *Server) tokenBody(r *http.Request, info tokenInfo) map[string]any {
+func (s *Server) tokenBody(base string, info tokenInfo) map[string]any {
 	creds := s.creds
 	domain := map[string]any{"id": domainID(creds), "name": creds.UserDomainName}
 	token := map[string]any{
@@ -263,7 +271,7 @@ func (s *Server) tokenBody(r *http.Request, info tokenInfo) map[string]any {
 			map[string]any{"id": hexID("role", "member"), "name": "member"},
 			map[string]any{"id": hexID("role", "reader"), "name": "reader"},
 		}
-		token["catalog"] = s.catalog(baseURL(r))
+		token["catalog"] = s.catalog(base)
 	}
 	return map[string]any{"token": token}
 }

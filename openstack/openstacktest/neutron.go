@@ -256,7 +256,7 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 	}
 	var candidates []string
 	switch {
-	case res.collection == "ports" && q.Has("device_id"):
+	case res.collection == "ports" && q.Has("device_id") && !slices.Contains(q["device_id"], ""):
 		// Neutron answers this from an index; so do we, which keeps fleet
 		// benchmarks about the client rather than about the fake.
 		for _, dev := range q["device_id"] {

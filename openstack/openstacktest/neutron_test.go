@@ -166,6 +166,11 @@ func TestPortFilters(t *testing.T) {
 	assert.Empty(t, list(ports.ListOpts{FixedIPs: []ports.FixedIPOpts{{SubnetID: "sub-b", IPAddress: "10.1.0.99"}}}),
 		"both keys must hold for the same fixed IP")
 	assert.Equal(t, []string{"port-b"}, list(ports.ListOpts{FixedIPs: []ports.FixedIPOpts{{IPAddressSubstr: "10.2.0"}}}))
+
+	s.AddPort(Port{ID: "port-unbound", NetworkID: "net-a"})
+	status, _, body := rawGet(t, s.NeutronURL()+"/v2.0/ports?device_id=&fields=id", issueToken(t, s))
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, []any{map[string]any{"id": "port-unbound"}}, body["ports"], "an empty device_id finds unattached ports")
 }
 
 func TestPortListErrors(t *testing.T) {
