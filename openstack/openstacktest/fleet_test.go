@@ -114,3 +114,14 @@ func BenchmarkFleetServersDetail(b *testing.B) {
 		}
 	}
 }
+
+func TestGeneratedMACsAvoidMACsInUse(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	const taken = "fa:16:3e:00:00:01" // the first MAC the server would hand out
+	s.AddPort(Port{ID: "a", MACAddress: taken})
+	s.AddPort(Port{ID: "b", MACAddress: taken})
+	require.True(t, s.RemovePort("a"))
+	p := s.AddPort(Port{ID: "c"})
+	assert.Equal(t, "fa:16:3e:00:00:02", p.MACAddress, "b still holds the first one")
+}

@@ -291,14 +291,16 @@ func (s *Server) RemovePort(id string) bool {
 }
 
 func (s *Server) indexPort(rec *portRecord) {
-	s.macsInUse[rec.MACAddress] = true
+	s.macsInUse[rec.MACAddress]++
 	if rec.DeviceID != "" {
 		s.portsByDevice[rec.DeviceID] = insertSorted(s.portsByDevice[rec.DeviceID], rec.ID)
 	}
 }
 
 func (s *Server) unindexPort(rec *portRecord) {
-	delete(s.macsInUse, rec.MACAddress)
+	if s.macsInUse[rec.MACAddress]--; s.macsInUse[rec.MACAddress] <= 0 {
+		delete(s.macsInUse, rec.MACAddress)
+	}
 	if rec.DeviceID == "" {
 		return
 	}
@@ -319,7 +321,7 @@ func (s *Server) freshMAC() string {
 		if s.nextMAC >= 1<<24 {
 			panic("openstacktest: out of fa:16:3e MAC addresses")
 		}
-		if !s.macsInUse[mac] {
+		if s.macsInUse[mac] == 0 {
 			return mac
 		}
 	}

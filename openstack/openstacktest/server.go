@@ -105,7 +105,7 @@ type Server struct {
 	networkIDs    []string            // sorted
 	subnetIDs     []string            // sorted
 	vmIDs         []string            // sorted
-	macsInUse     map[string]bool
+	macsInUse     map[string]int      // ports per MAC; tests may reuse one on purpose
 	nextMAC       uint32
 	nextGenerated uint64
 }
@@ -149,7 +149,7 @@ func newServer() *Server {
 		vms:           map[string]*VM{},
 		ports:         map[string]*portRecord{},
 		portsByDevice: map[string][]string{},
-		macsInUse:     map[string]bool{},
+		macsInUse:     map[string]int{},
 	}
 	s.creds = withDefaultCredentials(Credentials{})
 	for _, r := range allRoutes {
