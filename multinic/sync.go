@@ -25,8 +25,11 @@ type Result struct {
 	RoutingKey string
 	// Nodes are every computed node config, by node name.
 	Nodes []viola.NodeConfig
-	// Sent and Unchanged partition the node names of Nodes.
+	// Sent are the nodes Viola accepted in this pass; Changed are those of
+	// them whose config was new or different, as opposed to re-sent on
+	// request. Unchanged were not sent.
 	Sent      []string
+	Changed   []string
 	Unchanged []string
 	// Skipped are VMs that produced no node config, with the reason.
 	Skipped []SkippedVM
@@ -395,9 +398,11 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 		forced[n] = true
 	}
 	var due []viola.NodeConfig
+	changed := map[string]bool{}
 	for _, node := range res.Nodes {
 		rec, known := last[node.NodeName]
-		if !known || rec.LastConfigHash != inventory.ConfigHash(node) || p.cfg.ResendAll || forced[node.NodeName] {
+		changed[node.NodeName] = !known || rec.LastConfigHash != inventory.ConfigHash(node)
+		if changed[node.NodeName] || p.cfg.ResendAll || forced[node.NodeName] {
 			due = append(due, node)
 		} else {
 			res.Unchanged = append(res.Unchanged, node.NodeName)
@@ -409,6 +414,11 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 	posted, postErr := vc.Post(ctx, res.RoutingKey, due)
 	res.Sent = posted.Accepted
 	slices.Sort(res.Sent)
+	for _, n := range res.Sent {
+		if changed[n] {
+			res.Changed = append(res.Changed, n)
+		}
+	}
 	if p.cfg.Inventory != nil && len(posted.Accepted) > 0 {
 		accepted := map[string]bool{}
 		for _, n := range posted.Accepted {

@@ -53,6 +53,7 @@ func TestSyncSendsOnlyWhatChanged(t *testing.T) {
 	first, err := syncer.Sync(ctx, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"worker-1", "worker-2", "worker-3"}, first.Sent)
+	assert.Equal(t, first.Sent, first.Changed)
 	assert.Empty(t, first.Unchanged)
 	require.Len(t, env.Viola.Posts(), 1, "one POST carries all nodes")
 	assert.Equal(t, multinictest.ProviderID, env.Viola.Posts()[0].ProviderID)
@@ -97,6 +98,7 @@ func TestSyncResend(t *testing.T) {
 	res, err := syncer.Sync(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"worker-2"}, res.Sent)
+	assert.Empty(t, res.Changed, "a resend is not a change")
 
 	cfg.Resend, cfg.ResendAll = nil, true
 	res, err = syncer.Sync(context.Background(), cfg)
@@ -280,7 +282,7 @@ func TestSyncFailureReasons(t *testing.T) {
 			assert.Equal(t, tt.reason, multinic.ReasonOf(err), "error: %v", err)
 			assert.True(t, strings.HasPrefix(err.Error(), string(tt.reason)+": "), err.Error())
 			assert.Empty(t, env.Viola.Posts(), "nothing is posted on failure")
-			for _, secret := range []string{multinictest.EncryptKey, openstacktest.DefaultPassword, "S3cr3t-Wr0ng"} {
+			for _, secret := range []string{multinictest.EncryptKey, multinictest.AdminPassword, "S3cr3t-Wr0ng"} {
 				assert.NotContains(t, err.Error(), secret)
 			}
 		})

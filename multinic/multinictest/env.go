@@ -21,6 +21,8 @@ const (
 	EncryptKey = "conbaEncrypt2025" // 16 characters: AES-128, as deployed
 	ProviderID = "provider-1"
 	ProjectID  = openstacktest.DefaultProjectID
+	// AdminPassword is distinctive so tests can assert it never leaks.
+	AdminPassword = "Adm1n-Pa55w0rd-7f3a"
 )
 
 // Env is a running set of fakes. Close it when done.
@@ -38,9 +40,15 @@ func NewEnv() *Env {
 		OpenStack:  openstacktest.NewServer(),
 		Viola:      violatest.NewServer(),
 	}
+	e.OpenStack.SetCredentials(openstacktest.Credentials{
+		UserName:       openstacktest.DefaultUserName,
+		UserDomainName: openstacktest.DefaultUserDomainName,
+		Password:       AdminPassword,
+		ProjectID:      ProjectID,
+	})
 	e.Contrabass.AddProvider(ProviderID, contrabasstest.ProviderSpec{
 		AdminID:       openstacktest.DefaultUserName,
-		AdminPassword: openstacktest.DefaultPassword,
+		AdminPassword: AdminPassword,
 		Domain:        openstacktest.DefaultUserDomainName,
 		KeystoneURL:   e.OpenStack.URL,
 	})

@@ -111,15 +111,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if resynced {
 			status.LastResyncAt = ptrTime(now)
 		}
-		if len(res.Sent) > 0 {
+		switch {
+		case len(res.Changed) > 0:
 			status.LastChangeAt = ptrTime(now)
-			msg := fmt.Sprintf("synced %d node configs to viola (%d unchanged)", len(res.Sent), len(res.Unchanged))
-			logger.Info("synced node configs to viola", "sent", res.Sent, "unchanged", len(res.Unchanged), "downPorts", len(res.DownPorts), "skipped", len(res.Skipped))
+			msg := fmt.Sprintf("synced %d node configs to viola (%d re-sent, %d unchanged)", len(res.Changed), len(res.Sent)-len(res.Changed), len(res.Unchanged))
+			logger.Info("synced node configs to viola", "changed", res.Changed, "sent", len(res.Sent), "unchanged", len(res.Unchanged), "downPorts", len(res.DownPorts), "skipped", len(res.Skipped))
 			r.Recorder.Eventf(&oc, nil, corev1.EventTypeNormal, v1alpha1.ReasonSynced, "Sync", "%s", msg)
 			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonSynced, msg, oc.Generation)
-		} else {
+		default:
+			// Re-sends of unchanged nodes (DOWN ports, periodic resync) are
+			// maintenance, not news: logged, but no event and no fast polling.
+			if len(res.Sent) > 0 {
+				logger.Info("re-sent unchanged node configs to viola", "sent", res.Sent, "resync", resynced, "downPorts", len(res.DownPorts))
+			}
 			logger.Info("no changes detected", "nodes", len(res.Nodes), "skipped", len(res.Skipped))
-			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonNoChange, fmt.Sprintf("%d node configs unchanged", len(res.Unchanged)), oc.Generation)
+			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonNoChange, fmt.Sprintf("%d node configs unchanged", len(res.Nodes)), oc.Generation)
 		}
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {

@@ -1,0 +1,301 @@
+package controller_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/openstack/openstacktest"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/controller"
+)
+
+func readyCondition(t *testing.T, oc *v1alpha1.OpenstackConfig) (ready, degraded metav1.Condition) {
+	t.Helper()
+	r := meta.FindStatusCondition(oc.Status.Conditions, v1alpha1.ConditionReady)
+	d := meta.FindStatusCondition(oc.Status.Conditions, v1alpha1.ConditionDegraded)
+	require.NotNil(t, r, "Ready condition")
+	require.NotNil(t, d, "Degraded condition")
+	return *r, *d
+}
+
+func TestCreateSyncsThenReportsNoChange(t *testing.T) {
+	f := newFixture(t)
+	oc := f.create(f.config("fleet"))
+
+	res := f.reconcile(oc)
+	got := f.get(oc)
+	ready, degraded := readyCondition(t, got)
+	assert.Equal(t, metav1.ConditionTrue, ready.Status)
+	assert.Equal(t, v1alpha1.ReasonSynced, ready.Reason)
+	assert.Equal(t, metav1.ConditionFalse, degraded.Status)
+	assert.Equal(t, int32(3), got.Status.Nodes)
+	assert.Empty(t, got.Status.LastError)
+	require.NotNil(t, got.Status.LastSyncedAt)
+	assert.True(t, got.Status.LastSyncedAt.Time.Equal(t0))
+	assert.Contains(t, got.Finalizers, controller.Finalizer)
+	assert.Equal(t, 20*time.Second, res.RequeueAfter, "fast polling after a change")
+
+	nodes := f.env.Viola.Nodes(multinictest.ProviderID)
+	require.Len(t, nodes, 3)
+	assert.Equal(t, "10.20.0.11", nodes["worker-1"].Interfaces[1].Address)
+	assert.Len(t, f.store.List(inventory.Filter{ProviderID: multinictest.ProviderID}), 3)
+	evs := f.drainEvents()
+	require.Len(t, evs, 1)
+	assert.Contains(t, evs[0], "Normal Synced synced 3 node configs to viola")
+	assert.True(t, got.Status.LastChangeAt.Time.Equal(t0))
+
+	f.clock.Step(20 * time.Second)
+	f.reconcile(oc)
+	got = f.get(oc)
+	ready, _ = readyCondition(t, got)
+	assert.Equal(t, v1alpha1.ReasonNoChange, ready.Reason)
+	// worker-2 has a DOWN port and is re-sent on the fast schedule; the rest is unchanged.
+	assert.Equal(t, 2, len(f.env.Viola.Posts()))
+	assert.Equal(t, []string{"worker-2"}, nodeNames(f.env.Viola.Posts()[1].Configs))
+	assert.True(t, got.Status.LastChangeAt.Time.Equal(t0), "a re-send is not a change")
+	assert.Empty(t, f.drainEvents(), "no event for a re-send")
+}
+
+func TestNoChangeWithoutDownPortsPostsNothingAndEmitsNoEvent(t *testing.T) {
+	f := newFixture(t)
+	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
+	oc := f.create(f.config("quiet"))
+	f.reconcile(oc)
+	f.drainEvents()
+	f.clock.Step(time.Minute)
+	res := f.reconcile(oc)
+	ready, _ := readyCondition(t, f.get(oc))
+	assert.Equal(t, v1alpha1.ReasonNoChange, ready.Reason)
+	assert.Len(t, f.env.Viola.Posts(), 1, "second pass posts nothing")
+	assert.Empty(t, f.drainEvents(), "no event spam on no change")
+	assert.Equal(t, 20*time.Second, res.RequeueAfter, "still inside the fast window")
+	f.clock.Step(3 * time.Minute)
+	res = f.reconcile(oc)
+	assert.Equal(t, 2*time.Minute, res.RequeueAfter, "slow polling after the fast window")
+}
+
+func nodeNames(configs []viola_NodeConfig) []string {
+	var out []string
+	for _, c := range configs {
+		out = append(out, c.NodeName)
+	}
+	return out
+}
+
+func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
+	tests := []struct {
+		name    string
+		break_  func(f *fixture, oc *v1alpha1.OpenstackConfig)
+		mend    func(f *fixture, oc *v1alpha1.OpenstackConfig)
+		reason  string
+		message string
+	}{
+		{"missing key", func(f *fixture, oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ContrabassEncryptKey = "" },
+			func(f *fixture, oc *v1alpha1.OpenstackConfig) {
+				f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", multinictest.EncryptKey)
+			},
+			"ConfigError", "spec.secrets.contrabassEncryptKeySecretRef"},
+		{"missing viola endpoint", func(f *fixture, oc *v1alpha1.OpenstackConfig) { f.reconciler.Defaults.Viola.Endpoint = "" },
+			func(f *fixture, oc *v1alpha1.OpenstackConfig) { f.reconciler.Defaults.Viola.Endpoint = f.env.Viola.URL },
+			"ConfigError", "VIOLA_ENDPOINT"},
+		{"contrabass down", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Contrabass.Fail(http.StatusBadGateway, -1) },
+			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Contrabass.ClearFaults() },
+			"ContrabassError", "502"},
+		{"keystone down", func(f *fixture, _ *v1alpha1.OpenstackConfig) {
+			f.env.OpenStack.Fail(openstacktest.RouteTokens, 500, -1)
+		},
+			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.ClearFaults() },
+			"KeystoneError", "500"},
+		{"neutron endpoint missing", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.OmitFromCatalog("network") },
+			func(f *fixture, oc *v1alpha1.OpenstackConfig) {
+				oc.Spec.Settings.OpenstackNeutronEndpoint = f.env.OpenStack.NeutronURL()
+			},
+			"NeutronEndpointError", "network"},
+		{"ports fail", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.Fail(openstacktest.RoutePorts, 500, -1) },
+			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.ClearFaults() },
+			"NeutronPortError", "ports"},
+		{"subnet fails", func(f *fixture, _ *v1alpha1.OpenstackConfig) {
+			f.env.OpenStack.Fail(openstacktest.RouteSubnets, 500, -1)
+		},
+			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.ClearFaults() },
+			"NeutronSubnetError", "subnet"},
+		{"subnet not found", func(f *fixture, oc *v1alpha1.OpenstackConfig) {
+			oc.Spec.SubnetIDs = nil
+			oc.Spec.SubnetName = "no-such"
+		},
+			func(f *fixture, oc *v1alpha1.OpenstackConfig) { oc.Spec.SubnetName = "biz-a-subnet" },
+			"SubnetNotFound", "no-such"},
+		{"subnet not unique", func(f *fixture, oc *v1alpha1.OpenstackConfig) {
+			f.env.OpenStack.AddSubnet(openstacktest.Subnet{ID: "subnet-a2", Name: "biz-a-subnet", NetworkID: "net-a", CIDR: "10.11.0.0/24"})
+			oc.Spec.SubnetIDs = nil
+			oc.Spec.SubnetName = "biz-a-subnet"
+		}, func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.RemoveSubnet("subnet-a2") },
+			"SubnetNotUnique", "biz-a-subnet"},
+		{"viola fails", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Viola.Fail(http.StatusInternalServerError, -1) },
+			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Viola.ClearFaults() },
+			"ViolaPostError", "500"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			oc := f.config("broken")
+			tt.break_(f, oc)
+			f.create(oc)
+			res := f.reconcile(oc)
+			got := f.get(oc)
+			ready, degraded := readyCondition(t, got)
+			assert.Equal(t, metav1.ConditionFalse, ready.Status)
+			assert.Equal(t, tt.reason, ready.Reason)
+			assert.Equal(t, metav1.ConditionTrue, degraded.Status, "Degraded mirrors a failing Ready")
+			assert.Equal(t, tt.reason, degraded.Reason)
+			assert.Contains(t, got.Status.LastError, tt.message)
+			assert.True(t, strings.HasPrefix(got.Status.LastError, tt.reason), got.Status.LastError)
+			assert.NotContains(t, got.Status.LastError, multinictest.EncryptKey)
+			assert.NotContains(t, got.Status.LastError, multinictest.AdminPassword)
+			assert.Equal(t, 30*time.Second, res.RequeueAfter, "error interval")
+			evs := f.drainEvents()
+			require.Len(t, evs, 1)
+			assert.Contains(t, evs[0], "Warning "+tt.reason)
+
+			f.reconcile(oc) // the same failure again: no second event
+			assert.Empty(t, f.drainEvents())
+
+			latest := f.get(oc)
+			tt.mend(f, latest)
+			require.NoError(t, k8s.Update(context.Background(), latest))
+			f.reconcile(oc)
+			got = f.get(oc)
+			ready, degraded = readyCondition(t, got)
+			assert.Equal(t, metav1.ConditionTrue, ready.Status, "recovered: %s", ready.Message)
+			assert.Equal(t, metav1.ConditionFalse, degraded.Status)
+			assert.Empty(t, got.Status.LastError)
+		})
+	}
+}
+
+func TestEncryptKeyResolutionOrder(t *testing.T) {
+	const wrong = "wrongKeyWrongKey"
+	ctx := context.Background()
+	f := newFixture(t)
+	oc := f.config("keys")
+	oc.Spec.Settings.ContrabassEncryptKey = wrong
+	oc.Spec.Secrets.ContrabassEncryptKeySecretRef = &v1alpha1.SecretKeyRef{Name: "my-key", Key: "k"}
+	f.create(oc)
+	f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", wrong)
+	f.secret("my-key", "k", multinictest.EncryptKey)
+
+	reason := func() string {
+		f.reconcile(oc)
+		ready, _ := readyCondition(t, f.get(oc))
+		if ready.Reason == v1alpha1.ReasonNoChange {
+			return v1alpha1.ReasonSynced // a success either way
+		}
+		return ready.Reason
+	}
+	assert.Equal(t, v1alpha1.ReasonSynced, reason(), "the referenced Secret wins")
+
+	// A dangling reference is an error, not a silent fall-through.
+	latest := f.get(oc)
+	latest.Spec.Secrets.ContrabassEncryptKeySecretRef = &v1alpha1.SecretKeyRef{Name: "gone", Key: "k"}
+	require.NoError(t, k8s.Update(ctx, latest))
+	assert.Equal(t, "ConfigError", reason())
+
+	// Without a reference the namespace's default Secret comes before settings.
+	latest = f.get(oc)
+	latest.Spec.Secrets.ContrabassEncryptKeySecretRef = nil
+	latest.Spec.Settings.ContrabassEncryptKey = multinictest.EncryptKey
+	require.NoError(t, k8s.Update(ctx, latest))
+	assert.Equal(t, "ContrabassError", reason(), "the default Secret (wrong key) beats the settings")
+
+	var def corev1Secret
+	require.NoError(t, k8s.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "contrabass-encrypt-key"}, &def))
+	require.NoError(t, k8s.Delete(ctx, &def))
+	assert.Equal(t, v1alpha1.ReasonSynced, reason(), "settings are the last resort")
+}
+
+func TestDownPortResendsFastThenSlow(t *testing.T) {
+	f := newFixture(t)
+	oc := f.config("down")
+	max := int32(2)
+	oc.Spec.Settings.DownPortFastRetryMax = &max
+	f.create(oc)
+	resends := func() int {
+		n := 0
+		for _, p := range f.env.Viola.Posts()[1:] {
+			if len(p.Configs) == 1 && p.Configs[0].NodeName == "worker-2" {
+				n++
+			}
+		}
+		return n
+	}
+
+	res := f.reconcile(oc)
+	state := f.get(oc).Status.DownPortRetry
+	require.NotNil(t, state)
+	assert.Equal(t, []string{"worker-2"}, state.Nodes)
+	assert.Equal(t, 20*time.Second, res.RequeueAfter)
+
+	for i := 1; i <= 2; i++ {
+		f.clock.Step(20 * time.Second)
+		res = f.reconcile(oc)
+		assert.Equal(t, i, resends(), "fast re-send %d", i)
+		assert.Equal(t, int32(i), f.get(oc).Status.DownPortRetry.FastAttempts)
+	}
+	f.clock.Step(3 * time.Minute) // leave the fast window too
+	f.reconcile(oc)
+	assert.Equal(t, 3, resends(), "due at the slow interval")
+	f.clock.Step(time.Minute)
+	res = f.reconcile(oc)
+	assert.Equal(t, 3, resends(), "not again before the slow interval")
+	assert.Equal(t, time.Minute, res.RequeueAfter, "next poll is when the slow re-send is due")
+
+	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
+	f.clock.Step(time.Minute)
+	f.reconcile(oc)
+	assert.Nil(t, f.get(oc).Status.DownPortRetry, "state resets when no port is DOWN")
+}
+
+func TestResyncResendsEverything(t *testing.T) {
+	f := newFixture(t)
+	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
+	oc := f.create(f.config("resync"))
+	f.reconcile(oc)
+	f.clock.Step(29 * time.Minute)
+	f.reconcile(oc)
+	assert.Len(t, f.env.Viola.Posts(), 1)
+	f.clock.Step(time.Minute)
+	f.reconcile(oc)
+	require.Len(t, f.env.Viola.Posts(), 2)
+	assert.Len(t, f.env.Viola.Posts()[1].Configs, 3, "every node re-sent so Biz-side drift heals")
+}
+
+func TestDeletionRemovesInventoryRecords(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	oc := f.create(f.config("doomed"))
+	f.reconcile(oc)
+	// A record of another CR under the same provider must survive.
+	_, err := f.store.Upsert(multinictest.ProviderID, viola_NodeConfig{NodeName: "other", InstanceID: "vm-other",
+		Interfaces: []viola_Interface{{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:99"}}})
+	require.NoError(t, err)
+	require.Len(t, f.store.List(inventory.Filter{}), 4)
+
+	require.NoError(t, k8s.Delete(ctx, f.get(oc)))
+	f.reconcile(oc)
+	left := f.store.List(inventory.Filter{})
+	require.Len(t, left, 1)
+	assert.Equal(t, "other", left[0].NodeName)
+	err = k8s.Get(ctx, client.ObjectKeyFromObject(oc), &v1alpha1.OpenstackConfig{})
+	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "object is gone once the finalizer is removed")
+}

@@ -1,0 +1,164 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/openstack"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/internal/testenv"
+	"github.com/multinic/multinic/viola"
+)
+
+var (
+	restConfig *rest.Config
+	k8s        client.Client
+	scheme     = runtime.NewScheme()
+	nsCounter  atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	crds, err := testenv.CRDDir()
+	if err != nil {
+		panic(err)
+	}
+	env, cfg, err := testenv.Start(crds)
+	if err != nil {
+		panic(err)
+	}
+	restConfig = cfg
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// fixture is one test's world: a namespace on the real API server, the
+// fakes, an inventory file, a fake clock and a reconciler wired to them.
+type fixture struct {
+	t          *testing.T
+	ns         string
+	env        *multinictest.Env
+	sample     multinictest.Sample
+	store      *inventory.Store
+	clock      *clocktesting.FakeClock
+	events     *events.FakeRecorder
+	reconciler *controller.Reconciler
+}
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{t: t, ns: fmt.Sprintf("test-%d", nsCounter.Add(1)), clock: clocktesting.NewFakeClock(t0), events: events.NewFakeRecorder(100)}
+	require.NoError(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}))
+	f.env = multinictest.NewEnv()
+	t.Cleanup(f.env.Close)
+	f.sample = f.env.AddSample()
+	var err error
+	f.store, err = inventory.Open(filepath.Join(t.TempDir(), "inventory.json"))
+	require.NoError(t, err)
+	const wait = time.Millisecond
+	f.reconciler = &controller.Reconciler{
+		Client:    k8s,
+		APIReader: k8s,
+		Recorder:  f.events,
+		Syncer:    new(multinic.Syncer),
+		Inventory: f.store,
+		Clock:     f.clock,
+		Defaults: controller.Defaults{
+			Contrabass: contrabass.Options{RetryWaitMin: wait, RetryWaitMax: wait},
+			OpenStack:  openstack.Options{RetryWaitMin: wait, RetryWaitMax: wait},
+			Viola:      viola.Options{Endpoint: f.env.Viola.URL, RetryWaitMin: wait, RetryWaitMax: wait},
+		},
+	}
+	return f
+}
+
+// config is a valid CR for the sample; the key comes from the CR's settings
+// unless a test moves it into a Secret.
+func (f *fixture) config(name string) *v1alpha1.OpenstackConfig {
+	return &v1alpha1.OpenstackConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Spec: v1alpha1.OpenstackConfigSpec{
+			Credentials: v1alpha1.Credentials{OpenstackProviderID: multinictest.ProviderID, ProjectID: multinictest.ProjectID},
+			VMNames:     f.sample.VMIDs,
+			SubnetIDs:   []string{f.sample.SubnetA, f.sample.SubnetB},
+			Settings: v1alpha1.Settings{
+				ContrabassEndpoint:   f.env.Contrabass.URL,
+				ContrabassEncryptKey: multinictest.EncryptKey,
+			},
+		},
+	}
+}
+
+func (f *fixture) create(oc *v1alpha1.OpenstackConfig) *v1alpha1.OpenstackConfig {
+	f.t.Helper()
+	require.NoError(f.t, k8s.Create(context.Background(), oc))
+	return oc
+}
+
+func (f *fixture) reconcile(oc *v1alpha1.OpenstackConfig) reconcile.Result {
+	f.t.Helper()
+	res, err := f.reconciler.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(oc)})
+	require.NoError(f.t, err)
+	return res
+}
+
+func (f *fixture) get(oc *v1alpha1.OpenstackConfig) *v1alpha1.OpenstackConfig {
+	f.t.Helper()
+	var got v1alpha1.OpenstackConfig
+	require.NoError(f.t, k8s.Get(context.Background(), client.ObjectKeyFromObject(oc), &got))
+	return &got
+}
+
+func (f *fixture) secret(name, key, value string) {
+	f.t.Helper()
+	require.NoError(f.t, k8s.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Data:       map[string][]byte{key: []byte(value)},
+	}))
+}
+
+// drainEvents returns the events recorded so far.
+func (f *fixture) drainEvents() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.events.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
