@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/operator/internal/testenv"
+	"github.com/multinic/multinic/operator/testenv"
 )
 
 // TestGeneratedFilesAreCurrent fails when the markers changed but

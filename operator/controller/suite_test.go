@@ -27,7 +27,7 @@ import (
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
-	"github.com/multinic/multinic/operator/internal/testenv"
+	"github.com/multinic/multinic/operator/testenv"
 	"github.com/multinic/multinic/viola"
 )
 

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/internal/testenv"
+	"github.com/multinic/multinic/operator/testenv"
 )
 
 var k8s client.Client
