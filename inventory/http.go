@@ -1,38 +1,85 @@
 package inventory
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Routes served by NewHandler.
 const (
 	NodeConfigsPath = "/v1/inventory/node-configs"
 	HealthzPath     = "/healthz"
+	OpenAPIPath     = "/openapi.yaml"
 )
+
+// Limits on what a request may carry. Real values are short (node names are
+// DNS names of at most 253 bytes, IDs are UUIDs); the limits keep a handler
+// embedded in a server without its own limits from parsing and echoing
+// arbitrarily large input.
+const (
+	// MaxQueryBytes bounds the raw query string; longer gets 414.
+	MaxQueryBytes = 1024
+	// MaxPathBytes bounds the escaped path after any prefix was stripped;
+	// longer gets 414.
+	MaxPathBytes = 1024
+	// MaxValueBytes bounds one query value or the node name in the path;
+	// longer gets 400.
+	MaxValueBytes = 256
+)
+
+//go:embed openapi.yaml
+var openAPIDocument []byte
+
+// route is one entry of the handler's routing table; the OpenAPI test checks
+// the document against this table and against what the handler answers.
+type route struct {
+	pattern string
+	serve   func(*handler, http.ResponseWriter, *http.Request)
+}
+
+var routes = []route{
+	{"GET " + HealthzPath, (*handler).healthz},
+	{"GET " + OpenAPIPath, (*handler).openAPI},
+	{"GET " + NodeConfigsPath, (*handler).list},
+	{"GET " + NodeConfigsPath + "/{nodeName}", (*handler).byNode},
+}
+
+// allowedMethods is the Allow header of a 405; every route is read-only.
+const allowedMethods = "GET, HEAD"
 
 // NewHandler serves store read-only:
 //
 //	GET /v1/inventory/node-configs[?providerId=&nodeName=&instanceId=]  JSON array
 //	GET /v1/inventory/node-configs/{nodeName}[?providerId=]             JSON array, 404 if empty
 //	GET /healthz                                                        200 "ok"
+//	GET /openapi.yaml                                                   OpenAPI 3 document of these routes
 //
-// A nil store means the inventory is disabled: every route answers 503, so a
-// probe or client can tell "disabled" from "empty". Methods other than GET
-// and HEAD get 405. An unknown or repeated query parameter gets 400 rather
-// than being ignored, because ignoring a misspelt filter would silently return
-// the whole inventory.
+// A nil store means the inventory is disabled: every route but the OpenAPI
+// document answers 503, so a probe or client can tell "disabled" from
+// "empty". Methods other than GET and HEAD get 405. An unknown, repeated or
+// malformed query parameter gets 400 rather than being ignored, because
+// ignoring a misspelt filter would silently return the whole inventory.
+//
+// The handler does not depend on where it is mounted: wrap it in
+// http.StripPrefix to serve it under a prefix of another server. It never
+// redirects, since a redirect computed from the stripped path would point
+// outside the prefix; paths with "." or ".." segments or doubled slashes get
+// 400 instead. Errors are JSON objects {"error": "..."}.
 func NewHandler(store *Store) http.Handler {
-	h := &handler{store: store}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+HealthzPath, h.healthz)
-	mux.HandleFunc("GET "+NodeConfigsPath, h.list)
-	mux.HandleFunc("GET "+NodeConfigsPath+"/{nodeName}", h.byNode)
-	return mux
+	h := &handler{store: store, mux: http.NewServeMux()}
+	for _, rt := range routes {
+		serve := rt.serve
+		h.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) })
+	}
+	return h
 }
 
 // NewServer returns an HTTP server for NewHandler(store) on addr, with
@@ -45,10 +92,62 @@ func NewServer(addr string, store *Store) *http.Server {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 
-type handler struct{ store *Store }
+type handler struct {
+	store *Store
+	mux   *http.ServeMux
+}
+
+// ServeHTTP checks what the mux would otherwise answer in plain text or with
+// a redirect (oversized, non-canonical, unknown paths and wrong methods), so
+// every answer is JSON and none leaves the mount point.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if len(r.URL.RawQuery) > MaxQueryBytes {
+		writeError(w, http.StatusRequestURITooLong, fmt.Sprintf("query string is %d bytes, at most %d allowed", len(r.URL.RawQuery), MaxQueryBytes))
+		return
+	}
+	if n := max(len(r.URL.Path), len(r.URL.RawPath)); n > MaxPathBytes {
+		writeError(w, http.StatusRequestURITooLong, fmt.Sprintf("path is %d bytes, at most %d allowed", n, MaxPathBytes))
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, "/") {
+		// Only reachable through a prefix stripper ("/inv" itself, or a
+		// prefix not ending at a slash); nothing is served there.
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no inventory route for path %q", r.URL.Path))
+		return
+	}
+	if !isCanonical(r.URL.Path) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("path %q has empty, \".\" or \"..\" segments", r.URL.Path))
+		return
+	}
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		get := *r
+		get.Method = http.MethodGet
+		if _, pattern := h.mux.Handler(&get); pattern != "" {
+			w.Header().Set("Allow", allowedMethods)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; the inventory API is read-only (%s)", r.Method, allowedMethods))
+			return
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no inventory route for path %q", r.URL.Path))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// isCanonical reports whether the absolute path p is one ServeMux would not
+// clean (and so redirect). A trailing slash is kept as canonical, as the mux
+// does, and simply matches no route.
+func isCanonical(p string) bool {
+	cleaned := path.Clean(p)
+	if strings.HasSuffix(p, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	return cleaned == p
+}
 
 const disabledMessage = "inventory is disabled (INVENTORY_ENABLED=false)"
 
@@ -60,6 +159,13 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ok"))
+}
+
+// openAPI is served even when the inventory is disabled: the document
+// describes the API, including its 503 answers, not the data.
+func (h *handler) openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openAPIDocument)
 }
 
 var (
@@ -91,7 +197,12 @@ func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	f := Filter{ProviderID: query["providerId"], NodeName: r.PathValue("nodeName")}
+	nodeName := r.PathValue("nodeName")
+	if err := checkValue("path segment nodeName", nodeName); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f := Filter{ProviderID: query["providerId"], NodeName: nodeName}
 	matched := matching(h.store.snapshot(), f)
 	if len(matched) == 0 {
 		msg := fmt.Sprintf("no inventory record for nodeName %q", f.NodeName)
@@ -104,10 +215,15 @@ func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, matched)
 }
 
-// singleValues returns the query parameters of r, refusing names outside
-// allowed and names given more than once. An empty value means no filter.
+// singleValues returns the query parameters of r, refusing malformed
+// queries, names outside allowed and names given more than once. An empty
+// value means no filter. r.URL.Query is not used because it drops malformed
+// pairs silently, which would turn a filter into no filter.
 func singleValues(r *http.Request, allowed []string) (map[string]string, error) {
-	values := r.URL.Query()
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query string: %w", err)
+	}
 	out := make(map[string]string, len(values))
 	for name, vals := range values {
 		if !slices.Contains(allowed, name) {
@@ -116,18 +232,35 @@ func singleValues(r *http.Request, allowed []string) (map[string]string, error) 
 		if len(vals) > 1 {
 			return nil, fmt.Errorf("query parameter %q is given %d times, at most once allowed", name, len(vals))
 		}
+		if err := checkValue("query parameter "+name, vals[0]); err != nil {
+			return nil, err
+		}
 		out[name] = vals[0]
 	}
 	return out, nil
+}
+
+// checkValue refuses values no stored record can carry, so the answer is a
+// clear 400 instead of an empty result: stored fields came from JSON and are
+// valid UTF-8, and real names and IDs are far below MaxValueBytes.
+func checkValue(field, v string) error {
+	if len(v) > MaxValueBytes {
+		return fmt.Errorf("%s is %d bytes, at most %d allowed", field, len(v), MaxValueBytes)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	return nil
 }
 
 // matching points into the snapshot instead of copying records: snapshots are
 // never modified, and the handler only encodes them.
 func matching(snap *snapshot, f Filter) []*Record {
 	matched := []*Record{}
-	for i := range snap.records {
-		if f.matches(&snap.records[i]) {
-			matched = append(matched, &snap.records[i])
+	candidates := snap.candidates(f)
+	for i := range candidates {
+		if f.matches(&candidates[i]) {
+			matched = append(matched, &candidates[i])
 		}
 	}
 	return matched
