@@ -209,7 +209,7 @@ func (p *pass) collect(ctx context.Context) (Result, error) {
 		targets, targetsErr = p.resolveTargets(ctxPorts)
 	})
 	wg.Go(func() {
-		servers, serverErrs, serversErr = p.session.Servers(ctxPorts, vmIDs)
+		servers, serverErrs, serversErr = p.session.Servers(ctxPorts, vmIDs, p.cfg.NodeNameMetadataKey != "")
 	})
 	wg.Wait()
 	// Report the most fundamental failure: an endpoint, then subnets (a

@@ -11,9 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/mtu"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
-	"github.com/gophercloud/gophercloud/v2/pagination"
 )
 
 // Port is the part of a Neutron port multinic uses.
@@ -77,16 +75,14 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 		return nil, s.networkErr
 	}
 	batches := chunk(vmIDs, s.opts.DeviceIDBatchSize)
-	results := make([][]ports.Port, len(batches))
+	results := make([][]Port, len(batches))
 	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
-		pager := ports.List(s.network, portQuery{projectID: s.projectID, deviceIDs: batches[i]})
-		return pager.EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
-			got, err := ports.ExtractPorts(page)
-			if err != nil {
-				return false, fmt.Errorf("decode ports: %w", err)
+		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
+		return eachPage(ctx, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
+			for _, p := range page.Ports {
+				results[i] = append(results[i], p.port())
 			}
-			results[i] = append(results[i], got...)
-			return true, nil
+			return nil
 		})
 	})
 	if err != nil {
@@ -95,7 +91,7 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 	byDevice := make(map[string][]Port, len(vmIDs))
 	for _, batch := range results {
 		for _, p := range batch {
-			byDevice[p.DeviceID] = append(byDevice[p.DeviceID], convertPort(p))
+			byDevice[p.DeviceID] = append(byDevice[p.DeviceID], p)
 		}
 	}
 	var out []Port
@@ -106,12 +102,33 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 	return out, nil
 }
 
-func convertPort(p ports.Port) Port {
+// portPage is one page of GET /v2.0/ports, limited to portFields.
+type portPage struct {
+	Ports []portJSON         `json:"ports"`
+	Links []gophercloud.Link `json:"ports_links"`
+}
+
+func (p portPage) next() string { return nextLink(p.Links) }
+
+type portJSON struct {
+	ID         string        `json:"id"`
+	NetworkID  string        `json:"network_id"`
+	Status     string        `json:"status"`
+	MACAddress string        `json:"mac_address"`
+	DeviceID   string        `json:"device_id"`
+	CreatedAt  openstackTime `json:"created_at"`
+	FixedIPs   []struct {
+		SubnetID  string `json:"subnet_id"`
+		IPAddress string `json:"ip_address"`
+	} `json:"fixed_ips"`
+}
+
+func (p portJSON) port() Port {
 	ips := make([]FixedIP, len(p.FixedIPs))
 	for i, ip := range p.FixedIPs {
 		ips[i] = FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
 	}
-	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, CreatedAt: p.CreatedAt, FixedIPs: ips}
+	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, CreatedAt: time.Time(p.CreatedAt), FixedIPs: ips}
 }
 
 // Subnet reads one subnet by ID.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/pagination"
 )
 
 // Server is the part of a Nova server multinic uses.
@@ -34,16 +33,17 @@ var ErrServerNotFound = errors.New("server not found")
 // cheaper than one GET per VM: a page holds up to 1000 servers by default.
 const listServersThreshold = 10
 
-// Servers looks up the given VMs in Nova. The map holds each VM found; the
+// Servers looks up the given VMs in Nova; withMetadata asks for their
+// metadata too. The map holds each VM found; the
 // error map holds, per VM, why it could not be read, so one bad VM does not
 // hide the others. A non-nil error means Nova could not be asked at all.
-func (s *Session) Servers(ctx context.Context, vmIDs []string) (map[string]Server, map[string]error, error) {
+func (s *Session) Servers(ctx context.Context, vmIDs []string, withMetadata bool) (map[string]Server, map[string]error, error) {
 	if s.computeErr != nil {
 		return nil, nil, s.computeErr
 	}
 	found := make(map[string]Server, len(vmIDs))
 	if len(vmIDs) > listServersThreshold {
-		all, err := s.listProjectServers(ctx)
+		all, err := s.listProjectServers(ctx, withMetadata)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -85,20 +85,30 @@ func (s *Session) Servers(ctx context.Context, vmIDs []string) (map[string]Serve
 	return found, failed, nil
 }
 
-func (s *Session) listProjectServers(ctx context.Context) (map[string]Server, error) {
+// listProjectServers lists the project's servers, all pages. Without a
+// metadata key the short listing (id and name) is enough and far lighter than
+// the detailed one.
+func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (map[string]Server, error) {
+	path := "servers"
+	if withMetadata {
+		path = "servers/detail"
+	}
 	all := map[string]Server{}
-	err := servers.List(s.compute, servers.ListOpts{}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
-		var got []Server
-		if err := servers.ExtractServersInto(page, &got); err != nil {
-			return false, fmt.Errorf("decode servers: %w", err)
-		}
-		for _, srv := range got {
+	err := eachPage(ctx, s.compute, s.compute.ServiceURL(path), func(page serverPage) error {
+		for _, srv := range page.Servers {
 			all[srv.ID] = srv
 		}
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nova: list servers: %w", err)
 	}
 	return all, nil
 }
+
+type serverPage struct {
+	Servers []Server           `json:"servers"`
+	Links   []gophercloud.Link `json:"servers_links"`
+}
+
+func (p serverPage) next() string { return nextLink(p.Links) }
