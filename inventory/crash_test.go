@@ -53,18 +53,32 @@ func generationOf(recs []Record) (int, error) {
 	}
 	gen := -1
 	for _, rec := range recs {
-		for _, iface := range rec.Config.Interfaces {
-			var j, g int
-			if _, err := fmt.Sscanf(iface.PortID, "port-%d-gen-%d", &j, &g); err != nil {
-				return 0, fmt.Errorf("%s: port ID %q: %w", rec.NodeName, iface.PortID, err)
-			}
-			if gen == -1 {
-				gen = g
-			}
-			if g != gen {
-				return 0, fmt.Errorf("mixed generations: %s has %d, others %d", rec.NodeName, g, gen)
-			}
+		g, err := recordGeneration(rec)
+		if err != nil {
+			return 0, err
 		}
+		if gen == -1 {
+			gen = g
+		}
+		if g != gen {
+			return 0, fmt.Errorf("mixed generations: %s has %d, others %d", rec.NodeName, g, gen)
+		}
+	}
+	return gen, nil
+}
+
+// recordGeneration is the generation of one record of crashBatch.
+func recordGeneration(rec Record) (int, error) {
+	gen := -1
+	for _, iface := range rec.Config.Interfaces {
+		var j, g int
+		if _, err := fmt.Sscanf(iface.PortID, "port-%d-gen-%d", &j, &g); err != nil {
+			return 0, fmt.Errorf("%s: port ID %q: %w", rec.NodeName, iface.PortID, err)
+		}
+		if gen != -1 && g != gen {
+			return 0, fmt.Errorf("%s mixes generations %d and %d", rec.NodeName, gen, g)
+		}
+		gen = g
 	}
 	return gen, nil
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -773,4 +774,76 @@ func TestDeleteNodesRemovesABatchInOneCall(t *testing.T) {
 	removed, err = s.DeleteNodes("prov-a")
 	require.NoError(t, err)
 	assert.Zero(t, removed)
+}
+
+// TestReadersSeeWholeBatches lists, gets and serves over HTTP while a writer
+// replaces every record once per generation: each read must see one whole
+// generation, never part of a batch, and never an older one than it saw
+// before. Run under -race it also checks readers need no lock.
+func TestReadersSeeWholeBatches(t *testing.T) {
+	s, _ := openTemp(t)
+	_, err := s.Upsert("prov", crashBatch(0)...)
+	require.NoError(t, err)
+	h := NewHandler(s)
+	const generations = 30
+	const readers = 4
+
+	done := make(chan struct{})
+	errs := make(chan error, readers+1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for gen := 1; gen <= generations; gen++ {
+			if _, err := s.Upsert("prov", crashBatch(gen)...); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	for r := range readers {
+		wg.Go(func() {
+			last := 0
+			for finished := false; !finished; {
+				select {
+				case <-done:
+					finished = true // one more round after the last write
+				default:
+				}
+				var recs []Record
+				if r%2 == 0 {
+					recs = s.List(Filter{ProviderID: "prov"})
+				} else {
+					rec := serve(h, http.MethodGet, "/v1/inventory/node-configs?providerId=prov")
+					if err := json.Unmarshal(rec.Body.Bytes(), &recs); err != nil {
+						errs <- fmt.Errorf("reader %d: %w", r, err)
+						return
+					}
+				}
+				gen, err := generationOf(recs)
+				if err == nil && gen < last {
+					err = fmt.Errorf("generation went back from %d to %d", last, gen)
+				}
+				if err == nil {
+					one, ok := s.Get("prov", "worker-050")
+					var g int
+					if g, err = recordGeneration(one); err == nil && (!ok || g < gen) {
+						err = fmt.Errorf("Get after a listing of generation %d returned generation %d (found=%v)", gen, g, ok)
+					}
+				}
+				if err != nil {
+					errs <- fmt.Errorf("reader %d: %w", r, err)
+					return
+				}
+				last = gen
+			}
+			if last != generations {
+				errs <- fmt.Errorf("reader %d ended at generation %d, want %d", r, last, generations)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
