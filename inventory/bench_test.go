@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/multinic/multinic/viola"
@@ -109,5 +110,99 @@ func BenchmarkConfigHash(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ConfigHash(cfg)
+	}
+}
+
+// batchConfigs is n nodes with two NICs each, every MTU set to mtu, so two
+// calls with different MTUs change every node.
+func batchConfigs(n, mtu int) []viola.NodeConfig {
+	cfgs := make([]viola.NodeConfig, n)
+	for i := range cfgs {
+		name := fmt.Sprintf("worker-%04d", i)
+		cfgs[i] = node(name, "vm-"+name,
+			fmt.Sprintf("fa:16:3e:%02x:%02x:01", i/256, i%256),
+			fmt.Sprintf("fa:16:3e:%02x:%02x:02", i/256, i%256))
+		for j := range cfgs[i].Interfaces {
+			cfgs[i].Interfaces[j].MTU = mtu
+		}
+	}
+	return cfgs
+}
+
+// BenchmarkUpsertBatch1000 is one sync pass that writes 1000 nodes in one
+// batch: into an empty file ("new"), over 1000 stored nodes that all changed
+// ("changed"), and the latter without a file ("changed-memory") to show
+// how much of it is the write and fsync.
+func BenchmarkUpsertBatch1000(b *testing.B) {
+	const n = 1000
+	cfgs := [2][]viola.NodeConfig{batchConfigs(n, 1450), batchConfigs(n, 9000)}
+
+	b.Run("new", func(b *testing.B) {
+		dir := b.TempDir()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			i++
+			s, err := Open(filepath.Join(dir, fmt.Sprintf("inventory-%d.json", i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if changed, err := s.Upsert("prov", cfgs[0]...); err != nil || changed != n {
+				b.Fatalf("changed=%d err=%v", changed, err)
+			}
+		}
+	})
+	changed := func(b *testing.B, path string) {
+		s, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Upsert("prov", cfgs[0]...); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if changed, err := s.Upsert("prov", cfgs[i%2]...); err != nil || changed != n {
+				b.Fatalf("changed=%d err=%v", changed, err)
+			}
+		}
+	}
+	b.Run("changed", func(b *testing.B) { changed(b, filepath.Join(b.TempDir(), "inventory.json")) })
+	b.Run("changed-memory", func(b *testing.B) { changed(b, "") })
+}
+
+// BenchmarkList10000 lists an inventory of 10 providers with 1000 nodes each
+// by every filter the API offers.
+func BenchmarkList10000(b *testing.B) {
+	s, _ := openTemp(b)
+	cfgs := batchConfigs(1000, 1450)
+	for p := range 10 {
+		if _, err := s.Upsert(fmt.Sprintf("prov-%d", p), cfgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		f    Filter
+		want int
+	}{
+		{"none", Filter{}, 10000},
+		{"providerId", Filter{ProviderID: "prov-7"}, 1000},
+		{"nodeName", Filter{NodeName: "worker-0500"}, 10},
+		{"instanceId", Filter{InstanceID: "vm-worker-0500"}, 10},
+		{"providerId+nodeName", Filter{ProviderID: "prov-7", NodeName: "worker-0500"}, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := s.List(bc.f); len(got) != bc.want {
+					b.Fatalf("listed %d, want %d", len(got), bc.want)
+				}
+			}
+		})
 	}
 }
