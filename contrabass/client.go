@@ -2,26 +2,25 @@ package contrabass
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/multinic/multinic/multinic/retryhttp"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultTimeout      = 30 * time.Second
-	DefaultRetryMax     = 3
-	DefaultRetryWaitMin = 100 * time.Millisecond
-	DefaultRetryWaitMax = 2 * time.Second
+	DefaultTimeout      = retryhttp.DefaultTimeout
+	DefaultRetryMax     = retryhttp.DefaultRetryMax
+	DefaultRetryWaitMin = retryhttp.DefaultRetryWaitMin
+	DefaultRetryWaitMax = retryhttp.DefaultRetryWaitMax
 )
 
 const (
@@ -66,128 +65,24 @@ type Client struct {
 
 // NewClient checks opts and builds a Client.
 func NewClient(opts Options) (*Client, error) {
-	endpoint, err := parseEndpoint(opts.Endpoint)
+	endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("contrabass: contrabassEndpoint %w", err)
 	}
-	httpClient, err := newRetryingClient(opts)
+	httpClient, err := retryhttp.New(retryhttp.Options{
+		Timeout:         opts.Timeout,
+		InsecureTLS:     opts.InsecureTLS,
+		RetryMax:        opts.RetryMax,
+		RetryWaitMin:    opts.RetryWaitMin,
+		RetryWaitMax:    opts.RetryWaitMax,
+		HTTPClient:      opts.HTTPClient,
+		TimeoutName:     "contrabassTimeout",
+		InsecureTLSName: "contrabassInsecureTLS",
+	})
 	if err != nil {
 		return nil, fmt.Errorf("contrabass: %w", err)
 	}
 	return &Client{endpoint: endpoint, bearerToken: opts.BearerToken, http: httpClient}, nil
-}
-
-func parseEndpoint(raw string) (string, error) {
-	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error repeats the whole URL, user info included; keep only the reason.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		return "", fmt.Errorf("is not a valid URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q must be an absolute http:// or https:// URL", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
-	}
-	return strings.TrimRight(raw, "/"), nil
-}
-
-func newRetryingClient(opts Options) (*retryablehttp.Client, error) {
-	switch {
-	case opts.Timeout < 0:
-		return nil, fmt.Errorf("contrabassTimeout must not be negative, got %s", opts.Timeout)
-	case opts.RetryWaitMin < 0 || opts.RetryWaitMax < 0:
-		return nil, errors.New("retry waits must not be negative")
-	}
-	base := &http.Client{}
-	if opts.HTTPClient != nil {
-		copied := *opts.HTTPClient
-		base = &copied
-	}
-	base.Timeout = opts.Timeout
-	if base.Timeout == 0 {
-		base.Timeout = DefaultTimeout
-	}
-	if base.Transport == nil {
-		base.Transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	if opts.InsecureTLS {
-		transport, ok := base.Transport.(*http.Transport)
-		if !ok {
-			return nil, fmt.Errorf("contrabassInsecureTLS needs an *http.Transport, the given HTTPClient uses %T", base.Transport)
-		}
-		transport = transport.Clone()
-		if transport.TLSClientConfig == nil {
-			transport.TLSClientConfig = &tls.Config{}
-		}
-		// Opted into by the operator for Contrabass behind self-signed certificates.
-		transport.TLSClientConfig.InsecureSkipVerify = true
-		base.Transport = transport
-	}
-
-	retryMax := opts.RetryMax
-	switch {
-	case retryMax == 0:
-		retryMax = DefaultRetryMax
-	case retryMax < 0:
-		retryMax = 0
-	}
-	waitMin, waitMax := opts.RetryWaitMin, opts.RetryWaitMax
-	if waitMin == 0 {
-		waitMin = DefaultRetryWaitMin
-	}
-	if waitMax == 0 {
-		waitMax = DefaultRetryWaitMax
-	}
-	if waitMax < waitMin {
-		waitMax = waitMin
-	}
-
-	return &retryablehttp.Client{
-		HTTPClient:   base,
-		Logger:       nil, // errors are returned to the caller, which decides what to log
-		RetryWaitMin: waitMin,
-		RetryWaitMax: waitMax,
-		RetryMax:     retryMax,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
-		Backoff:      cappedBackoff,
-		ErrorHandler: keepLastResponse,
-	}, nil
-}
-
-// cappedBackoff is retryablehttp's back-off, except that a server's
-// Retry-After cannot stretch one wait beyond max and stall a reconcile.
-func cappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
-}
-
-// attemptsError records that retries ran out, so the caller can say so.
-type attemptsError struct {
-	attempts int
-	err      error // nil when the last attempt got a retryable HTTP status
-}
-
-func (e *attemptsError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("giving up after %d attempt(s)", e.attempts)
-	}
-	return fmt.Sprintf("giving up after %d attempt(s): %v", e.attempts, e.err)
-}
-
-func (e *attemptsError) Unwrap() error { return e.err }
-
-// keepLastResponse is called only when an attempt failed and no retry is
-// left. It hands the last response back, so the error can name the final
-// HTTP status and quote its body.
-func keepLastResponse(resp *http.Response, err error, attempts int) (*http.Response, error) {
-	return resp, &attemptsError{attempts: attempts, err: err}
 }
 
 // GetProvider fetches one provider record. The returned passwords are still
@@ -219,12 +114,7 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode != http.StatusOK {
-		excerpt := bodyExcerpt(resp.Body)
-		var exhausted *attemptsError
-		if errors.As(err, &exhausted) && exhausted.attempts > 1 {
-			return fail("HTTP %d after %d attempts: %s", resp.StatusCode, exhausted.attempts, excerpt)
-		}
-		return fail("HTTP %d: %s", resp.StatusCode, excerpt)
+		return fail("%w", retryhttp.StatusError(resp, err, excerptBytes))
 	}
 	if err != nil {
 		return fail("%w", err)
@@ -236,7 +126,7 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 		return fail("decode response body: %w", err)
 	}
 	if envelope.ReturnCode != "200" {
-		return fail("returnCode %q (returnMessage %q)", envelope.ReturnCode, oneLine(envelope.ReturnMessage, excerptBytes))
+		return fail("returnCode %q (returnMessage %q)", envelope.ReturnCode, retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
 	}
 	if envelope.Data == nil {
 		return fail("response has no data object")
@@ -249,31 +139,4 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 		return fail("response has no data.attributes.adminPw")
 	}
 	return provider, nil
-}
-
-// bodyExcerpt reads the start of an error body for the error message.
-func bodyExcerpt(body io.Reader) string {
-	raw, err := io.ReadAll(io.LimitReader(body, 4*excerptBytes))
-	if err != nil && len(raw) == 0 {
-		return fmt.Sprintf("(body unreadable: %v)", err)
-	}
-	if excerpt := oneLine(string(raw), excerptBytes); excerpt != "" {
-		return excerpt
-	}
-	return "(empty body)"
-}
-
-// oneLine collapses whitespace so the text fits in one log line and one
-// status condition, and cuts it at limit bytes on a rune boundary.
-func oneLine(s string, limit int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

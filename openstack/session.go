@@ -7,7 +7,6 @@ package openstack
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/multinic/multinic/multinic/retryhttp"
 )
 
 // Options tune how a Session talks to OpenStack. The zero value is usable.
@@ -51,7 +52,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
+		o.Timeout = retryhttp.DefaultTimeout
 	}
 	if o.EndpointInterface == "" {
 		o.EndpointInterface = "public"
@@ -63,13 +64,13 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 8
 	}
 	if o.RetryMax == 0 {
-		o.RetryMax = 3
+		o.RetryMax = retryhttp.DefaultRetryMax
 	}
 	if o.RetryWaitMin <= 0 {
-		o.RetryWaitMin = 100 * time.Millisecond
+		o.RetryWaitMin = retryhttp.DefaultRetryWaitMin
 	}
 	if o.RetryWaitMax <= 0 {
-		o.RetryWaitMax = 2 * time.Second
+		o.RetryWaitMax = retryhttp.DefaultRetryWaitMax
 	}
 	return o
 }
@@ -138,7 +139,10 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 	if err != nil {
 		return nil, &AuthError{Err: fmt.Errorf("identity URL: %w", err)}
 	}
-	provider.HTTPClient = newHTTPClient(opts)
+	provider.HTTPClient, err = newHTTPClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("openstack: HTTP client: %w", err)
+	}
 	provider.UserAgent.Prepend("multinic")
 	auth := &gophercloud.AuthOptions{
 		IdentityEndpoint: identity,
@@ -265,27 +269,30 @@ func identityV3URL(raw string) (string, error) {
 	return u.String() + "/", nil
 }
 
-func newHTTPClient(opts Options) http.Client {
-	transport := opts.Transport
-	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+// newHTTPClient builds the retrying client gophercloud sends through. opts
+// has had withDefaults applied.
+func newHTTPClient(opts Options) (http.Client, error) {
+	rc, err := retryhttp.New(retryhttp.Options{
+		Timeout: opts.Timeout,
+		// A caller's Transport is used as given: InsecureTLS is ignored then.
+		InsecureTLS:  opts.InsecureTLS && opts.Transport == nil,
+		RetryMax:     opts.RetryMax,
+		RetryWaitMin: opts.RetryWaitMin,
+		RetryWaitMax: opts.RetryWaitMax,
+		HTTPClient:   &http.Client{Transport: opts.Transport},
 		// Fleet passes fan out to one host; keep those connections warm.
-		t.MaxIdleConnsPerHost = max(opts.Concurrency*2, 16)
-		if opts.InsecureTLS {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in per CR
-		}
-		transport = t
+		MaxIdleConnsPerHost: max(opts.Concurrency*2, 16),
+	})
+	if err != nil {
+		return http.Client{}, err
 	}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: transport, Timeout: opts.Timeout}
-	rc.RetryMax = max(opts.RetryMax, 0)
-	rc.RetryWaitMin = opts.RetryWaitMin
-	rc.RetryWaitMax = opts.RetryWaitMax
-	rc.Logger = nil
 	// Hand the final response back to gophercloud so it can report the
 	// service's own status and body instead of a generic retry error.
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return *rc.StandardClient()
+	// Unlike the Contrabass and Viola clients, this one has always waited as
+	// long as a 429 or 503 asks in Retry-After, without retryhttp's cap.
+	rc.Backoff = retryablehttp.DefaultBackoff
+	return *rc.StandardClient(), nil
 }
 
 // redact removes a secret from an error message; gophercloud errors can echo

@@ -2,19 +2,18 @@ package viola
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/multinic/multinic/multinic/retryhttp"
 )
 
 // NodeConfigsPath is where Viola accepts node configs.
@@ -26,10 +25,10 @@ const ProviderIDHeader = "x-provider-id"
 
 // Defaults for the zero values of Options.
 const (
-	DefaultTimeout      = 30 * time.Second
-	DefaultRetryMax     = 3
-	DefaultRetryWaitMin = 100 * time.Millisecond
-	DefaultRetryWaitMax = 2 * time.Second
+	DefaultTimeout      = retryhttp.DefaultTimeout
+	DefaultRetryMax     = retryhttp.DefaultRetryMax
+	DefaultRetryWaitMin = retryhttp.DefaultRetryWaitMin
+	DefaultRetryWaitMax = retryhttp.DefaultRetryWaitMax
 	DefaultMaxBatch     = 250
 )
 
@@ -81,7 +80,7 @@ type Client struct {
 
 // NewClient checks opts and builds a Client.
 func NewClient(opts Options) (*Client, error) {
-	endpoint, err := parseEndpoint(opts.Endpoint)
+	endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("viola: violaEndpoint %w", err)
 	}
@@ -92,124 +91,19 @@ func NewClient(opts Options) (*Client, error) {
 	if maxBatch == 0 {
 		maxBatch = DefaultMaxBatch
 	}
-	httpClient, err := newRetryingClient(opts)
+	httpClient, err := retryhttp.New(retryhttp.Options{
+		Timeout:      opts.Timeout,
+		InsecureTLS:  opts.InsecureTLS,
+		RetryMax:     opts.RetryMax,
+		RetryWaitMin: opts.RetryWaitMin,
+		RetryWaitMax: opts.RetryWaitMax,
+		HTTPClient:   opts.HTTPClient,
+		TimeoutName:  "timeout",
+	})
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
 	}
 	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient}, nil
-}
-
-func parseEndpoint(raw string) (string, error) {
-	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error repeats the whole URL, user info included; keep only the reason.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		return "", fmt.Errorf("is not a valid URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q must be an absolute http:// or https:// URL", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
-	}
-	return strings.TrimRight(raw, "/"), nil
-}
-
-func newRetryingClient(opts Options) (*retryablehttp.Client, error) {
-	switch {
-	case opts.Timeout < 0:
-		return nil, fmt.Errorf("timeout must not be negative, got %s", opts.Timeout)
-	case opts.RetryWaitMin < 0 || opts.RetryWaitMax < 0:
-		return nil, errors.New("retry waits must not be negative")
-	}
-	base := &http.Client{}
-	if opts.HTTPClient != nil {
-		copied := *opts.HTTPClient
-		base = &copied
-	}
-	base.Timeout = opts.Timeout
-	if base.Timeout == 0 {
-		base.Timeout = DefaultTimeout
-	}
-	if base.Transport == nil {
-		base.Transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	if opts.InsecureTLS {
-		transport, ok := base.Transport.(*http.Transport)
-		if !ok {
-			return nil, fmt.Errorf("InsecureTLS needs an *http.Transport, the given HTTPClient uses %T", base.Transport)
-		}
-		transport = transport.Clone()
-		if transport.TLSClientConfig == nil {
-			transport.TLSClientConfig = &tls.Config{}
-		}
-		// Opted into by the operator for Viola behind self-signed certificates.
-		transport.TLSClientConfig.InsecureSkipVerify = true
-		base.Transport = transport
-	}
-
-	retryMax := opts.RetryMax
-	switch {
-	case retryMax == 0:
-		retryMax = DefaultRetryMax
-	case retryMax < 0:
-		retryMax = 0
-	}
-	waitMin, waitMax := opts.RetryWaitMin, opts.RetryWaitMax
-	if waitMin == 0 {
-		waitMin = DefaultRetryWaitMin
-	}
-	if waitMax == 0 {
-		waitMax = DefaultRetryWaitMax
-	}
-	if waitMax < waitMin {
-		waitMax = waitMin
-	}
-
-	return &retryablehttp.Client{
-		HTTPClient:   base,
-		Logger:       nil, // errors are returned to the caller, which decides what to log
-		RetryWaitMin: waitMin,
-		RetryWaitMax: waitMax,
-		RetryMax:     retryMax,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
-		Backoff:      cappedBackoff,
-		ErrorHandler: keepLastResponse,
-	}, nil
-}
-
-// cappedBackoff is retryablehttp's back-off, except that a server's
-// Retry-After cannot stretch one wait beyond max and stall a reconcile.
-func cappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
-}
-
-// attemptsError records that retries ran out, so the caller can say so.
-type attemptsError struct {
-	attempts int
-	err      error // nil when the last attempt got a retryable HTTP status
-}
-
-func (e *attemptsError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("giving up after %d attempt(s)", e.attempts)
-	}
-	return fmt.Sprintf("giving up after %d attempt(s): %v", e.attempts, e.err)
-}
-
-func (e *attemptsError) Unwrap() error { return e.err }
-
-// keepLastResponse is called only when an attempt failed and no retry is
-// left. It hands the last response back, so the error can name the final
-// HTTP status and quote its body.
-func keepLastResponse(resp *http.Response, err error, attempts int) (*http.Response, error) {
-	return resp, &attemptsError{attempts: attempts, err: err}
 }
 
 // Post sends configs to Viola for the Biz cluster routed by providerID.
@@ -342,12 +236,7 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		excerpt := bodyExcerpt(resp.Body)
-		var exhausted *attemptsError
-		if errors.As(err, &exhausted) && exhausted.attempts > 1 {
-			return fmt.Errorf("HTTP %d after %d attempts: %s", resp.StatusCode, exhausted.attempts, excerpt)
-		}
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, excerpt)
+		return retryhttp.StatusError(resp, err, excerptBytes)
 	}
 	if err != nil {
 		return err
@@ -356,31 +245,4 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	// the caller needs; reading it lets the connection be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return nil
-}
-
-// bodyExcerpt reads the start of an error body for the error message.
-func bodyExcerpt(body io.Reader) string {
-	raw, err := io.ReadAll(io.LimitReader(body, 4*excerptBytes))
-	if err != nil && len(raw) == 0 {
-		return fmt.Sprintf("(body unreadable: %v)", err)
-	}
-	if excerpt := oneLine(string(raw), excerptBytes); excerpt != "" {
-		return excerpt
-	}
-	return "(empty body)"
-}
-
-// oneLine collapses whitespace so the text fits in one log line and one
-// status condition, and cuts it at limit bytes on a rune boundary.
-func oneLine(s string, limit int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -46,7 +46,7 @@ type Options struct {
 	// proxies, test certificates). Its Timeout is replaced by Timeout.
 	HTTPClient *http.Client
 	// MaxIdleConnsPerHost tunes the connection pool of the transport New
-	// creates when HTTPClient brings none. Zero keeps net/http's default.
+	// creates when HTTPClient brings none. Zero or less keeps net/http's default.
 	MaxIdleConnsPerHost int
 	// TimeoutName and InsecureTLSName are what error messages call the
 	// Timeout and InsecureTLS settings, so that they name the caller's own
