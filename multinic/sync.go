@@ -249,28 +249,25 @@ func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) 
 		}
 		subnets = []openstack.Subnet{sn}
 	}
-	mtus := map[string]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var errs []error
+	var networks []string
 	for _, sn := range subnets {
-		if _, ok := mtus[sn.NetworkID]; ok {
-			continue
+		if !slices.Contains(networks, sn.NetworkID) {
+			networks = append(networks, sn.NetworkID)
 		}
-		mtus[sn.NetworkID] = 0
-		wg.Go(func() {
-			mtu, err := p.session.NetworkMTU(ctx, sn.NetworkID)
-			mu.Lock()
-			defer mu.Unlock()
-			mtus[sn.NetworkID] = mtu
-			if err != nil {
-				errs = append(errs, err)
-			}
-		})
+	}
+	mtu := make([]int, len(networks))
+	errs := make([]error, len(networks))
+	var wg sync.WaitGroup
+	for i, id := range networks {
+		wg.Go(func() { mtu[i], errs[i] = p.session.NetworkMTU(ctx, id) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, p.subnetError(err)
+	}
+	mtus := make(map[string]int, len(networks))
+	for i, id := range networks {
+		mtus[id] = mtu[i]
 	}
 	targets := make(map[string]*target, len(subnets))
 	for i, sn := range subnets {
