@@ -197,6 +197,8 @@ func TestNewServerServesTheHandlerWithTimeouts(t *testing.T) {
 	assert.Equal(t, ":18081", srv.Addr)
 	assert.Positive(t, srv.ReadHeaderTimeout, "without it a slow client can hold a connection forever")
 	assert.Positive(t, srv.WriteTimeout)
+	assert.Positive(t, srv.MaxHeaderBytes, "zero would mean the 1 MiB default")
+	assert.LessOrEqual(t, srv.MaxHeaderBytes, 64<<10)
 	assert.Equal(t, http.StatusOK, serve(srv.Handler, http.MethodGet, "/healthz").Code)
 }
 

@@ -187,6 +187,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		snap := newSnapshot(nil)
 		if err := writeFile(path, snap.records); err != nil {
+			if s.quarantined != "" {
+				// No Store is returned, so the error is the only place
+				// the caller can learn where the corrupt file went.
+				return nil, fmt.Errorf("corrupt inventory file moved to %s, but starting empty failed: %w", s.quarantined, err)
+			}
 			return nil, err
 		}
 		s.current.Store(snap)
