@@ -54,6 +54,8 @@ type Options struct {
 	// HTTPClient, when set, is copied and used as the base client (transport,
 	// proxies, test certificates). Its Timeout is replaced by Timeout.
 	HTTPClient *http.Client
+	// Observer hears about every HTTP attempt (metrics).
+	Observer retryhttp.Observer
 }
 
 // Client reads provider records from Contrabass. It is safe for concurrent use.
@@ -78,6 +80,8 @@ func NewClient(opts Options) (*Client, error) {
 		HTTPClient:      opts.HTTPClient,
 		TimeoutName:     "contrabassTimeout",
 		InsecureTLSName: "contrabassInsecureTLS",
+		Observer:        opts.Observer,
+		Dependency:      "contrabass",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("contrabass: %w", err)

@@ -48,6 +48,8 @@ type Options struct {
 	// Transport replaces the HTTP transport (tests, proxies). InsecureTLS is
 	// ignored when it is set.
 	Transport http.RoundTripper
+	// Observer hears about every HTTP attempt (metrics).
+	Observer retryhttp.Observer
 }
 
 func (o Options) withDefaults() Options {
@@ -282,6 +284,8 @@ func newHTTPClient(opts Options) (http.Client, error) {
 		HTTPClient:   &http.Client{Transport: opts.Transport},
 		// Fleet passes fan out to one host; keep those connections warm.
 		MaxIdleConnsPerHost: max(opts.Concurrency*2, 16),
+		Observer:            opts.Observer,
+		Dependency:          "openstack",
 	})
 	if err != nil {
 		return http.Client{}, err
@@ -289,9 +293,6 @@ func newHTTPClient(opts Options) (http.Client, error) {
 	// Hand the final response back to gophercloud so it can report the
 	// service's own status and body instead of a generic retry error.
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	// Unlike the Contrabass and Viola clients, this one has always waited as
-	// long as a 429 or 503 asks in Retry-After, without retryhttp's cap.
-	rc.Backoff = retryablehttp.DefaultBackoff
 	return *rc.StandardClient(), nil
 }
 

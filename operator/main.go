@@ -24,8 +24,10 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
 	"github.com/multinic/multinic/viola"
@@ -118,15 +120,21 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
+	metrics := controller.NewMetrics(crmetrics.Registry)
+	opts.viola.Observer = metrics
 	reconciler := &controller.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("multinic-operator"),
 		Syncer:    new(multinic.Syncer),
 		Inventory: store,
-		Defaults:  controller.Defaults{Viola: opts.viola},
-		Clock:     clock.RealClock{},
-		Metrics:   controller.NewMetrics(crmetrics.Registry),
+		Defaults: controller.Defaults{
+			Contrabass: contrabass.Options{Observer: metrics},
+			OpenStack:  openstack.Options{Observer: metrics},
+			Viola:      opts.viola,
+		},
+		Clock:   clock.RealClock{},
+		Metrics: metrics,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up controller: %w", err)

@@ -58,6 +58,8 @@ type Options struct {
 	// HTTPClient, when set, is copied and used as the base client (transport,
 	// proxies, test certificates). Its Timeout is replaced by Timeout.
 	HTTPClient *http.Client
+	// Observer hears about every HTTP attempt (metrics).
+	Observer retryhttp.Observer
 	// MaxBatch is how many node configs one POST carries. Zero means
 	// DefaultMaxBatch.
 	MaxBatch int
@@ -99,6 +101,8 @@ func NewClient(opts Options) (*Client, error) {
 		RetryWaitMax: opts.RetryWaitMax,
 		HTTPClient:   opts.HTTPClient,
 		TimeoutName:  "timeout",
+		Observer:     opts.Observer,
+		Dependency:   "viola",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)

@@ -53,6 +53,29 @@ type Options struct {
 	// setting (e.g. "contrabassTimeout"). Empty means "Timeout" and
 	// "InsecureTLS".
 	TimeoutName, InsecureTLSName string
+	// Observer, when set, hears about every attempt (retries included) under
+	// the name Dependency, e.g. to count requests per dependency.
+	Observer   Observer
+	Dependency string
+}
+
+// Observer is told the outcome of each HTTP attempt: the response, or the
+// transport error when there is none. It must be safe for concurrent use.
+type Observer interface {
+	ObserveAttempt(dependency string, resp *http.Response, err error)
+}
+
+// observed reports each round trip to an Observer.
+type observed struct {
+	next       http.RoundTripper
+	observer   Observer
+	dependency string
+}
+
+func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := o.next.RoundTrip(req)
+	o.observer.ObserveAttempt(o.dependency, resp, err)
+	return resp, err
 }
 
 // New checks opts and builds a retrying client. When retries run out, its Do
@@ -92,6 +115,9 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		// Opted into by the operator for services behind self-signed certificates.
 		transport.TLSClientConfig.InsecureSkipVerify = true
 		base.Transport = transport
+	}
+	if opts.Observer != nil {
+		base.Transport = observed{next: base.Transport, observer: opts.Observer, dependency: opts.Dependency}
 	}
 
 	retryMax := opts.RetryMax

@@ -55,26 +55,15 @@ func (m *Metrics) observePass(d time.Duration, res multinic.Result, err error) {
 	}
 }
 
-// Transport counts requests to one dependency; wrap each client's
-// transport with it.
-func (m *Metrics) Transport(dependency string, next http.RoundTripper) http.RoundTripper {
+// ObserveAttempt counts one HTTP attempt to a dependency by status class;
+// the Metrics is the Observer of every client the operator builds.
+func (m *Metrics) ObserveAttempt(dependency string, resp *http.Response, err error) {
 	if m == nil {
-		return next
+		return
 	}
-	if next == nil {
-		next = http.DefaultTransport
+	code := "error"
+	if err == nil && resp != nil {
+		code = fmt.Sprintf("%dxx", resp.StatusCode/100)
 	}
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		resp, err := next.RoundTrip(req)
-		code := "error"
-		if err == nil {
-			code = fmt.Sprintf("%dxx", resp.StatusCode/100)
-		}
-		m.requests.WithLabelValues(dependency, code).Inc()
-		return resp, err
-	})
+	m.requests.WithLabelValues(dependency, code).Inc()
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
