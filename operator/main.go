@@ -4,31 +4,23 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/inventory"
-	"github.com/multinic/multinic/multinic"
-	"github.com/multinic/multinic/openstack"
-	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
 	"github.com/multinic/multinic/viola"
 )
@@ -93,21 +85,14 @@ func run(args []string, getenv func(string) string) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	logger := ctrl.Log.WithName("setup")
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return err
-	}
-
-	// The inventory is file based; without it an in-memory store still
-	// gives change detection across passes within this process.
-	store, err := openInventory(opts.inventory)
+	scheme, err := controller.NewScheme()
 	if err != nil {
 		return err
 	}
-
+	store, err := openInventory(opts.inventory, logger)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), manager.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddr},
@@ -120,76 +105,34 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	metrics := controller.NewMetrics(crmetrics.Registry)
-	opts.viola.Observer = metrics
-	reconciler := &controller.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("multinic-operator"),
-		Syncer:    new(multinic.Syncer),
-		Inventory: store,
-		Defaults: controller.Defaults{
-			Contrabass: contrabass.Options{Observer: metrics},
-			OpenStack:  openstack.Options{Observer: metrics},
-			Viola:      opts.viola,
-		},
-		Clock:   clock.RealClock{},
-		Metrics: metrics,
-	}
-	if err := reconciler.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up controller: %w", err)
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return err
-	}
+	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry}
 	if opts.inventory.Enabled {
-		if err := mgr.Add(inventoryServer(opts.inventory.Addr, store)); err != nil {
-			return err
+		if operator.InventoryListener, err = net.Listen("tcp", opts.inventory.Addr); err != nil {
+			return fmt.Errorf("inventory listener (%s): %w", inventory.EnvAddr, err)
 		}
+	}
+	if _, err := controller.AddToManager(mgr, operator); err != nil {
+		return err
 	}
 	logger.Info("starting manager", "violaEndpoint", opts.viola.Endpoint, "inventoryEnabled", opts.inventory.Enabled, "inventoryPath", opts.inventory.Path)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-func openInventory(s inventory.Settings) (*inventory.Store, error) {
+// openInventory opens the inventory file, or an in-memory store when it is
+// disabled (change detection still works within this process). A corrupt
+// file is set aside, never deleted: the next sync rebuilds the data, and an
+// operator that refuses to start would stop every sync.
+func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, error) {
 	path := s.Path
 	if !s.Enabled {
 		path = ""
 	}
-	store, err := inventory.Open(path)
+	store, err := inventory.Open(path, inventory.QuarantineCorrupt())
 	if err != nil {
 		return nil, fmt.Errorf("open inventory: %w", err)
 	}
+	if moved := store.Quarantined(); moved != "" {
+		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside and starting empty", "path", path, "movedTo", moved)
+	}
 	return store, nil
 }
-
-// inventoryServer serves the inventory API on its own listener for the
-// manager's lifetime, on every replica, shutting down gracefully.
-func inventoryServer(addr string, store *inventory.Store) manager.Runnable {
-	return everyReplica(func(ctx context.Context) error {
-		srv := inventory.NewServer(addr, store)
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ListenAndServe() }()
-		select {
-		case err := <-errc:
-			return fmt.Errorf("inventory server: %w", err)
-		case <-ctx.Done():
-			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		}
-	})
-}
-
-// everyReplica is a runnable that does not wait for leader election, so a
-// standby replica still answers inventory queries.
-type everyReplica func(context.Context) error
-
-func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
-func (everyReplica) NeedLeaderElection() bool          { return false }

@@ -1,0 +1,114 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+
+	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/openstack"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/viola"
+)
+
+// NewScheme holds the types the operator reads and writes.
+func NewScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
+}
+
+// OperatorOptions are the operator-wide settings main reads from flags and
+// the environment.
+type OperatorOptions struct {
+	// Viola holds VIOLA_ENDPOINT and friends, the default for every CR.
+	Viola viola.Options
+	// Inventory records what was sent; an in-memory store when disabled.
+	Inventory *inventory.Store
+	// InventoryListener, when set, serves the inventory API for the
+	// manager's lifetime.
+	InventoryListener net.Listener
+	// Registerer receives the operator's metrics.
+	Registerer prometheus.Registerer
+}
+
+// AddToManager wires the reconciler, probes and inventory server into mgr:
+// everything the operator runs, shared by main and the demo.
+func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
+	metrics := NewMetrics(o.Registerer)
+	violaOpts := o.Viola
+	violaOpts.Observer = metrics
+	r := &Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("multinic-operator"),
+		Syncer:    new(multinic.Syncer),
+		Inventory: o.Inventory,
+		Defaults: Defaults{
+			Contrabass: contrabass.Options{Observer: metrics},
+			OpenStack:  openstack.Options{Observer: metrics},
+			Viola:      violaOpts,
+		},
+		Clock:   clock.RealClock{},
+		Metrics: metrics,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if o.InventoryListener != nil {
+		if err := mgr.Add(inventoryServer(o.InventoryListener, o.Inventory)); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// inventoryServer serves the inventory API on its own listener, on every
+// replica (a standby still answers queries), shutting down gracefully.
+func inventoryServer(ln net.Listener, store *inventory.Store) everyReplica {
+	return func(ctx context.Context) error {
+		srv := inventory.NewServer(ln.Addr().String(), store)
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("inventory server: %w", err)
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+// everyReplica is a runnable that does not wait for leader election.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }

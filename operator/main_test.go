@@ -1,0 +1,56 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/inventory"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestParseOptionsDefaults(t *testing.T) {
+	o, err := parseOptions(nil, env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", o.metricsAddr)
+	assert.Equal(t, ":8081", o.probeAddr)
+	assert.False(t, o.leaderElection)
+	assert.Empty(t, o.viola.Endpoint, "no default Viola: each CR must name one then")
+	assert.Equal(t, inventory.Settings{Enabled: true, Addr: ":18081", Path: "/var/lib/multinic-operator/inventory.json"}, o.inventory)
+}
+
+func TestParseOptionsFromFlagsAndEnv(t *testing.T) {
+	o, err := parseOptions([]string{"--leader-elect", "--metrics-bind-address=0"}, env(map[string]string{
+		"VIOLA_ENDPOINT":     " http://viola:8080 ",
+		"VIOLA_TIMEOUT":      "5s",
+		"VIOLA_INSECURE_TLS": "true",
+		"INVENTORY_ENABLED":  "false",
+	}))
+	require.NoError(t, err)
+	assert.True(t, o.leaderElection)
+	assert.Equal(t, "0", o.metricsAddr)
+	assert.Equal(t, "http://viola:8080", o.viola.Endpoint)
+	assert.Equal(t, 5*time.Second, o.viola.Timeout)
+	assert.True(t, o.viola.InsecureTLS)
+	assert.False(t, o.inventory.Enabled)
+}
+
+// Every bad variable is named at once, so one restart fixes them all.
+func TestParseOptionsNamesEveryBadVariable(t *testing.T) {
+	_, err := parseOptions(nil, env(map[string]string{
+		"VIOLA_TIMEOUT":      "soon",
+		"VIOLA_INSECURE_TLS": "maybe",
+		"INVENTORY_ENABLED":  "perhaps",
+	}))
+	require.Error(t, err)
+	for _, name := range []string{"VIOLA_TIMEOUT", "VIOLA_INSECURE_TLS", "INVENTORY_ENABLED"} {
+		assert.Contains(t, err.Error(), name)
+	}
+	_, err = parseOptions([]string{"--no-such-flag"}, env(nil))
+	assert.Error(t, err)
+}
