@@ -38,7 +38,8 @@ type Options struct {
 	// DeviceIDBatchSize is how many device_id filters go into one ports
 	// request; real Neutron fronts reject URLs beyond ~8 KiB. Default 100.
 	DeviceIDBatchSize int
-	// Concurrency bounds parallel requests of one call. Default 8.
+	// Concurrency bounds parallel requests of one call. Default 16, so the
+	// ports of 1000 VMs (10 batches) are fetched in one round trip.
 	Concurrency int
 	// RetryMax is how often a 5xx, 429 or connection error is retried.
 	// Default 3; negative disables retries.
@@ -63,7 +64,7 @@ func (o Options) withDefaults() Options {
 		o.DeviceIDBatchSize = 100
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = 16
 	}
 	if o.RetryMax == 0 {
 		o.RetryMax = retryhttp.DefaultRetryMax

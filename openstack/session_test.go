@@ -60,7 +60,7 @@ func TestHTTPClientSettings(t *testing.T) {
 	rc = retrying(t, client)
 	assert.Equal(t, 0, rc.RetryMax)
 	transport = rc.HTTPClient.Transport.(*http.Transport)
-	assert.Equal(t, 16, transport.MaxIdleConnsPerHost, "at least 16")
+	assert.Equal(t, 32, transport.MaxIdleConnsPerHost, "twice the default concurrency")
 	assert.False(t, transport.TLSClientConfig != nil && transport.TLSClientConfig.InsecureSkipVerify, "certificates are verified unless InsecureTLS is set")
 }
 
