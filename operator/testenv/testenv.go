@@ -81,6 +81,9 @@ func Start(crdDirs ...string) (*envtest.Environment, *rest.Config, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start may fail after launching the processes (a CRD the API
+		// server refuses): stop them rather than leave them running.
+		_ = env.Stop()
 		return nil, nil, fmt.Errorf("start envtest: %w", err)
 	}
 	return env, cfg, nil
