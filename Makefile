@@ -18,10 +18,12 @@ manifests: ## Regenerate the CRD and RBAC from the markers, and sync the chart's
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./operator/... \
 		output:crd:artifacts:config=operator/config/crd/bases output:rbac:artifacts:config=operator/config/rbac
 	@if [ -d operator/chart/crds ]; then cp $(CRD) operator/chart/crds/; fi
+	$(CONTROLLER_GEN) crd paths=./viola/testapi/api/... output:crd:artifacts:config=viola/testapi/config/crd
 
 .PHONY: generate
 generate: ## Regenerate deepcopy code.
 	$(CONTROLLER_GEN) object paths=./operator/api/...
+	$(CONTROLLER_GEN) object paths=./viola/testapi/api/...
 
 .PHONY: lint
 lint: ## gofmt and go vet.
