@@ -1,7 +1,9 @@
 package openstacktest
 
 import (
+	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,13 +64,65 @@ func filterable(t reflect.Type, name string) bool {
 	return false
 }
 
-// matchesAttr reports whether doc's attribute equals any of the values, which
-// is how Neutron combines a repeated filter.
-func matchesAttr(doc any, name string, values []string) bool {
-	v := reflect.ValueOf(doc)
-	f := v.Field(fieldIndex(v.Type())[name])
+// fieldsKey names the output of selectFields(doc of type t, names) so it can
+// be cached: the JSON object of a selection is its key set (encoding/json
+// sorts map keys; unknown names and repeats drop out), so the sorted, unique
+// known names identify it. "" is the whole document (no ?fields=), which
+// differs from a selection of no known names (an empty object).
+func fieldsKey(t reflect.Type, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	idx := fieldIndex(t)
+	known := make([]string, 0, len(names))
+	for _, n := range names {
+		if _, ok := idx[n]; ok {
+			known = append(known, n)
+		}
+	}
+	slices.Sort(known)
+	return "fields:" + strings.Join(slices.Compact(known), ",")
+}
+
+// attrFilter is one ?attr=value filter resolved against a document type
+// once per request, so checking a document is a field load and a compare
+// rather than a name lookup and reflection on every candidate.
+type attrFilter struct {
+	index  int
+	kind   reflect.Kind
+	values []string
+}
+
+// compileFilters resolves the filters of q that matchesFilters checks: every
+// key but the paging parameters and skip (keys served otherwise). The keys
+// must have passed filterable.
+func compileFilters(t reflect.Type, q url.Values, skip ...string) []attrFilter {
+	var fs []attrFilter
+	for key, values := range q {
+		if slices.Contains(pagingParams, key) || slices.Contains(skip, key) {
+			continue
+		}
+		i := fieldIndex(t)[key]
+		fs = append(fs, attrFilter{index: i, kind: t.Field(i).Type.Kind(), values: values})
+	}
+	return fs
+}
+
+// matchesFilters reports whether the document v (a struct value) passes
+// every filter: its attribute equals any of the filter's values, which is how
+// Neutron combines a repeated filter.
+func matchesFilters(v reflect.Value, fs []attrFilter) bool {
+	for _, f := range fs {
+		if !matchesAttr(v.Field(f.index), f.kind, f.values) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchesAttr(f reflect.Value, kind reflect.Kind, values []string) bool {
 	for _, want := range values {
-		switch f.Kind() {
+		switch kind {
 		case reflect.String:
 			if f.String() == want {
 				return true

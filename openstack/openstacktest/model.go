@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -68,10 +69,30 @@ type FixedIP struct {
 	IPAddress string
 }
 
+// portRecord is a port as stored. A record is never changed once it is in
+// s.ports: AddPort and UpdatePort store a new one, RemovePort drops it. So
+// what is derived from it and kept on it (the rendered document and its
+// encodings) cannot go stale; replacing or removing the port invalidates
+// them along with the record.
 type portRecord struct {
 	Port
 	updatedAt time.Time
 	revision  int
+
+	// doc is renderPort's result, made once when the record is created:
+	// port lists of a large fleet would otherwise render (format times, hash
+	// the security group UUID, build maps) every port on every request.
+	doc portDoc
+	// encoded caches doc's JSON per fieldsKey (see portJSON). Readers fill it
+	// while holding only s.mu.RLock, hence its own lock.
+	encMu   sync.Mutex
+	encoded map[string][]byte
+}
+
+func newPortRecord(p Port, updatedAt time.Time, revision int) *portRecord {
+	rec := &portRecord{Port: p, updatedAt: updatedAt, revision: revision}
+	rec.doc = renderPort(rec)
+	return rec
 }
 
 // AddNetwork adds or replaces (same ID) a network and returns it with
@@ -242,7 +263,7 @@ func (s *Server) addPortLocked(p Port) Port {
 		p.CreatedAt = DefaultCreatedAt
 	}
 	p = clonePort(p)
-	rec := &portRecord{Port: p, updatedAt: p.CreatedAt}
+	rec := newPortRecord(p, p.CreatedAt, 0)
 	if old, ok := s.ports[p.ID]; ok {
 		s.unindexPort(old)
 	} else {
@@ -267,10 +288,11 @@ func (s *Server) UpdatePort(id string, mutate func(*Port)) bool {
 	mutate(&p)
 	p.ID = id
 	s.unindexPort(rec)
-	next := &portRecord{Port: clonePort(p), updatedAt: s.now().UTC().Truncate(time.Second), revision: rec.revision + 1}
-	if next.updatedAt.Before(next.CreatedAt) {
-		next.updatedAt = next.CreatedAt
+	updatedAt := s.now().UTC().Truncate(time.Second)
+	if updatedAt.Before(p.CreatedAt) {
+		updatedAt = p.CreatedAt
 	}
+	next := newPortRecord(clonePort(p), updatedAt, rec.revision+1)
 	s.ports[id] = next
 	s.indexPort(next)
 	return true

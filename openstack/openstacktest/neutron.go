@@ -1,6 +1,7 @@
 package openstacktest
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -203,7 +204,7 @@ func (s *Server) neutronDoc(res neutronResource, id string) (any, bool) {
 	switch res.collection {
 	case "ports":
 		if p, ok := s.ports[id]; ok {
-			return renderPort(p), true
+			return p.doc, true
 		}
 	case "subnets":
 		if sn, ok := s.subnets[id]; ok {
@@ -249,6 +250,20 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		return
 	}
 	marker := q.Get("marker")
+	// Neutron answers a device_id query from an index; so do we, which keeps
+	// fleet benchmarks about the client rather than about the fake.
+	fromDeviceIndex := res.collection == "ports" && q.Has("device_id") && !slices.Contains(q["device_id"], "")
+	// Only scalar attributes get past the check above (see filterable), so
+	// each filter is resolved to a field once here. fixed_ips has its own
+	// matcher, and device_id needs no check when the candidates come from the
+	// device index: they are exactly the ports of those devices.
+	skip := []string{"fixed_ips"}
+	if fromDeviceIndex {
+		skip = append(skip, "device_id")
+	}
+	filters := compileFilters(res.docType, q, skip...)
+	fields := q["fields"]
+	key := fieldsKey(res.docType, fields)
 
 	s.mu.RLock()
 	if s.neutronMax > 0 && (limit == 0 || limit > s.neutronMax) {
@@ -256,9 +271,7 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 	}
 	var candidates []string
 	switch {
-	case res.collection == "ports" && q.Has("device_id") && !slices.Contains(q["device_id"], ""):
-		// Neutron answers this from an index; so do we, which keeps fleet
-		// benchmarks about the client rather than about the fake.
+	case fromDeviceIndex:
 		for _, dev := range q["device_id"] {
 			candidates = append(candidates, s.portsByDevice[dev]...)
 		}
@@ -272,7 +285,7 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		candidates = s.networkIDs
 	}
 	if marker != "" {
-		if _, ok := s.neutronDoc(res, marker); !ok {
+		if !s.neutronExists(res, marker) {
 			// Neutron loads the marker object first and fails like a GET.
 			s.mu.RUnlock()
 			writeError(w, svcNeutron, http.StatusNotFound, fmt.Sprintf("%s %s could not be found.", res.label, marker), res.label+"NotFound")
@@ -284,19 +297,50 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		}
 		candidates = candidates[i:]
 	}
-	items := []any{}
+	var items [][]byte
+	size := 0
 	more := false
 	firstID, lastID := "", ""
 	for _, id := range candidates {
-		doc, _ := s.neutronDoc(res, id)
-		if !matchesQuery(doc, q) || fixedIPFilter != nil && !fixedIPFilter(doc.(portDoc)) {
+		// Ports are read in place from their record; subnets and networks
+		// are few and rendered per request.
+		var rec *portRecord
+		var doc any
+		if res.collection == "ports" {
+			rec = s.ports[id]
+		} else {
+			doc, _ = s.neutronDoc(res, id)
+		}
+		if len(filters) > 0 {
+			dv := reflect.ValueOf(doc)
+			if rec != nil {
+				dv = reflect.ValueOf(&rec.doc).Elem()
+			}
+			if !matchesFilters(dv, filters) {
+				continue
+			}
+		}
+		if fixedIPFilter != nil && !fixedIPFilter(&rec.doc) {
 			continue
 		}
 		if limit > 0 && len(items) == limit {
 			more = true
 			break
 		}
-		items = append(items, selectFields(doc, q["fields"]))
+		var item []byte
+		var err error
+		if rec != nil {
+			item, err = rec.portJSON(key, fields)
+		} else {
+			item, err = encodeItem(selectFields(doc, fields))
+		}
+		if err != nil {
+			s.mu.RUnlock()
+			http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		items = append(items, item)
+		size += len(item) + 1
 		if firstID == "" {
 			firstID = id
 		}
@@ -304,7 +348,6 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 	}
 	s.mu.RUnlock()
 
-	body := map[string]any{res.collection: items}
 	var links []any
 	if more {
 		links = append(links, map[string]any{"rel": "next", "href": pageHref(r, lastID)})
@@ -315,28 +358,90 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		prev.Set("page_reverse", "True")
 		links = append(links, map[string]any{"rel": "previous", "href": pageHrefFrom(r, prev, firstID)})
 	}
-	if links != nil {
-		body[res.collection+"_links"] = links
+
+	// The body is {"<collection>":[items...]} plus "<collection>_links" when
+	// there are links: what encoding that map would give (keys sorted, and
+	// "ports" < "ports_links"), assembled from the items' encodings so that
+	// cached ports are not encoded again. Sized up front, as a list of
+	// thousands of ports would otherwise grow the buffer a dozen times.
+	var body bytes.Buffer
+	body.Grow(size + 2*len(res.collection) + 256)
+	body.WriteString(`{"` + res.collection + `":[`)
+	for i, item := range items {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(item)
 	}
-	writeJSON(w, http.StatusOK, body)
+	body.WriteByte(']')
+	if links != nil {
+		body.WriteString(`,"` + res.collection + `_links":`)
+		if err := appendJSON(&body, links); err != nil {
+			http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	body.WriteString("}\n")
+	writeJSONBody(w, http.StatusOK, body.Bytes())
 }
 
-func matchesQuery(doc any, q url.Values) bool {
-	for key, values := range q {
-		if slices.Contains(pagingParams, key) || key == "fixed_ips" {
-			continue
-		}
-		if !matchesAttr(doc, key, values) {
-			return false
-		}
+// neutronExists reports whether a resource exists; the caller holds s.mu.
+func (s *Server) neutronExists(res neutronResource, id string) bool {
+	var ok bool
+	switch res.collection {
+	case "ports":
+		_, ok = s.ports[id]
+	case "subnets":
+		_, ok = s.subnets[id]
+	case "networks":
+		_, ok = s.networks[id]
 	}
-	return true
+	return ok
+}
+
+// encodeItem is one list item's JSON, as appendJSON writes it.
+func encodeItem(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := appendJSON(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// maxPortEncodings bounds the encodings kept per port. Clients use one or
+// two ?fields= sets; a test cycling through more only re-encodes.
+const maxPortEncodings = 4
+
+// portJSON is the JSON of selectFields(rec.doc, fields), key being
+// fieldsKey(fields). It is cached on the record because a fleet's port lists
+// repeat the same documents with the same fields on every pass, and
+// reflection-driven encoding of them dominated the fake's CPU. The slice is
+// shared: callers must only read it.
+func (rec *portRecord) portJSON(key string, fields []string) ([]byte, error) {
+	rec.encMu.Lock()
+	b, ok := rec.encoded[key]
+	rec.encMu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := encodeItem(selectFields(rec.doc, fields))
+	if err != nil {
+		return nil, err
+	}
+	b = b[:len(b):len(b)] // an append by a reader cannot write into the cached array
+	rec.encMu.Lock()
+	if rec.encoded == nil || len(rec.encoded) >= maxPortEncodings {
+		rec.encoded = make(map[string][]byte, 1)
+	}
+	rec.encoded[key] = b
+	rec.encMu.Unlock()
+	return b, nil
 }
 
 // parseFixedIPFilter reads fixed_ips=subnet_id=X / ip_address=Y /
 // ip_address_substr=Z. One fixed IP of the port must satisfy every key given,
 // each key matching any of its values, as Neutron's join does.
-func parseFixedIPFilter(raw []string) (func(portDoc) bool, error) {
+func parseFixedIPFilter(raw []string) (func(*portDoc) bool, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -348,7 +453,7 @@ func parseFixedIPFilter(raw []string) (func(portDoc) bool, error) {
 		}
 		want[k] = append(want[k], v)
 	}
-	return func(p portDoc) bool {
+	return func(p *portDoc) bool {
 		for _, ip := range p.FixedIPs {
 			if anyOf(want["subnet_id"], func(v string) bool { return v == ip.SubnetID }) &&
 				anyOf(want["ip_address"], func(v string) bool { return v == ip.IPAddress }) &&
@@ -388,12 +493,17 @@ func pageHrefFrom(r *http.Request, q url.Values, marker string) string {
 	return baseURL(r) + r.URL.Path + "?" + q.Encode()
 }
 
+// dnsHostReplacer turns an address into Neutron's default DNS host label.
+// It is built once: a Replacer is safe for concurrent use, and building one
+// per fixed IP was a large share of rendering a port.
+var dnsHostReplacer = strings.NewReplacer(".", "-", ":", "-")
+
 func renderPort(p *portRecord) portDoc {
 	ips := make([]fixedIPDoc, len(p.FixedIPs))
 	dns := make([]dnsAssignedDoc, len(p.FixedIPs))
 	for i, ip := range p.FixedIPs {
 		ips[i] = fixedIPDoc{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
-		host := "host-" + strings.NewReplacer(".", "-", ":", "-").Replace(ip.IPAddress)
+		host := "host-" + dnsHostReplacer.Replace(ip.IPAddress)
 		dns[i] = dnsAssignedDoc{Hostname: host, IPAddress: ip.IPAddress, FQDN: host + ".openstacklocal."}
 	}
 	owner, host, vif := p.DeviceOwner, "", "unbound"

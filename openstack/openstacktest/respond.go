@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,18 +14,36 @@ import (
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	if err := appendJSON(&buf, v); err != nil {
+		http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	buf.WriteByte('\n') // json.Encoder's, which responses have always ended with
+	writeJSONBody(w, status, buf.Bytes())
+}
+
+// appendJSON encodes v the way every response of the fake is encoded, minus
+// json.Encoder's trailing newline, so that documents encoded on their own
+// (and cached) can be spliced into a larger body byte for byte as if the
+// whole body had been encoded at once. On error buf is unchanged.
+func appendJSON(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
 	// Python's json does not escape &, < and >; links with several query
 	// parameters then read the same as upstream's.
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
+	buf.Truncate(buf.Len() - 1)
+	return nil
+}
+
+// writeJSONBody sends an already encoded JSON body.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // writeError renders an error in the envelope of the service. neutronType is
@@ -151,6 +168,19 @@ func newUUID() string {
 	return formatUUID(b)
 }
 
+// formatUUID writes the canonical 8-4-4-4-12 form; it is hex.Encode rather
+// than fmt so that generating IDs (and request IDs, one per request) stays
+// cheap.
 func formatUUID(b []byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
