@@ -43,7 +43,9 @@ func TestCRDRejectsInvalidObjects(t *testing.T) {
 	spec := func(ifaces ...any) map[string]any {
 		return map[string]any{"nodeName": "n", "interfaces": ifaces}
 	}
-	require.NoError(t, clusterA.client.Create(ctx, rawObject("crd-valid", spec(rawInterface(nil)))), "the baseline object must be accepted")
+	valid := rawObject("crd-valid", spec(rawInterface(nil)))
+	require.NoError(t, clusterA.client.Create(ctx, valid), "the baseline object must be accepted")
+	deleteAtEnd(t, clusterA, valid)
 
 	for _, tc := range []struct {
 		name      string
@@ -73,6 +75,7 @@ func TestCRDRejectsInvalidStatusState(t *testing.T) {
 	ctx := context.Background()
 	obj := rawObject("crd-status", map[string]any{"nodeName": "n", "interfaces": []any{rawInterface(nil)}})
 	require.NoError(t, clusterA.client.Create(ctx, obj))
+	deleteAtEnd(t, clusterA, obj)
 
 	require.NoError(t, unstructured.SetNestedField(obj.Object, "Done", "status", "state"))
 	err := clusterA.client.Status().Update(ctx, obj)

@@ -92,7 +92,7 @@ func TestApplyFailureReportsWhatWasApplied(t *testing.T) {
 	first, refused, last := nodeConfig(name+"-1"), nodeConfig(name+"-refused"), nodeConfig(name+"-3")
 	for _, doc := range splitYAML(t, fmt.Sprintf(refusingPolicy, refused.NodeName)) {
 		require.NoError(t, clusterA.client.Create(ctx, doc))
-		t.Cleanup(func() { _ = clusterA.client.Delete(context.Background(), doc) })
+		deleteAtEnd(t, clusterA, doc)
 	}
 	// The API server loads new policies asynchronously; a dry run shows
 	// when this one is enforced without leaving anything behind.

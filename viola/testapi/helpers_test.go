@@ -71,9 +71,31 @@ func postConfigs(t *testing.T, h http.Handler, providerID string, configs ...vio
 var nonNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // uniqueName is a node-name prefix per test, so tests sharing one API
-// server never see each other's objects.
+// server never see each other's objects. The test's objects are deleted
+// when it ends, so it also passes when run again (-count=2).
 func uniqueName(t *testing.T) string {
-	return strings.Trim(nonNameChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	t.Helper()
+	prefix := strings.Trim(nonNameChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	t.Cleanup(func() {
+		for _, c := range []*testCluster{clusterA, clusterB} {
+			var list v1alpha1.MultiNicNodeConfigList
+			require.NoError(t, c.client.List(context.Background(), &list, client.InNamespace(testapi.DefaultNamespace)))
+			for i := range list.Items {
+				if strings.HasPrefix(list.Items[i].Name, prefix) {
+					require.NoError(t, client.IgnoreNotFound(c.client.Delete(context.Background(), &list.Items[i])))
+				}
+			}
+		}
+	})
+	return prefix
+}
+
+// deleteAtEnd removes obj from c when the test ends.
+func deleteAtEnd(t *testing.T, c *testCluster, obj client.Object) {
+	t.Helper()
+	t.Cleanup(func() {
+		require.NoError(t, client.IgnoreNotFound(c.client.Delete(context.Background(), obj)), "%s: delete %s", c.name, obj.GetName())
+	})
 }
 
 func nodeConfig(node string, ifaces ...viola.Interface) viola.NodeConfig {

@@ -37,6 +37,7 @@ func TestManifestsApplyAndGrantEnough(t *testing.T) {
 			continue // TestMain made it
 		}
 		require.NoError(t, err, "%s %s", obj.GetKind(), obj.GetName())
+		deleteAtEnd(t, clusterB, obj)
 	}
 	assert.Equal(t, map[string]bool{"Namespace": true, "ServiceAccount": true, "ClusterRole": true, "ClusterRoleBinding": true, "Deployment": true, "Service": true}, kinds)
 
