@@ -110,6 +110,24 @@ func TestChangedPostUpdatesAndKeepsOthersFields(t *testing.T) {
 	assert.Equal(t, "agent-job-1", got.Status.LastJobName)
 }
 
+func TestRePostTakesBackHandEdits(t *testing.T) {
+	ctx := context.Background()
+	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
+	config := nodeConfig(uniqueName(t), iface(0, "fa:16:3e:00:00:01", 1450))
+	status, resp := postConfigs(t, h, "biz", config)
+	require.Equal(t, http.StatusOK, status, resp.Error)
+
+	obj := clusterA.getObject(t, config.NodeName)
+	obj.Spec.Interfaces[0].MTU = 1200
+	require.NoError(t, clusterA.client.Update(ctx, obj, client.FieldOwner("kubectl-edit")))
+	require.Equal(t, int32(1200), clusterA.getObject(t, config.NodeName).Spec.Interfaces[0].MTU)
+
+	status, resp = postConfigs(t, h, "biz", config)
+
+	require.Equal(t, http.StatusOK, status, "the payload wins over a hand edit instead of a conflict: %s", resp.Error)
+	assert.Equal(t, int32(1450), clusterA.getObject(t, config.NodeName).Spec.Interfaces[0].MTU)
+}
+
 func TestPostRejectsBadRequests(t *testing.T) {
 	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
 	valid := `{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}`
