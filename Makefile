@@ -42,6 +42,12 @@ test: envtest ## Run every test, with the race detector.
 bench: ## Run the benchmarks quoted in the README.
 	$(GO) test -run '^$$' -bench . -benchmem ./multinic/ ./inventory/
 
+##@ Demo
+
+.PHONY: demo
+demo: ## Run the whole flow on this machine; DEMO_ONCE=1 exits after one round.
+	$(GO) run ./examples/demo
+
 ##@ Build
 
 .PHONY: build
