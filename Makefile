@@ -40,7 +40,8 @@ test: envtest ## Run every test, with the race detector.
 
 .PHONY: bench
 bench: ## Run the benchmarks quoted in the README.
-	$(GO) test -run '^$$' -bench . -benchmem ./multinic/ ./inventory/
+	$(GO) test -run '^$$' -bench 'BenchmarkSync' -benchmem -count=5 ./multinic/
+	$(GO) test -run '^$$' -bench 'BenchmarkUpsertBatch1000|BenchmarkList10000' -benchmem -count=3 ./inventory/
 
 ##@ Demo
 
