@@ -231,23 +231,16 @@ func (p *pass) collect(ctx context.Context) (Result, error) {
 // resolveTargets reads the target subnets and their networks' MTUs.
 func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) {
 	var subnets []openstack.Subnet
+	var err error
 	if ids := p.cfg.targetSubnetIDs(); len(ids) > 0 {
-		subnets = make([]openstack.Subnet, len(ids))
-		errs := make([]error, len(ids))
-		var wg sync.WaitGroup
-		for i, id := range ids {
-			wg.Go(func() { subnets[i], errs[i] = p.session.Subnet(ctx, id) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, p.subnetError(err)
-		}
+		subnets, err = fetchEach(ctx, ids, p.session.Subnet)
 	} else {
-		sn, err := p.session.SubnetByName(ctx, p.cfg.SubnetName)
-		if err != nil {
-			return nil, p.subnetError(err)
-		}
+		var sn openstack.Subnet
+		sn, err = p.session.SubnetByName(ctx, p.cfg.SubnetName)
 		subnets = []openstack.Subnet{sn}
+	}
+	if err != nil {
+		return nil, p.subnetError(err)
 	}
 	var networks []string
 	for _, sn := range subnets {
@@ -255,25 +248,28 @@ func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) 
 			networks = append(networks, sn.NetworkID)
 		}
 	}
-	mtu := make([]int, len(networks))
-	errs := make([]error, len(networks))
-	var wg sync.WaitGroup
-	for i, id := range networks {
-		wg.Go(func() { mtu[i], errs[i] = p.session.NetworkMTU(ctx, id) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	mtus, err := fetchEach(ctx, networks, p.session.NetworkMTU)
+	if err != nil {
 		return nil, p.subnetError(err)
-	}
-	mtus := make(map[string]int, len(networks))
-	for i, id := range networks {
-		mtus[id] = mtu[i]
 	}
 	targets := make(map[string]*target, len(subnets))
 	for i, sn := range subnets {
-		targets[sn.ID] = &target{priority: i, subnet: sn, mtu: mtus[sn.NetworkID]}
+		targets[sn.ID] = &target{priority: i, subnet: sn, mtu: mtus[slices.Index(networks, sn.NetworkID)]}
 	}
 	return targets, nil
+}
+
+// fetchEach reads every id concurrently (target subnets and networks are a
+// handful) and returns the results in the order of ids.
+func fetchEach[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, error) {
+	out := make([]T, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { out[i], errs[i] = get(ctx, id) })
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 func (p *pass) subnetError(err error) *Error {
