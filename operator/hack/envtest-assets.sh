@@ -22,6 +22,10 @@ build() { # name module-dir package
 }
 
 mkdir -p "$dir"
+# Test binaries of several packages may ask at once on a fresh machine; one
+# builds while the others wait for it.
+exec 9>"$dir/.lock"
+flock 9
 build etcd "$here/tools/etcd" .
 build kube-apiserver "$here/tools/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 echo "$dir"

@@ -12,9 +12,11 @@ case "${1:-}" in
   *) echo "usage: $0 controller-gen|helm|kustomize" >&2; exit 2 ;;
 esac
 dir="$cache/bin/$1-$version"
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9 # concurrent test binaries install it once
 if [ ! -x "$dir/$1" ]; then
   echo "tool: installing $1 $version (first time only)..." >&2
-  mkdir -p "$dir"
   GOBIN="$dir" GOFLAGS= go install "$pkg@$version" >&2
 fi
 echo "$dir/$1"
