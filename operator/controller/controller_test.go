@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -298,4 +299,20 @@ func TestDeletionRemovesInventoryRecords(t *testing.T) {
 	assert.Equal(t, "other", left[0].NodeName)
 	err = k8s.Get(ctx, client.ObjectKeyFromObject(oc), &v1alpha1.OpenstackConfig{})
 	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "object is gone once the finalizer is removed")
+}
+
+func TestPortsBeyondTenAreReportedInStatus(t *testing.T) {
+	f := newFixture(t)
+	for i := range 10 { // worker-3 has one port on subnet A already
+		f.env.OpenStack.AddPort(openstacktest.Port{NetworkID: "net-a", DeviceID: f.sample.VMIDs[2],
+			MACAddress: fmt.Sprintf("fa:16:3e:ff:00:%02x", i),
+			FixedIPs:   []openstacktest.FixedIP{{SubnetID: "subnet-a", IPAddress: fmt.Sprintf("10.10.0.%d", 100+i)}}})
+	}
+	oc := f.create(f.config("crowded"))
+	f.reconcile(oc)
+	got := f.get(oc)
+	require.Len(t, got.Status.DroppedPorts, 1)
+	assert.Equal(t, f.sample.VMIDs[2], got.Status.DroppedPorts[0].InstanceID)
+	assert.Equal(t, "fa:16:3e:ff:00:09", got.Status.DroppedPorts[0].MACAddress, "the last in MAC order is left out")
+	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-3"].Interfaces, 10)
 }

@@ -107,6 +107,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		status.LastSyncedAt = ptrTime(now)
 		status.Nodes = int32(len(res.Nodes))
 		status.SkippedVMs = skipped(res.Skipped)
+		status.DroppedPorts = dropped(res.DroppedPorts)
+		if len(res.DroppedPorts) > 0 {
+			logger.Info("ports beyond multinic9 are not configured", "droppedPorts", len(res.DroppedPorts))
+		}
 		status.DownPortRetry = nextDownPortState(status.DownPortRetry, res, resent, now)
 		if resynced {
 			status.LastResyncAt = ptrTime(now)
@@ -143,6 +147,14 @@ func skipped(vms []multinic.SkippedVM) []v1alpha1.SkippedVM {
 	var out []v1alpha1.SkippedVM
 	for _, vm := range vms {
 		out = append(out, v1alpha1.SkippedVM{InstanceID: vm.InstanceID, NodeName: vm.NodeName, Reason: vm.Reason})
+	}
+	return out
+}
+
+func dropped(ports []multinic.DroppedPort) []v1alpha1.DroppedPort {
+	var out []v1alpha1.DroppedPort
+	for _, p := range ports {
+		out = append(out, v1alpha1.DroppedPort{InstanceID: p.InstanceID, PortID: p.PortID, MACAddress: p.MACAddress})
 	}
 	return out
 }

@@ -187,6 +187,10 @@ type OpenstackConfigStatus struct {
 	// SkippedVMs are VMs that produced no node config, with the reason.
 	// +optional
 	SkippedVMs []SkippedVM `json:"skippedVMs,omitempty"`
+	// DroppedPorts are selected ports beyond the ten interface names
+	// (multinic0..multinic9) of their node; they are not configured.
+	// +optional
+	DroppedPorts []DroppedPort `json:"droppedPorts,omitempty"`
 	// DownPortRetry tracks re-sends of nodes whose ports are DOWN.
 	// +optional
 	DownPortRetry *DownPortRetry `json:"downPortRetry,omitempty"`
@@ -198,6 +202,13 @@ type SkippedVM struct {
 	// +optional
 	NodeName string `json:"nodeName,omitempty"`
 	Reason   string `json:"reason"`
+}
+
+// DroppedPort is a port left out because its node had no free interface name.
+type DroppedPort struct {
+	InstanceID string `json:"instanceId"`
+	PortID     string `json:"portId"`
+	MACAddress string `json:"macAddress"`
 }
 
 // DownPortRetry is the state of re-sending nodes with DOWN ports.
