@@ -75,6 +75,14 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
 	ctrl.SetLogger(zap.New(zap.WriteTo(opts.logs), zap.UseDevMode(false)))
 
+	// Take the inventory port first: a busy port should fail in a second,
+	// not after two control planes have started.
+	ln, err := net.Listen("tcp", opts.inventoryAddr)
+	if err != nil {
+		return fmt.Errorf("inventory listener on %s (set DEMO_INVENTORY_ADDR to move it): %w", opts.inventoryAddr, err)
+	}
+	defer ln.Close()
+
 	step("starting fake Contrabass and OpenStack: 3 VMs, 2 target subnets, a DOWN port, a management port")
 	fakes := multinictest.NewEnv()
 	defer fakes.Close()
@@ -108,7 +116,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	defer stopViola()
 
 	step("starting the operator on the MGMT plane")
-	inventoryURL, stopOperator, err := startOperator(ctx, mgmtCfg, violaURL, opts)
+	inventoryURL, stopOperator, err := startOperator(ctx, mgmtCfg, violaURL, ln, opts)
 	if err != nil {
 		return err
 	}
@@ -152,8 +160,8 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 
 // startOperator runs exactly what the deployed operator runs
 // (controller.AddToManager) against the MGMT plane, with the inventory in a
-// temporary file and its API on opts.inventoryAddr.
-func startOperator(ctx context.Context, cfg *rest.Config, violaURL string, opts options) (string, func(), error) {
+// temporary file and its API on ln.
+func startOperator(ctx context.Context, cfg *rest.Config, violaURL string, ln net.Listener, opts options) (string, func(), error) {
 	scheme, err := controller.NewScheme()
 	if err != nil {
 		return "", nil, err
@@ -173,10 +181,6 @@ func startOperator(ctx context.Context, cfg *rest.Config, violaURL string, opts 
 	store, err := inventory.Open(filepath.Join(dir, "inventory.json"))
 	if err != nil {
 		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", opts.inventoryAddr)
-	if err != nil {
-		return "", nil, fmt.Errorf("inventory listener on %s (set DEMO_INVENTORY_ADDR to move it): %w", opts.inventoryAddr, err)
 	}
 	if _, err := controller.AddToManager(mgr, controller.OperatorOptions{
 		Viola:             viola.Options{Endpoint: violaURL},
