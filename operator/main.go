@@ -34,12 +34,13 @@ func main() {
 
 // options are the flags and environment of the operator.
 type options struct {
-	metricsAddr, probeAddr string
-	leaderElection         bool
-	leaderElectionNS       string
-	viola                  viola.Options
-	inventory              inventory.Settings
-	zap                    zap.Options
+	metricsAddr, probeAddr  string
+	leaderElection          bool
+	leaderElectionNS        string
+	maxConcurrentReconciles int
+	viola                   viola.Options
+	inventory               inventory.Settings
+	zap                     zap.Options
 }
 
 func parseOptions(args []string, getenv func(string) string) (options, error) {
@@ -49,6 +50,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	fs.BoolVar(&o.leaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "namespace of the leader-election lease (defaults to the pod's)")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "how many OpenstackConfigs may sync at once")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -105,7 +107,7 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry}
+	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry, MaxConcurrentReconciles: opts.maxConcurrentReconciles}
 	if opts.inventory.Enabled {
 		if operator.InventoryListener, err = net.Listen("tcp", opts.inventory.Addr); err != nil {
 			return fmt.Errorf("inventory listener (%s): %w", inventory.EnvAddr, err)

@@ -47,6 +47,8 @@ type OperatorOptions struct {
 	InventoryListener net.Listener
 	// Registerer receives the operator's metrics.
 	Registerer prometheus.Registerer
+	// MaxConcurrentReconciles is how many CRs may sync at once.
+	MaxConcurrentReconciles int
 }
 
 // AddToManager wires the reconciler, probes and inventory server into mgr:
@@ -66,8 +68,9 @@ func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
 			OpenStack:  openstack.Options{Observer: metrics},
 			Viola:      violaOpts,
 		},
-		Clock:   clock.RealClock{},
-		Metrics: metrics,
+		Clock:                   clock.RealClock{},
+		Metrics:                 metrics,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
