@@ -316,3 +316,37 @@ func TestPortsBeyondTenAreReportedInStatus(t *testing.T) {
 	assert.Equal(t, "fa:16:3e:ff:00:09", got.Status.DroppedPorts[0].MACAddress, "the last in MAC order is left out")
 	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-3"].Interfaces, 10)
 }
+
+// Records follow the CRs: a VM dropped from vmNames loses its record, unless
+// another CR with the same provider still syncs it.
+func TestInventoryFollowsVMNames(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	oc := f.create(f.config("owner"))
+	f.reconcile(oc)
+	require.Len(t, f.store.List(inventory.Filter{}), 3)
+
+	sharing := f.config("sharing") // also claims worker-3
+	sharing.Spec.VMNames = f.sample.VMIDs[2:]
+	f.create(sharing)
+	f.reconcile(sharing)
+
+	latest := f.get(oc)
+	latest.Spec.VMNames = f.sample.VMIDs[:1] // drop worker-2 and worker-3
+	require.NoError(t, k8s.Update(ctx, latest))
+	f.reconcile(oc)
+	var names []string
+	for _, rec := range f.store.List(inventory.Filter{}) {
+		names = append(names, rec.NodeName)
+	}
+	assert.ElementsMatch(t, []string{"worker-1", "worker-3"}, names, "worker-2 pruned, worker-3 kept for the other CR")
+
+	// Deleting the sharing CR while owner no longer claims worker-3 drops it.
+	require.NoError(t, k8s.Delete(ctx, f.get(sharing)))
+	f.reconcile(sharing) // runs the finalizer
+	names = nil
+	for _, rec := range f.store.List(inventory.Filter{}) {
+		names = append(names, rec.NodeName)
+	}
+	assert.Equal(t, []string{"worker-1"}, names)
+}

@@ -4,7 +4,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -25,19 +24,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
 
 // Finalizer lets the operator drop a CR's inventory records before it goes.
 const Finalizer = "multinic.example.com/inventory"
-
-// Inventory is what the reconciler needs of the inventory store.
-type Inventory interface {
-	multinic.Inventory
-	Delete(providerID, nodeName string) (bool, error)
-}
 
 // Reconciler runs the multinic flow for each OpenstackConfig.
 type Reconciler struct {
@@ -118,6 +110,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if resynced {
 			status.LastResyncAt = ptrTime(now)
 		}
+		if pruned, err := r.pruneInventory(ctx, &oc, res); err != nil {
+			logger.Error(err, "prune inventory") // the records are rebuilt or pruned next pass
+		} else if pruned > 0 {
+			logger.Info("removed inventory records of VMs no longer in the config", "records", pruned)
+		}
 		switch {
 		case len(res.Changed) > 0:
 			status.LastChangeAt = ptrTime(now)
@@ -183,27 +180,6 @@ func (r *Reconciler) writeStatus(ctx context.Context, key types.NamespacedName, 
 		latest.Status = *status
 		return r.Client.Status().Update(ctx, &latest)
 	})
-}
-
-// finalize drops the inventory records of the CR's VMs, then lets it go.
-func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig) error {
-	if !controllerutil.ContainsFinalizer(oc, Finalizer) {
-		return nil
-	}
-	routingKey := multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
-	var errs []error
-	for _, vm := range oc.Spec.VMNames {
-		for _, rec := range r.Inventory.List(inventory.Filter{ProviderID: routingKey, InstanceID: vm}) {
-			if _, err := r.Inventory.Delete(rec.ProviderID, rec.NodeName); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
-	}
-	controllerutil.RemoveFinalizer(oc, Finalizer)
-	return client.IgnoreNotFound(r.Client.Update(ctx, oc))
 }
 
 // SetupWithManager registers the controller. Secrets are watched by metadata

@@ -1,0 +1,92 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+)
+
+// Inventory is what the reconciler needs of the inventory store.
+type Inventory interface {
+	multinic.Inventory
+	Prune(providerID string, keep func(inventory.Record) bool) (int, error)
+}
+
+func routingKey(oc *v1alpha1.OpenstackConfig) string {
+	return multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
+}
+
+// vmsOfOtherConfigs are the VMs that other CRs with the same routing key
+// sync: their records are shared ground and never pruned on oc's behalf.
+func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.OpenstackConfig) (map[string]bool, error) {
+	var list v1alpha1.OpenstackConfigList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("list OpenstackConfigs: %w", err)
+	}
+	key := routingKey(oc)
+	claimed := map[string]bool{}
+	for _, other := range list.Items {
+		if other.UID == oc.UID || !other.DeletionTimestamp.IsZero() || routingKey(&other) != key {
+			continue
+		}
+		for _, vm := range other.Spec.VMNames {
+			claimed[vm] = true
+		}
+	}
+	return claimed, nil
+}
+
+// pruneInventory drops records this CR no longer stands behind: VMs removed
+// from vmNames, and the old name of a node that was renamed. Records of VMs
+// that merely produced no node this pass (a Nova hiccup) are kept.
+func (r *Reconciler) pruneInventory(ctx context.Context, oc *v1alpha1.OpenstackConfig, res multinic.Result) (int, error) {
+	others, err := r.vmsOfOtherConfigs(ctx, oc)
+	if err != nil {
+		return 0, err
+	}
+	mine := map[string]bool{}
+	for _, vm := range oc.Spec.VMNames {
+		mine[vm] = true
+	}
+	current := map[string]string{}
+	for _, n := range res.Nodes {
+		current[n.InstanceID] = n.NodeName
+	}
+	return r.Inventory.Prune(routingKey(oc), func(rec inventory.Record) bool {
+		if others[rec.InstanceID] {
+			return true
+		}
+		if !mine[rec.InstanceID] {
+			return false
+		}
+		name, synced := current[rec.InstanceID]
+		return !synced || name == rec.NodeName
+	})
+}
+
+// finalize drops the records of the CR's VMs that no other CR syncs, then
+// lets the CR go.
+func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig) error {
+	if !controllerutil.ContainsFinalizer(oc, Finalizer) {
+		return nil
+	}
+	others, err := r.vmsOfOtherConfigs(ctx, oc)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, vm := range oc.Spec.VMNames {
+		mine[vm] = !others[vm]
+	}
+	if _, err := r.Inventory.Prune(routingKey(oc), func(rec inventory.Record) bool { return !mine[rec.InstanceID] }); err != nil {
+		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
+	}
+	controllerutil.RemoveFinalizer(oc, Finalizer)
+	return client.IgnoreNotFound(r.Client.Update(ctx, oc))
+}
