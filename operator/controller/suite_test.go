@@ -122,9 +122,22 @@ func (f *fixture) config(name string) *v1alpha1.OpenstackConfig {
 	}
 }
 
+// create makes the CR and removes it when the test ends: every test uses the
+// same provider and VM IDs, and a CR left behind would claim them for the
+// inventory pruning of the next test.
 func (f *fixture) create(oc *v1alpha1.OpenstackConfig) *v1alpha1.OpenstackConfig {
 	f.t.Helper()
-	require.NoError(f.t, k8s.Create(context.Background(), oc))
+	ctx := context.Background()
+	require.NoError(f.t, k8s.Create(ctx, oc))
+	f.t.Cleanup(func() {
+		var latest v1alpha1.OpenstackConfig
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), &latest); err != nil {
+			return
+		}
+		latest.Finalizers = nil
+		_ = k8s.Update(ctx, &latest)
+		_ = k8s.Delete(ctx, &latest)
+	})
 	return oc
 }
 
