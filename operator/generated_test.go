@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,9 +17,8 @@ import (
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	root, err := testenv.RepoRoot()
 	require.NoError(t, err)
-	out, err := exec.Command("bash", filepath.Join(root, "operator/hack/tool.sh"), "controller-gen").Output()
+	controllerGen, err := testenv.Tool("controller-gen")
 	require.NoError(t, err)
-	controllerGen := strings.TrimSpace(string(out))
 
 	tmp := t.TempDir()
 	gen := exec.Command(controllerGen, "object", "rbac:roleName=manager-role", "crd", "paths=./operator/...",
@@ -50,24 +48,11 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	}
 }
 
-// sameOrStale reports the first differing line rather than two whole files.
+// sameOrStale fails with the first line where a committed file differs
+// from what the generator produces now.
 func sameOrStale(t *testing.T, name, got, want string) {
 	t.Helper()
-	if got == want {
-		return
-	}
-	gotLines, wantLines := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := range max(len(gotLines), len(wantLines)) {
-		var g, w string
-		if i < len(gotLines) {
-			g = gotLines[i]
-		}
-		if i < len(wantLines) {
-			w = wantLines[i]
-		}
-		if g != w {
-			t.Errorf("%s is stale (run `make manifests generate`); line %d is %q, generated %q", name, i+1, g, w)
-			return
-		}
+	if diff := testenv.FirstDifference(got, want); diff != "" {
+		t.Errorf("%s is stale (run `make manifests generate`); %s", name, diff)
 	}
 }

@@ -36,11 +36,9 @@ func pkgRepoRoot(t *testing.T) string {
 // one the Makefile uses, so the tests exercise the versions users get.
 func pkgTool(t *testing.T, name string) string {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(pkgRepoRoot(t), "operator", "hack", "tool.sh"), name)
-	cmd.Stderr = os.Stderr // a first-time install shows its progress
-	out, err := cmd.Output()
-	require.NoError(t, err, "operator/hack/tool.sh %s", name)
-	return strings.TrimSpace(string(out))
+	path, err := testenv.Tool(name)
+	require.NoError(t, err)
+	return path
 }
 
 // pkgToolResult is what one helm/kustomize run printed.

@@ -97,3 +97,38 @@ func CRDDir() (string, error) {
 	}
 	return filepath.Join(root, "operator", "config", "crd", "bases"), nil
 }
+
+// Tool returns the path of a pinned build tool (controller-gen, helm,
+// kustomize), installing it on first use through operator/hack/tool.sh.
+func Tool(name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "operator", "hack", "tool.sh"), name)
+	cmd.Stderr = os.Stderr // a first-time install shows its progress
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("install %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// FirstDifference names the first line where got and want differ, or ""
+// when they are equal, so a staleness test reports one line, not two files.
+func FirstDifference(got, want string) string {
+	gotLines, wantLines := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(gotLines), len(wantLines)) {
+		var g, w string
+		if i < len(gotLines) {
+			g = gotLines[i]
+		}
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if g != w {
+			return fmt.Sprintf("line %d is %q, generated %q", i+1, g, w)
+		}
+	}
+	return ""
+}
