@@ -108,10 +108,11 @@ func run(args []string, getenv func(string) string) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry, MaxConcurrentReconciles: opts.maxConcurrentReconciles}
-	if opts.inventory.Enabled {
-		if operator.InventoryListener, err = net.Listen("tcp", opts.inventory.Addr); err != nil {
-			return fmt.Errorf("inventory listener (%s): %w", inventory.EnvAddr, err)
-		}
+	// The API is served even when the inventory is disabled, so probes and
+	// clients get a clear 503 rather than a refused connection.
+	operator.InventoryDisabled = !opts.inventory.Enabled
+	if operator.InventoryListener, err = net.Listen("tcp", opts.inventory.Addr); err != nil {
+		return fmt.Errorf("inventory listener (%s): %w", inventory.EnvAddr, err)
 	}
 	if _, err := controller.AddToManager(mgr, operator); err != nil {
 		return err

@@ -42,6 +42,9 @@ type OperatorOptions struct {
 	Viola viola.Options
 	// Inventory records what was sent; an in-memory store when disabled.
 	Inventory *inventory.Store
+	// InventoryDisabled serves the API as disabled (503) while Inventory,
+	// then in memory, still gives change detection (INVENTORY_ENABLED=false).
+	InventoryDisabled bool
 	// InventoryListener, when set, serves the inventory API for the
 	// manager's lifetime.
 	InventoryListener net.Listener
@@ -82,7 +85,11 @@ func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
 		return nil, err
 	}
 	if o.InventoryListener != nil {
-		if err := mgr.Add(inventoryServer(o.InventoryListener, o.Inventory)); err != nil {
+		served := o.Inventory
+		if o.InventoryDisabled {
+			served = nil // the handler answers 503, as SPEC §9 asks
+		}
+		if err := mgr.Add(inventoryServer(o.InventoryListener, served)); err != nil {
 			return nil, err
 		}
 	}
