@@ -13,9 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 )
 
 const providerPath = "/v1/contrabass/admin/infra/provider/"
@@ -45,13 +45,12 @@ type Server struct {
 	closeOnce  sync.Once
 	encryptKey string
 
+	// Injector provides Fail, SetLatency, ClearFaults and Requests.
+	fault.Injector
+
 	mu        sync.Mutex
 	providers map[string]storedProvider
 	bearer    string
-	requests  int
-	failWith  int
-	failTimes int // remaining injected failures; negative = until ClearFaults
-	latency   time.Duration
 }
 
 // storedProvider keeps the encryption failure rather than panicking in
@@ -128,62 +127,18 @@ func (s *Server) RequireBearer(token string) {
 	s.bearer = token
 }
 
-// Fail makes the next times requests answer status. A negative times keeps
-// failing until ClearFaults.
-func (s *Server) Fail(status, times int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWith, s.failTimes = status, times
-}
-
-// SetLatency delays every response by d, or until the client gives up.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// ClearFaults removes injected failures and latency; providers and the
-// bearer requirement stay.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWith, s.failTimes, s.latency = 0, 0, 0
-}
-
-// Requests is how many HTTP requests the server has received.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
-
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	latency := s.Arrive()
+	failWith := s.TakeFailure()
 	s.mu.Lock()
-	s.requests++
-	latency := s.latency
-	failWith := 0
-	if s.failTimes != 0 {
-		failWith = s.failWith
-		if s.failTimes > 0 {
-			s.failTimes--
-		}
-	}
 	bearer := s.bearer
 	s.mu.Unlock()
 
-	if latency > 0 {
-		timer := time.NewTimer(latency)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		case <-s.closing:
-			timer.Stop()
+	if !fault.Wait(r.Context(), s.closing, latency) {
+		if r.Context().Err() == nil {
 			writeEnvelope(w, http.StatusServiceUnavailable, "server closing", nil)
-			return
 		}
+		return
 	}
 
 	// The escaped path keeps an id holding "%2F" in one segment.

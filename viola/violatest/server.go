@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -39,14 +40,14 @@ type Server struct {
 	closing    chan struct{} // closed by Close to cut injected latency short
 	closeOnce  sync.Once
 
-	mu        sync.Mutex
-	posts     []Post
-	nodes     map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
-	requests  int
-	rejected  int
-	failWith  int
-	failTimes int // remaining injected failures; negative = until ClearFaults
-	latency   time.Duration
+	// Injector provides Fail (node-config POSTs only; /healthz is never
+	// failed), SetLatency, ClearFaults and Requests (/healthz included).
+	fault.Injector
+
+	mu       sync.Mutex
+	posts    []Post
+	nodes    map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
+	rejected int
 }
 
 // NewServer starts a plain-HTTP fake.
@@ -62,36 +63,6 @@ func NewServer() *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.httpServer.Close()
-}
-
-// Fail makes the next times node-config POSTs answer status before any
-// validation. A negative times keeps failing until ClearFaults. /healthz is
-// never failed.
-func (s *Server) Fail(status, times int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWith, s.failTimes = status, times
-}
-
-// SetLatency delays every response by d, or until the client gives up.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// ClearFaults removes injected failures and latency; recorded posts stay.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWith, s.failTimes, s.latency = 0, 0, 0
-}
-
-// Requests is how many HTTP requests the server has received, /healthz included.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // Rejected is how many requests were answered with an error status, injected
@@ -135,28 +106,19 @@ func cloneConfig(config viola.NodeConfig) viola.NodeConfig {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	latency := s.latency
-	s.mu.Unlock()
+	latency := s.Arrive()
 
 	// Reading the body before waiting matters: net/http notices a client
 	// hanging up (and cancels r.Context) only once the body is consumed.
 	body, bodyErr := readBody(w, r)
 
-	if latency > 0 {
-		timer := time.NewTimer(latency)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			s.reject(w, http.StatusServiceUnavailable, "client went away")
-			return
-		case <-s.closing:
-			timer.Stop()
-			s.reject(w, http.StatusServiceUnavailable, "server closing")
-			return
+	if !fault.Wait(r.Context(), s.closing, latency) {
+		reason := "server closing"
+		if r.Context().Err() != nil {
+			reason = "client went away"
 		}
+		s.reject(w, http.StatusServiceUnavailable, reason)
+		return
 	}
 
 	switch r.URL.Path {
@@ -197,16 +159,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 func (s *Server) serveNodeConfigs(w http.ResponseWriter, r *http.Request, body []byte, bodyErr error) {
-	s.mu.Lock()
-	failWith := 0
-	if s.failTimes != 0 {
-		failWith = s.failWith
-		if s.failTimes > 0 {
-			s.failTimes--
-		}
-	}
-	s.mu.Unlock()
-	if failWith != 0 {
+	if failWith := s.TakeFailure(); failWith != 0 {
 		s.reject(w, failWith, "injected failure")
 		return
 	}
