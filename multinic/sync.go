@@ -191,25 +191,23 @@ type pass struct {
 func (p *pass) collect(ctx context.Context) (Result, error) {
 	vmIDs := dedupe(p.cfg.VMIDs)
 	var (
-		wg               sync.WaitGroup
-		ports            []openstack.Port
-		portsErr         error
-		targets          map[string]*target
-		targetsErr       *Error
-		servers          map[string]openstack.Server
-		serverErrs       map[string]error
-		serversErr       error
-		ctxPorts, cancel = context.WithCancel(ctx)
+		wg         sync.WaitGroup
+		ports      []openstack.Port
+		portsErr   error
+		targets    map[string]*target
+		targetsErr *Error
+		servers    map[string]openstack.Server
+		serverErrs map[string]error
+		serversErr error
 	)
-	defer cancel()
 	wg.Go(func() {
-		ports, portsErr = p.session.Ports(ctxPorts, vmIDs)
+		ports, portsErr = p.session.Ports(ctx, vmIDs)
 	})
 	wg.Go(func() {
-		targets, targetsErr = p.resolveTargets(ctxPorts)
+		targets, targetsErr = p.resolveTargets(ctx)
 	})
 	wg.Go(func() {
-		servers, serverErrs, serversErr = p.session.Servers(ctxPorts, vmIDs, p.cfg.NodeNameMetadataKey != "")
+		servers, serverErrs, serversErr = p.session.Servers(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "")
 	})
 	wg.Wait()
 	// Report the most fundamental failure: an endpoint, then subnets (a
@@ -292,10 +290,11 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	for _, port := range ports {
 		portsByVM[port.DeviceID] = append(portsByVM[port.DeviceID], port)
 	}
-	allowed := newStatusFilter(p.cfg.PortAllowedStatuses)
-	if len(p.cfg.PortAllowedStatuses) == 0 {
-		allowed = newStatusFilter([]string{"ACTIVE", "DOWN"})
+	statuses := p.cfg.PortAllowedStatuses
+	if len(statuses) == 0 {
+		statuses = []string{"ACTIVE", "DOWN"}
 	}
+	allowed := newStatusFilter(statuses)
 	nodeOwner := map[string]string{}
 	named, unnamed := 0, 0
 	for _, id := range vmIDs {

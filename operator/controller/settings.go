@@ -67,10 +67,10 @@ func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	}
 	contrabassOpts := r.Defaults.Contrabass
 	contrabassOpts.Endpoint = set.ContrabassEndpoint
-	contrabassOpts.Timeout = duration(set.ContrabassTimeout, 30*time.Second)
+	contrabassOpts.Timeout = duration(set.ContrabassTimeout, contrabassOpts.Timeout)
 	contrabassOpts.InsecureTLS = set.ContrabassInsecureTLS
 	openstackOpts := r.Defaults.OpenStack
-	openstackOpts.Timeout = duration(set.OpenstackTimeout, 30*time.Second)
+	openstackOpts.Timeout = duration(set.OpenstackTimeout, openstackOpts.Timeout)
 	openstackOpts.InsecureTLS = set.OpenstackInsecureTLS
 	openstackOpts.EndpointInterface = set.OpenstackEndpointInterface
 	openstackOpts.EndpointRegion = set.OpenstackEndpointRegion
