@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -157,3 +158,14 @@ func TestOpenstackTimeFormats(t *testing.T) {
 func timeString(t openstackTime) string {
 	return time.Time(t).Format(time.RFC3339)
 }
+
+func TestRedactKeepsTheCause(t *testing.T) {
+	cause := fmt.Errorf("keystone said no to user admin with password hunter2: %w", errNoCatalog)
+	got := redact(cause, "hunter2")
+	assert.NotContains(t, got.Error(), "hunter2")
+	assert.Contains(t, got.Error(), "[REDACTED]")
+	assert.ErrorIs(t, got, errNoCatalog, "the cause stays reachable")
+	assert.Same(t, cause, redact(cause, "absent"), "nothing to mask, nothing wrapped")
+}
+
+var errNoCatalog = errors.New("no catalog")

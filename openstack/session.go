@@ -311,5 +311,15 @@ func redact(err error, secrets ...string) error {
 	if !changed {
 		return err
 	}
-	return errors.New(msg)
+	return redactedError{msg: msg, err: err}
 }
+
+// redactedError shows the masked message but keeps the cause reachable, so
+// callers can still ask, say, gophercloud.ResponseCodeIs(err, 401).
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
