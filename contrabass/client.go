@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/multinic/multinic/multinic/retryhttp"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // Defaults for the zero values of Options.

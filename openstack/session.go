@@ -19,7 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/multinic/multinic/multinic/retryhttp"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // Options tune how a Session talks to OpenStack. The zero value is usable.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/multinic/multinic/multinic/retryhttp"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // NodeConfigsPath is where Viola accepts node configs.

@@ -1,6 +1,7 @@
-// Package retryhttp builds the retrying HTTP client that the Contrabass,
-// Viola and OpenStack clients share, and the helpers that turn a failed
-// response into a one-line error message.
+// Package retryhttp is the lowest layer of the module: the retrying HTTP
+// client that the Contrabass, Viola and OpenStack clients share, and the
+// helpers that turn a failed response or any outside text into a bounded
+// one-line message. It is internal because it is plumbing, not product API.
 package retryhttp
 
 import (

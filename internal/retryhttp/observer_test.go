@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/multinic/retryhttp"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 type attempt struct {

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/multinic/retryhttp"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // newFast builds a client whose back-off waits are tiny, so retry tests run fast.
