@@ -48,9 +48,15 @@ type Config struct {
 	// Resend names nodes to send even when unchanged (for example nodes
 	// with DOWN ports that the agent should retry).
 	Resend []string
+	// PassTimeout bounds the whole pass, retries included, so one config
+	// cannot hold a caller for minutes. Zero means DefaultPassTimeout.
+	PassTimeout time.Duration
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
+
+// DefaultPassTimeout is the deadline of a pass when Config.PassTimeout is zero.
+const DefaultPassTimeout = time.Minute
 
 // Inventory is where Sync reads previous sends and records new ones.
 // *inventory.Store implements it.

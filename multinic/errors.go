@@ -26,6 +26,9 @@ const (
 	// ReasonInventory means the configs were sent but could not be recorded,
 	// so the next pass will send them again.
 	ReasonInventory Reason = "InventoryError"
+	// ReasonInternal is a bug of ours (a recovered panic), never a
+	// dependency's fault: the pass fails, the process keeps running.
+	ReasonInternal Reason = "InternalError"
 )
 
 // Error is a failed pass with its reason.

@@ -37,6 +37,46 @@ type Result struct {
 	DownPorts []DownPort
 	// DroppedPorts did not fit into the ten interface names of their node.
 	DroppedPorts []DroppedPort
+	// SkippedSubnets are target subnets that contributed no interfaces
+	// because their network reports no usable MTU (SPEC §5).
+	SkippedSubnets []SkippedSubnet
+	// RejectedNodes are node configs left out of the POST because they are
+	// invalid (SPEC §5: one bad node never blocks the others).
+	RejectedNodes []RejectedNode
+}
+
+// SkippedSubnet is a target subnet whose ports gave no interfaces.
+type SkippedSubnet struct {
+	SubnetID  string
+	NetworkID string
+	Reason    string
+}
+
+// RejectedNode is a node config that was built but not sent.
+type RejectedNode struct {
+	NodeName   string
+	InstanceID string
+	Reason     string
+}
+
+// Degradation summarises what the pass had to leave out, e.g.
+// "2 VMs skipped, 1 subnet without usable MTU", or "" when nothing was: a
+// pass that succeeded only in part is Degraded, not healthy.
+func (r Result) Degradation() string {
+	var parts []string
+	add := func(n int, one, many string) {
+		switch {
+		case n == 1:
+			parts = append(parts, "1 "+one)
+		case n > 1:
+			parts = append(parts, fmt.Sprintf("%d %s", n, many))
+		}
+	}
+	add(len(r.Skipped), "VM skipped", "VMs skipped")
+	add(len(r.RejectedNodes), "node config rejected", "node configs rejected")
+	add(len(r.DroppedPorts), "port beyond multinic9 dropped", "ports beyond multinic9 dropped")
+	add(len(r.SkippedSubnets), "subnet without usable MTU", "subnets without usable MTU")
+	return strings.Join(parts, ", ")
 }
 
 // SkippedVM is a VM that produced no node config.
