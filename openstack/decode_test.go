@@ -78,13 +78,13 @@ func canned(suffix, body string) cannedTransport {
 func TestSubnetAnswersWithoutASubnet(t *testing.T) {
 	s := cloud(t)
 	tests := map[string]string{
-		`{}`:                            `the answer has no "subnet" object`,
-		`{"subnet":null}`:               `the answer has no "subnet" object`,
-		`{"subnet":{"id":"sub-a"}}`:     `subnet "sub-a" has no network_id, cidr`,
-		`{"subnet":{"id":1}}`:           "cannot unmarshal number",
-		``:                              "the answer body is empty",
-		`{"subnet":{"id":"sub-a","cid`:  "the answer body is empty or cut short",
-		`{"subnet":[]}`:                 "cannot unmarshal array",
+		`{}`:                           `the answer has no "subnet" object`,
+		`{"subnet":null}`:              `the answer has no "subnet" object`,
+		`{"subnet":{"id":"sub-a"}}`:    `subnet "sub-a" has no network_id, cidr`,
+		`{"subnet":{"id":1}}`:          "cannot unmarshal number",
+		``:                             "the answer body is empty",
+		`{"subnet":{"id":"sub-a","cid`: "the answer body is empty or cut short",
+		`{"subnet":[]}`:                "cannot unmarshal array",
 		`{"subnet":{"id":"sub-a","network_id":"net-a","cidr":"10.0.0.0/24","created_at":"yesterday","extra":{"x":[1]}}}`: "",
 	}
 	for body, want := range tests {
@@ -206,7 +206,7 @@ func TestServerListAnswers(t *testing.T) {
 		vms[i] = fmt.Sprintf("vm-%d", i)
 	}
 	for body, want := range map[string]string{
-		`{}`:                          `nova: list servers: the answer has no "servers" list`,
+		`{}`:                           `nova: list servers: the answer has no "servers" list`,
 		`{"servers":[{"name":"w-1"}]}`: `servers[0] (name "w-1") has no id`,
 	} {
 		_, _, err := session(t, s, canned("/servers", body)).Servers(context.Background(), vms, false)
