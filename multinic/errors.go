@@ -91,7 +91,7 @@ type safeError struct {
 }
 
 func (e safeError) Error() string {
-	msg := retryhttp.OneLine(mask(e.err.Error(), e.secrets), maxCauseText)
+	msg := retryhttp.OneLine(retryhttp.Mask(e.err.Error(), e.secrets...), maxCauseText)
 	if e.note != "" {
 		msg += " (" + e.note + ")"
 	}
@@ -101,15 +101,6 @@ func (e safeError) Error() string {
 // Unwrap keeps errors.Is/As working on the cause (for example to find a
 // context cancellation) while Error() stays masked.
 func (e safeError) Unwrap() error { return e.err }
-
-func mask(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
-}
 
 // safeText is fail's treatment for text that is not an error of the pass,
 // such as a skipped VM's reason.
