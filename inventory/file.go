@@ -30,6 +30,11 @@ func readFile(path string) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read inventory file: %w", err)
 	}
+	return decodeFile(data, path)
+}
+
+// decodeFile parses the content of the inventory file at path.
+func decodeFile(data []byte, path string) ([]Record, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
 	}

@@ -1,13 +1,17 @@
 package inventory
 
 import (
+	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +37,22 @@ const (
 	// MaxValueBytes bounds one query value or the node name in the path;
 	// longer gets 400.
 	MaxValueBytes = 256
+)
+
+// Large answers stream from the store's snapshot and are bounded in number
+// (see NewHandler).
+const (
+	// LargeAnswerRecords is the most records an answer may hold without
+	// taking one of the handler's large-answer slots.
+	LargeAnswerRecords = 256
+	// DefaultMaxLargeAnswers is how many large answers are served at once.
+	DefaultMaxLargeAnswers = 4
+	// DefaultLargeAnswerWait is how long a large answer waits for a slot
+	// before the handler answers 503.
+	DefaultLargeAnswerWait = time.Second
+	// retryAfter is the Retry-After of a 503 for a busy handler, in
+	// seconds: about how long a full list of a big inventory takes.
+	retryAfter = 2
 )
 
 //go:embed openapi.yaml
@@ -68,18 +88,46 @@ const allowedMethods = "GET, HEAD"
 // malformed query parameter gets 400 rather than being ignored, because
 // ignoring a misspelt filter would silently return the whole inventory.
 //
+// Answers are streamed record by record from the store's immutable
+// snapshot, so a request never holds a copy of the inventory or its whole
+// JSON. An answer of more than LargeAnswerRecords records needs one of a
+// few slots (DefaultMaxLargeAnswers; WithLargeAnswers changes it): it waits
+// briefly for one and otherwise gets 503 with Retry-After. This bounds the
+// memory of many concurrent full lists (each keeps the snapshot it started
+// from alive until it is written) and their CPU, while small, filtered
+// answers are never delayed. A short wait absorbs a burst; a longer queue
+// would only hold connections and goroutines while clients time out, and a
+// 503 with Retry-After lets them back off.
+//
 // The handler does not depend on where it is mounted: wrap it in
 // http.StripPrefix to serve it under a prefix of another server. It never
 // redirects, since a redirect computed from the stripped path would point
 // outside the prefix; paths with "." or ".." segments or doubled slashes get
 // 400 instead. Errors are JSON objects {"error": "..."}.
-func NewHandler(store *Store) http.Handler {
-	h := &handler{store: store, mux: http.NewServeMux()}
+func NewHandler(store *Store, opts ...HandlerOption) http.Handler {
+	h := &handler{store: store, mux: http.NewServeMux(), maxLarge: DefaultMaxLargeAnswers, largeWait: DefaultLargeAnswerWait}
+	for _, opt := range opts {
+		opt(h)
+	}
+	h.large = make(chan struct{}, h.maxLarge)
 	for _, rt := range routes {
 		serve := rt.serve
 		h.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) })
 	}
 	return h
+}
+
+// HandlerOption adjusts NewHandler.
+type HandlerOption func(*handler)
+
+// WithLargeAnswers sets how many answers of more than LargeAnswerRecords
+// records are served at once (at least 1) and how long one waits for a
+// slot before 503 (0 means not at all).
+func WithLargeAnswers(concurrent int, wait time.Duration) HandlerOption {
+	return func(h *handler) {
+		h.maxLarge = max(concurrent, 1)
+		h.largeWait = max(wait, 0)
+	}
 }
 
 // NewServer returns an HTTP server for NewHandler(store) on addr, with
@@ -99,6 +147,10 @@ func NewServer(addr string, store *Store) *http.Server {
 type handler struct {
 	store *Store
 	mux   *http.ServeMux
+	// large holds a token per large answer being written.
+	large     chan struct{}
+	maxLarge  int
+	largeWait time.Duration
 }
 
 // ServeHTTP checks what the mux would otherwise answer in plain text or with
@@ -184,7 +236,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := Filter{ProviderID: query["providerId"], NodeName: query["nodeName"], InstanceID: query["instanceId"]}
-	writeJSON(w, http.StatusOK, matching(h.store.snapshot(), f))
+	h.serveRecords(w, r, h.store.snapshot().candidates(f), f)
 }
 
 func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
@@ -203,8 +255,8 @@ func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := Filter{ProviderID: query["providerId"], NodeName: nodeName}
-	matched := matching(h.store.snapshot(), f)
-	if len(matched) == 0 {
+	candidates := h.store.snapshot().candidates(f)
+	if countMatches(candidates, f, 1) == 0 {
 		msg := fmt.Sprintf("no inventory record for nodeName %q", f.NodeName)
 		if f.ProviderID != "" {
 			msg += fmt.Sprintf(" and providerId %q", f.ProviderID)
@@ -212,8 +264,117 @@ func (h *handler) byNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, matched)
+	h.serveRecords(w, r, candidates, f)
 }
+
+// serveRecords answers 200 with the candidates that match f, as one JSON
+// array byte for byte equal to json.Marshal of them. A small answer is
+// copied out of the snapshot first, so a slow client keeps no snapshot
+// alive; a large one is streamed from the snapshot under a slot.
+func (h *handler) serveRecords(w http.ResponseWriter, r *http.Request, candidates []Record, f Filter) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK) // no body, so nothing to encode or bound
+		return
+	}
+	if countMatches(candidates, f, LargeAnswerRecords+1) <= LargeAnswerRecords {
+		var small []Record
+		for i := range candidates {
+			if f.matches(&candidates[i]) {
+				small = append(small, candidates[i])
+			}
+		}
+		candidates, f = small, Filter{}
+	} else {
+		release, ok := h.acquireLarge(r.Context())
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+				"%d large inventory answers (over %d records) are already being sent; retry after %d s, or filter by providerId",
+				h.maxLarge, LargeAnswerRecords, retryAfter))
+			return
+		}
+		defer release()
+	}
+	w.WriteHeader(http.StatusOK)
+	_ = writeRecords(w, candidates, f)
+}
+
+// acquireLarge takes a large-answer slot, waiting at most largeWait and
+// never past the request's end.
+func (h *handler) acquireLarge(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-h.large }
+	select {
+	case h.large <- struct{}{}:
+		return release, true
+	default:
+	}
+	if h.largeWait <= 0 {
+		return nil, false
+	}
+	timer := time.NewTimer(h.largeWait)
+	defer timer.Stop()
+	select {
+	case h.large <- struct{}{}:
+		return release, true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// countMatches counts the candidates that match f, stopping at limit.
+func countMatches(candidates []Record, f Filter, limit int) int {
+	n := 0
+	for i := range candidates {
+		if f.matches(&candidates[i]) {
+			if n++; n >= limit {
+				break
+			}
+		}
+	}
+	return n
+}
+
+// writeRecords writes the candidates that match f as a JSON array, one
+// record at a time through a reused buffer: "[", records joined by ",",
+// "]\n", exactly what json.Marshal of the slice plus a newline gives. It
+// stops at the first write error (the client went away).
+func writeRecords(w io.Writer, candidates []Record, f Filter) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // escapes HTML like json.Marshal
+	buf.WriteByte('[')
+	first := true
+	for i := range candidates {
+		if !f.matches(&candidates[i]) {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		if err := enc.Encode(&candidates[i]); err != nil {
+			// Record holds strings, numbers and a time from RFC 3339 text
+			// or the clock, so this cannot happen; if it ever does, the
+			// truncated array tells the client the answer is broken.
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		if buf.Len() >= streamChunk {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
+		}
+	}
+	buf.WriteString("]\n")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// streamChunk is how much encoded JSON is gathered before a write: big
+// enough to keep writes few, small enough to stay a fixed cost per request.
+const streamChunk = 32 << 10
 
 // singleValues returns the query parameters of r, refusing malformed
 // queries, names outside allowed and names given more than once. An empty
@@ -251,19 +412,6 @@ func checkValue(field, v string) error {
 		return fmt.Errorf("%s is not valid UTF-8", field)
 	}
 	return nil
-}
-
-// matching points into the snapshot instead of copying records: snapshots are
-// never modified, and the handler only encodes them.
-func matching(snap *snapshot, f Filter) []*Record {
-	matched := []*Record{}
-	candidates := snap.candidates(f)
-	for i := range candidates {
-		if f.matches(&candidates[i]) {
-			matched = append(matched, &candidates[i])
-		}
-	}
-	return matched
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,13 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/multinic/multinic/viola/testapi"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 
 // printNodeConfigs lists what the node agent would read in the Biz cluster,
-// one object per line: name, node, labels, interfaces.
+// one object per line: name, node, labels, then each interface with the
+// name the agent gives the link.
 func printNodeConfigs(ctx context.Context, out io.Writer, cfg *rest.Config) error {
 	scheme := runtime.NewScheme()
 	if err := mnnc.AddToScheme(scheme); err != nil {
@@ -36,7 +41,11 @@ func printNodeConfigs(ctx context.Context, out io.Writer, cfg *rest.Config) erro
 	for _, obj := range list.Items {
 		parts := make([]string, len(obj.Spec.Interfaces))
 		for i, iface := range obj.Spec.Interfaces {
-			parts[i] = fmt.Sprintf("multinic%d %s %s (%s) mtu %d", iface.ID, iface.MACAddress, iface.Address, iface.CIDR, iface.MTU)
+			id := "unset"
+			if iface.ID != nil {
+				id = strconv.FormatInt(*iface.ID, 10)
+			}
+			parts[i] = fmt.Sprintf("name=%s id=%s mac=%s address=%s cidr=%s mtu=%d", iface.Name, id, iface.MACAddress, iface.Address, iface.CIDR, iface.MTU)
 		}
 		fmt.Fprintf(out, "  %s node=%s instance=%s provider=%s: %s\n", obj.Name, obj.Spec.NodeName, obj.Spec.InstanceID,
 			obj.Labels["multinic.io/provider-id"], strings.Join(parts, "; "))
@@ -71,4 +80,19 @@ func createNamespace(ctx context.Context, cfg *rest.Config) error {
 		return err
 	}
 	return c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
+}
+
+// writeBizKubeconfig gives people kubectl access to the Biz plane while the
+// demo serves (kubectl get mnnc -o yaml shows what the agent would read).
+func writeBizKubeconfig(env *envtest.Environment, dir string) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "biz.kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
 }

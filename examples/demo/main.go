@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -155,6 +156,16 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if opts.once {
 		return nil
 	}
+	kubeconfigDir, err := os.MkdirTemp("", "multinic-demo-biz-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(kubeconfigDir)
+	kubeconfig, err := writeBizKubeconfig(bizEnv, kubeconfigDir)
+	if err != nil {
+		return fmt.Errorf("kubeconfig for the Biz plane: %w", err)
+	}
+	step("the Biz plane answers kubectl: kubectl --kubeconfig %s -n %s get mnnc -o yaml", kubeconfig, namespace)
 	step("serving the inventory at %s/v1/inventory/node-configs until Ctrl-C", inventoryURL)
 	<-ctx.Done()
 	return nil
@@ -279,7 +290,11 @@ func printInventory(ctx context.Context, out io.Writer, base string) error {
 	}
 	fmt.Fprintf(out, "  HTTP %d, %d records\n", resp.StatusCode, len(records))
 	for _, r := range records {
-		fmt.Fprintf(out, "  providerId=%s nodeName=%s instanceId=%s interfaces=%d hash=%s…\n", r.ProviderID, r.NodeName, r.InstanceID, len(r.Config.Interfaces), r.LastConfigHash[:12])
+		names := make([]string, len(r.Config.Interfaces))
+		for i, iface := range r.Config.Interfaces {
+			names[i] = iface.Name
+		}
+		fmt.Fprintf(out, "  providerId=%s nodeName=%s instanceId=%s interfaces=%s hash=%s…\n", r.ProviderID, r.NodeName, r.InstanceID, strings.Join(names, ","), r.LastConfigHash[:12])
 	}
 	return nil
 }

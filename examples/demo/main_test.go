@@ -3,13 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 
 // TestDemoOnce runs the demo end to end, as `DEMO_ONCE=1 make demo` does,
@@ -24,20 +33,92 @@ func TestDemoOnce(t *testing.T) {
 	require.NoError(t, err, out.String())
 	text := out.String()
 
-	nodeLine := regexp.MustCompile(`(?m)^  (worker-\d) node=worker-\d instance=\S+ provider=provider-1: (.*)$`)
+	nodeLine := regexp.MustCompile(`(?m)^  (\S+) node=(\S+) instance=\S+ provider=provider-1: (.*)$`)
 	got := map[string]string{}
 	for _, m := range nodeLine.FindAllStringSubmatch(text, -1) {
-		got[m[1]] = m[2]
+		assert.Equal(t, m[1], m[2], "object name = spec.nodeName")
+		assert.Equal(t, strings.ToLower(m[1]), m[1], "node names are lower-case")
+		got[m[1]] = m[3]
 	}
 	assert.Equal(t, map[string]string{
-		"worker-1": "multinic0 fa:16:3e:0a:00:01 10.10.0.11 (10.10.0.0/24) mtu 1450; multinic1 fa:16:3e:0b:00:01 10.20.0.11 (10.20.0.0/24) mtu 9000",
-		"worker-2": "multinic0 fa:16:3e:0a:00:02 10.10.0.12 (10.10.0.0/24) mtu 1450; multinic1 fa:16:3e:0b:00:02 10.20.0.12 (10.20.0.0/24) mtu 9000",
-		"worker-3": "multinic0 fa:16:3e:0a:00:03 10.10.0.13 (10.10.0.0/24) mtu 1450",
-	}, got, "three MultiNicNodeConfig objects, management ports left out")
+		"worker-1": "name=multinic0 id=0 mac=fa:16:3e:0a:00:01 address=10.10.0.11 cidr=10.10.0.0/24 mtu=1450; name=multinic1 id=1 mac=fa:16:3e:0b:00:01 address=10.20.0.11 cidr=10.20.0.0/24 mtu=9000",
+		"worker-2": "name=multinic0 id=0 mac=fa:16:3e:0a:00:02 address=10.10.0.12 cidr=10.10.0.0/24 mtu=1450; name=multinic1 id=1 mac=fa:16:3e:0b:00:02 address=10.20.0.12 cidr=10.20.0.0/24 mtu=9000",
+		"worker-3": "name=multinic0 id=0 mac=fa:16:3e:0a:00:03 address=10.10.0.13 cidr=10.10.0.0/24 mtu=1450",
+	}, got, "three MultiNicNodeConfig objects, every interface stored with its name and MTU, management ports left out")
 	// Synced, or NoChange when a second reconcile (the Secret's watch event)
 	// came first; either way Ready.
 	assert.Regexp(t, `(?m)^  Ready=True reason=(Synced|NoChange)`, text)
 	assert.Contains(t, text, "downPortRetry: nodes=[worker-2]")
 	assert.Contains(t, text, "  HTTP 200, 3 records")
 	assert.Equal(t, 3, strings.Count(text, "providerId=provider-1 nodeName=worker-"))
+	assert.Equal(t, 2, strings.Count(text, " interfaces=multinic0,multinic1 "), "the inventory keeps the names too")
+}
+
+// TestDemoServesKubectlAccess runs the demo in its serving mode: the Biz
+// plane answers the kubeconfig it prints, and what kubectl would show of
+// the MultiNicNodeConfig objects has a name and an MTU on every interface.
+func TestDemoServesKubectlAccess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two control planes")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out, options{inventoryAddr: "127.0.0.1:0", logs: io.Discard}) }()
+
+	hint := regexp.MustCompile(`kubectl --kubeconfig (\S+) -n (\S+) get mnnc -o yaml`)
+	var m []string
+	deadline := time.After(3 * time.Minute)
+	for m == nil {
+		select {
+		case err := <-done:
+			require.FailNow(t, "the demo stopped before serving", "%v\n%s", err, out.String())
+		case <-deadline:
+			require.FailNow(t, "the demo never printed how to reach the Biz plane", out.String())
+		case <-time.After(100 * time.Millisecond):
+			m = hint.FindStringSubmatch(out.String())
+		}
+	}
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", m[1])
+	require.NoError(t, err)
+	biz, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	list, err := biz.Resource(mnnc.Resource).Namespace(m[2]).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 3)
+	for _, obj := range list.Items {
+		assert.Equal(t, strings.ToLower(obj.GetName()), obj.GetName())
+		ifaces, _, err := unstructured.NestedSlice(obj.Object, "spec", "interfaces")
+		require.NoError(t, err)
+		require.NotEmpty(t, ifaces)
+		for _, raw := range ifaces {
+			iface := raw.(map[string]any)
+			assert.Regexp(t, `^multinic[0-9]$`, iface["name"], "%s: %v", obj.GetName(), iface)
+			assert.Equal(t, fmt.Sprintf("multinic%d", iface["id"]), iface["name"], "%s: name matches id", obj.GetName())
+			assert.NotNil(t, iface["mtu"], "%s: %v", obj.GetName(), iface)
+		}
+	}
+
+	cancel()
+	assert.NoError(t, <-done, "Ctrl-C is a clean stop")
+}
+
+// syncBuffer is the demo's output, written by run and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

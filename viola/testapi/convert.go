@@ -3,8 +3,8 @@ package testapi
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strings"
 
@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 
 	"github.com/multinic/multinic/viola"
 	"github.com/multinic/multinic/viola/testapi/api/v1alpha1"
@@ -25,35 +26,17 @@ const (
 	LabelProviderID = "multinic.io/provider-id"
 )
 
-var objectNameUnsafe = regexp.MustCompile(`[^a-z0-9.-]`)
-
-// ObjectName is the MultiNicNodeConfig name for a node (SPEC §7): lower-cased,
-// characters outside [a-z0-9.-] replaced by "-", then trimmed into a valid
-// DNS subdomain (no empty or dash-edged dot-separated parts, at most 253
-// characters). Node names are normally DNS subdomains already, so this only
-// changes odd ones such as "Worker_1.EXAMPLE" → "worker-1.example". It fails
-// when nothing usable is left, e.g. for "___".
+// ObjectName is the MultiNicNodeConfig name for a node (SPEC §7): the node
+// name itself, because the node agent looks its object up by its Kubernetes
+// node name. A name that is not a valid Kubernetes node name (a lower-case
+// RFC 1123 subdomain) is refused rather than mangled: the agent would never
+// find an object stored under another name.
 func ObjectName(nodeName string) (string, error) {
-	replaced := objectNameUnsafe.ReplaceAllString(strings.ToLower(nodeName), "-")
-	var parts []string
-	for part := range strings.SplitSeq(replaced, ".") {
-		if part = strings.Trim(part, "-"); part != "" {
-			parts = append(parts, part)
-		}
+	if errs := validation.IsDNS1123Subdomain(nodeName); len(errs) > 0 {
+		return "", fmt.Errorf("nodeName %q is not a Kubernetes node name (a lower-case RFC 1123 subdomain), so the node agent could never find its object: %s",
+			nodeName, strings.Join(errs, "; "))
 	}
-	name := strings.Join(parts, ".")
-	if len(name) > validation.DNS1123SubdomainMaxLength {
-		name = strings.TrimRight(name[:validation.DNS1123SubdomainMaxLength], "-.")
-	}
-	if name == "" {
-		return "", fmt.Errorf("nodeName %q yields no valid object name: it has no letter or digit", nodeName)
-	}
-	// The steps above always give a DNS subdomain; checking again keeps a
-	// future change from sending the API server a name it will refuse.
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return "", fmt.Errorf("nodeName %q yields invalid object name %q: %s", nodeName, name, strings.Join(errs, "; "))
-	}
-	return name, nil
+	return nodeName, nil
 }
 
 var labelValueUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
@@ -64,8 +47,8 @@ const labelHashLen = 8
 
 // LabelValue makes s a valid label value: characters outside [A-Za-z0-9._-]
 // become "-", the ends are trimmed to alphanumerics, and a value longer than
-// 63 characters is cut and suffixed with a hash of s. Case is kept, because
-// label values allow it and the label should show the real node name.
+// 63 characters is cut and suffixed with a hash of s. Case is kept: label
+// values allow it, and provider IDs may carry it.
 func LabelValue(s string) string {
 	value := strings.TrimFunc(labelValueUnsafe.ReplaceAllString(s, "-"), notAlphanumeric)
 	if len(value) <= validation.LabelValueMaxLength {
@@ -80,9 +63,23 @@ func notAlphanumeric(r rune) bool {
 	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
 }
 
+// The node agent's rules for an interface (SPEC §7), checked here as well as
+// by the CRD so a bad payload is refused with 400 before anything is applied,
+// and so an object that the agent would skip is never stored.
+var agentMACPattern = regexp.MustCompile(`^([0-9A-Fa-f]{2}[:]){5}([0-9A-Fa-f]{2})$`)
+
+// Bounds of the agent's mtu field; the agent skips an interface outside them
+// or without one.
+const (
+	minMTU = 68
+	maxMTU = 9000
+)
+
 // NewObject turns a node config into the MultiNicNodeConfig that Viola
-// applies for providerID in namespace. It checks what Validate does not:
-// the interface names and that the object name can be formed.
+// applies for providerID in namespace. Every field of the payload is kept.
+// Beyond Validate it checks what the node agent needs: the node name is the
+// object name, and every interface carries a name matching its id and an
+// MTU.
 func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1.MultiNicNodeConfig, error) {
 	if err := config.Validate(); err != nil {
 		return nil, err
@@ -92,7 +89,7 @@ func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1
 		return nil, err
 	}
 	labels := map[string]string{
-		LabelNodeName:   LabelValue(config.NodeName),
+		LabelNodeName:   LabelValue(name),
 		LabelProviderID: LabelValue(providerID),
 	}
 	// An empty label value is legal but selects nothing useful; leaving the
@@ -109,17 +106,15 @@ func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1
 			Interfaces: make([]v1alpha1.Interface, len(config.Interfaces)),
 		},
 	}
+	var errs []error
 	for i, iface := range config.Interfaces {
-		if want := viola.InterfaceName(iface.ID); iface.Name != want {
-			return nil, fmt.Errorf("node config %q: interfaces[%d].name %q must be %q", config.NodeName, i, iface.Name, want)
-		}
-		// Validate bounds mtu to 68-9000 but not id from above; the CRD
-		// stores both as int32.
-		if iface.ID > math.MaxInt32 {
-			return nil, fmt.Errorf("node config %q: interfaces[%d].id %d exceeds %d", config.NodeName, i, iface.ID, math.MaxInt32)
+		if err := checkInterface(iface); err != nil {
+			errs = append(errs, fmt.Errorf("interfaces[%d].%w", i, err))
+			continue
 		}
 		obj.Spec.Interfaces[i] = v1alpha1.Interface{
-			ID:         int32(iface.ID),
+			ID:         ptr.To(int64(iface.ID)),
+			Name:       iface.Name,
 			PortID:     iface.PortID,
 			MACAddress: iface.MACAddress,
 			Address:    iface.Address,
@@ -127,7 +122,29 @@ func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1
 			MTU:        int32(iface.MTU),
 		}
 	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("node config %q: %w", config.NodeName, errors.Join(errs...))
+	}
 	return obj, nil
+}
+
+// checkInterface returns an error starting with the field it is about.
+func checkInterface(iface viola.Interface) error {
+	switch want := viola.InterfaceName(iface.ID); {
+	case iface.ID < 0:
+		return fmt.Errorf("id must be >= 0, got %d", iface.ID)
+	case iface.Name == "":
+		return fmt.Errorf("name is required (%q for id %d): without it the node agent renumbers the interfaces", want, iface.ID)
+	case iface.Name != want:
+		return fmt.Errorf("name %q must be %q, the name for id %d", iface.Name, want, iface.ID)
+	case !agentMACPattern.MatchString(iface.MACAddress):
+		return fmt.Errorf("macAddress %q is not six colon-separated hex pairs", iface.MACAddress)
+	case iface.MTU == 0:
+		return errors.New("mtu is required: the node agent skips an interface without one")
+	case iface.MTU < minMTU || iface.MTU > maxMTU:
+		return fmt.Errorf("mtu %d is outside %d-%d", iface.MTU, minMTU, maxMTU)
+	}
+	return nil
 }
 
 // applyObject is obj as a server-side apply body. Only the fields Viola owns

@@ -25,7 +25,7 @@ func rawObject(name string, spec map[string]any) *unstructured.Unstructured {
 }
 
 func rawInterface(fields map[string]any) map[string]any {
-	iface := map[string]any{"id": int64(0), "macAddress": "fa:16:3e:00:00:01", "mtu": int64(1450)}
+	iface := map[string]any{"id": int64(0), "name": "multinic0", "macAddress": "fa:16:3e:00:00:01", "mtu": int64(1450)}
 	for k, v := range fields {
 		if v == nil {
 			delete(iface, k)
@@ -37,7 +37,8 @@ func rawInterface(fields map[string]any) map[string]any {
 }
 
 // TestCRDRejectsInvalidObjects checks the schema on the API server itself,
-// for objects written by anything other than the test API.
+// for objects written by anything other than the test API. It refuses only
+// what the node agent's CRD refuses (contract_test.go holds the other side).
 func TestCRDRejectsInvalidObjects(t *testing.T) {
 	ctx := context.Background()
 	spec := func(ifaces ...any) map[string]any {
@@ -60,7 +61,8 @@ func TestCRDRejectsInvalidObjects(t *testing.T) {
 		{"empty interfaces", map[string]any{"nodeName": "n", "interfaces": []any{}}, "spec.interfaces: Invalid value: 0: spec.interfaces in body should have at least 1 items"},
 		{"missing interfaces", map[string]any{"nodeName": "n"}, "spec.interfaces: Required value"},
 		{"missing nodeName", map[string]any{"interfaces": []any{rawInterface(nil)}}, "spec.nodeName: Required value"},
-		{"duplicate interface id", spec(rawInterface(nil), rawInterface(map[string]any{"macAddress": "fa:16:3e:00:00:02"})), "spec.interfaces[1]: Duplicate value"},
+		{"name not multinicK", spec(rawInterface(map[string]any{"name": "eth0"})), `spec.interfaces[0].name: Invalid value: "eth0": spec.interfaces[0].name in body should match '^multinic[0-9]+$'`},
+		{"MAC with dashes", spec(rawInterface(map[string]any{"macAddress": "fa-16-3e-00-00-01"})), "spec.interfaces[0].macAddress in body should match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := clusterA.client.Create(ctx, rawObject("crd-invalid", tc.spec))

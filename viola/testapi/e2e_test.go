@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,10 +39,15 @@ func TestViolaClientPostsIntoTheCluster(t *testing.T) {
 	objects := clusterA.objectsOf(t, provider)
 	require.Len(t, objects, len(configs))
 	for _, obj := range objects {
-		assert.Equal(t, obj.Name, obj.Spec.NodeName)
+		assert.Equal(t, obj.Name, obj.Spec.NodeName, "the agent finds its object by node name")
+		assert.Equal(t, strings.ToLower(obj.Name), obj.Name)
+		assert.Equal(t, obj.Name, obj.Labels[testapi.LabelNodeName])
 		assert.Equal(t, "vm-"+obj.Name, obj.Spec.InstanceID)
 		require.Len(t, obj.Spec.Interfaces, 1)
-		assert.Equal(t, int32(1450), obj.Spec.Interfaces[0].MTU)
+		stored := obj.Spec.Interfaces[0]
+		require.NotNil(t, stored.ID, "id is stored, 0 included")
+		assert.Equal(t, viola.InterfaceName(int(*stored.ID)), stored.Name, "every stored interface carries its name")
+		assert.Equal(t, int32(1450), stored.MTU)
 	}
 }
 

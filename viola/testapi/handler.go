@@ -172,10 +172,10 @@ func (h *handler) objects(configs []viola.NodeConfig, providerID string) ([]*v1a
 			errs = append(errs, fmt.Sprintf("configs[%d]: %v", i, oneLine(err)))
 			continue
 		}
-		// Two nodes with one object name would overwrite each other, and
-		// which one wins would depend on the order of the payload.
+		// Two configs of one node would overwrite each other, and which one
+		// wins would depend on the order of the payload.
 		if first, seen := byName[obj.Name]; seen {
-			errs = append(errs, fmt.Sprintf("configs[%d]: node %q maps to object name %q, as configs[%d] node %q does", i, config.NodeName, obj.Name, first, configs[first].NodeName))
+			errs = append(errs, fmt.Sprintf("configs[%d]: node %q is also configs[%d]; send one config per node", i, config.NodeName, first))
 			continue
 		}
 		byName[obj.Name] = i

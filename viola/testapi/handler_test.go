@@ -3,6 +3,7 @@ package testapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/viola"
@@ -21,18 +23,17 @@ func TestPostCreatesObjects(t *testing.T) {
 	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
 	provider := "openstack:///" + uniqueName(t)
 	prefix := uniqueName(t)
-	plain := nodeConfig(prefix+"-worker-1", iface(0, "fa:16:3e:aa:bb:cc", 1450), iface(3, "FA:16:3E:AA:BB:DD", 0))
-	odd := nodeConfig("Worker_1.EXAMPLE-"+prefix, iface(1, "fa:16:3e:00:00:02", 9000))
-	odd.InstanceID = ""
+	plain := nodeConfig(prefix+"-worker-1", iface(0, "fa:16:3e:aa:bb:cc", 1450), iface(3, "FA:16:3E:AA:BB:DD", 9000))
+	dotted := nodeConfig(prefix+".example.com", iface(1, "fa:16:3e:00:00:02", 68))
+	dotted.InstanceID = ""
 
-	status, resp := postConfigs(t, h, provider, plain, odd)
+	status, resp := postConfigs(t, h, provider, plain, dotted)
 
 	require.Equal(t, http.StatusOK, status, resp.Error)
-	oddName := "worker-1.example-" + prefix
 	assert.Equal(t, testapi.Response{
 		Applied: 2,
 		Output: "multinicnodeconfig.multinic.io/" + prefix + "-worker-1 serverside-applied\n" +
-			"multinicnodeconfig.multinic.io/" + oddName + " serverside-applied\n",
+			"multinicnodeconfig.multinic.io/" + prefix + ".example.com serverside-applied\n",
 		Cluster: "cluster-a",
 	}, resp)
 
@@ -46,18 +47,35 @@ func TestPostCreatesObjects(t *testing.T) {
 		NodeName:   prefix + "-worker-1",
 		InstanceID: "vm-" + prefix + "-worker-1",
 		Interfaces: []v1alpha1.Interface{
-			{ID: 0, PortID: "port-fa:16:3e:aa:bb:cc", MACAddress: "fa:16:3e:aa:bb:cc", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 1450},
-			{ID: 3, PortID: "port-FA:16:3E:AA:BB:DD", MACAddress: "FA:16:3E:AA:BB:DD", Address: "10.0.0.10", CIDR: "10.0.0.0/24"},
+			{ID: ptr.To[int64](0), Name: "multinic0", PortID: "port-fa:16:3e:aa:bb:cc", MACAddress: "fa:16:3e:aa:bb:cc", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 1450},
+			{ID: ptr.To[int64](3), Name: "multinic3", PortID: "port-FA:16:3E:AA:BB:DD", MACAddress: "FA:16:3E:AA:BB:DD", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 9000},
 		},
-	}, got.Spec)
+	}, got.Spec, "the stored spec carries every field of the payload, id 0 and names included")
 
-	gotOdd := clusterA.getObject(t, oddName)
-	assert.Equal(t, "Worker_1.EXAMPLE-"+prefix, gotOdd.Spec.NodeName, "the spec keeps the node name as sent")
-	assert.Equal(t, "Worker_1.EXAMPLE-"+prefix, gotOdd.Labels[testapi.LabelNodeName], "label values allow case and underscores")
-	assert.NotContains(t, gotOdd.Labels, testapi.LabelInstanceID, "an empty instance ID gets no label")
-	assert.Equal(t, int32(9000), gotOdd.Spec.Interfaces[0].MTU)
+	gotDotted := clusterA.getObject(t, prefix+".example.com")
+	assert.Equal(t, prefix+".example.com", gotDotted.Spec.NodeName, "object name = spec.nodeName")
+	assert.Equal(t, prefix+".example.com", gotDotted.Labels[testapi.LabelNodeName])
+	assert.NotContains(t, gotDotted.Labels, testapi.LabelInstanceID, "an empty instance ID gets no label")
+	assert.Equal(t, "multinic1", gotDotted.Spec.Interfaces[0].Name)
+	assert.Equal(t, int32(68), gotDotted.Spec.Interfaces[0].MTU)
 
 	assert.Len(t, clusterA.objectsOf(t, provider), 2, "the provider label selects exactly this POST's objects")
+}
+
+// TestPostRefusesNodeNamesTheAgentCannotFind: the agent looks its object
+// up by its Kubernetes node name, so a name that is not one is refused,
+// naming the node, rather than stored under a mangled name.
+func TestPostRefusesNodeNamesTheAgentCannotFind(t *testing.T) {
+	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
+	provider := uniqueName(t)
+	for _, node := range []string{"Worker-1", " worker-1 ", "worker_1", "a..b"} {
+		t.Run(node, func(t *testing.T) {
+			status, resp := postConfigs(t, h, provider, nodeConfig(node))
+			assert.Equal(t, http.StatusBadRequest, status)
+			assert.Contains(t, resp.Error, fmt.Sprintf("configs[0]: nodeName %q is not a Kubernetes node name (a lower-case RFC 1123 subdomain)", node))
+		})
+	}
+	assert.Empty(t, clusterA.objectsOf(t, provider), "nothing is applied under any name")
 }
 
 func TestRePostIsIdempotent(t *testing.T) {
@@ -100,8 +118,8 @@ func TestChangedPostUpdatesAndKeepsOthersFields(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, resp.Error)
 	got := clusterA.getObject(t, name)
 	assert.Equal(t, []v1alpha1.Interface{
-		{ID: 1, PortID: "port-fa:16:3e:00:00:02", MACAddress: "fa:16:3e:00:00:02", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 9000},
-	}, got.Spec.Interfaces, "interface 0 is gone from the payload, so apply removes it")
+		{ID: ptr.To[int64](1), Name: "multinic1", PortID: "port-fa:16:3e:00:00:02", MACAddress: "fa:16:3e:00:00:02", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 9000},
+	}, got.Spec.Interfaces, "interface 0 is gone from the payload: the apply replaces the atomic list")
 	assert.Equal(t, "vm-replaced", got.Spec.InstanceID)
 	assert.Equal(t, "vm-replaced", got.Labels[testapi.LabelInstanceID])
 	assert.Equal(t, "network", got.Labels["team"])
@@ -130,7 +148,8 @@ func TestRePostTakesBackHandEdits(t *testing.T) {
 
 func TestPostRejectsBadRequests(t *testing.T) {
 	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
-	valid := `{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}`
+	const iface0 = `{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}`
+	valid := `{"nodeName":"n","interfaces":[` + iface0 + `]}`
 	for _, tc := range []struct {
 		name       string
 		providerID string
@@ -146,14 +165,16 @@ func TestPostRejectsBadRequests(t *testing.T) {
 		{"empty array", "p", "[]", 400, "body holds no node configs"},
 		{"element not an object", "p", "[" + valid + ", null]", 400, "configs[1] must be a JSON object, got null"},
 		{"wrong type", "p", `[{"nodeName":"n","interfaces":[{"id":"zero"}]}]`, 400, "configs[0]: json: cannot unmarshal string"},
-		{"missing node name", "p", `[{"interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, "configs[0]: node config \"\": nodeName is required"},
+		{"missing node name", "p", `[{"interfaces":[` + iface0 + `]}]`, 400, "configs[0]: node config \"\": nodeName is required"},
 		{"no interfaces", "p", `[{"nodeName":"n","interfaces":[]}]`, 400, "configs[0]: node config \"n\": interfaces must hold at least one interface"},
-		{"bad MAC", "p", `[` + valid + `,{"nodeName":"m","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e"}]}]`, 400, `configs[1]: node config "m": interfaces[0].macAddress "fa:16:3e" is not six colon-separated hex pairs`},
+		{"bad MAC", "p", `[` + valid + `,{"nodeName":"m","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e","mtu":1450}]}]`, 400, `configs[1]: node config "m": interfaces[0].macAddress "fa:16:3e" is not six colon-separated hex pairs`},
 		{"MTU out of range", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc","mtu":10000}]}]`, 400, "interfaces[0].mtu 10000 is outside 68-9000"},
-		{"wrong interface name", "p", `[{"nodeName":"n","interfaces":[{"id":2,"name":"eth2","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `interfaces[0].name "eth2" must be "multinic2"`},
-		{"duplicate interface id", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"},{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cd"}]}]`, 400, "interfaces[1].id 0 is used twice"},
-		{"unnameable node", "p", `[{"nodeName":"___","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `configs[0]: nodeName "___" yields no valid object name: it has no letter or digit`},
-		{"two nodes, one object name", "p", `[{"nodeName":"Node_A","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]},{"nodeName":"node-a","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `configs[1]: node "node-a" maps to object name "node-a", as configs[0] node "Node_A" does`},
+		{"missing MTU", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `node config "n": interfaces[0].mtu is required: the node agent skips an interface without one`},
+		{"missing interface name", "p", `[{"nodeName":"n","interfaces":[{"id":4,"macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}]}]`, 400, `node config "n": interfaces[0].name is required ("multinic4" for id 4)`},
+		{"wrong interface name", "p", `[{"nodeName":"n","interfaces":[{"id":2,"name":"eth2","macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}]}]`, 400, `interfaces[0].name "eth2" must be "multinic2"`},
+		{"duplicate interface id", "p", `[{"nodeName":"n","interfaces":[` + iface0 + `,{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cd","mtu":1450}]}]`, 400, "interfaces[1].id 0 is used twice"},
+		{"upper-case node name", "p", `[{"nodeName":"Node-A","interfaces":[` + iface0 + `]}]`, 400, `configs[0]: nodeName "Node-A" is not a Kubernetes node name`},
+		{"one node twice", "p", `[` + valid + `,` + valid + `]`, 400, `configs[1]: node "n" is also configs[0]; send one config per node`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, resp := post(t, h, tc.providerID, []byte(tc.body))
@@ -168,8 +189,8 @@ func TestPostRejectsBadRequests(t *testing.T) {
 func TestPostReportsEveryInvalidConfig(t *testing.T) {
 	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA)})
 	good := nodeConfig(uniqueName(t))
-	badMAC := nodeConfig(uniqueName(t)+"-mac", iface(0, "nope", 0))
-	badName := nodeConfig(uniqueName(t)+"-name", viola.Interface{ID: 1, Name: "multinic0", MACAddress: "fa:16:3e:00:00:09"})
+	badMAC := nodeConfig(uniqueName(t)+"-mac", iface(0, "nope", 1450))
+	badName := nodeConfig(uniqueName(t)+"-name", viola.Interface{ID: 1, Name: "multinic0", MACAddress: "fa:16:3e:00:00:09", MTU: 1450})
 
 	status, resp := postConfigs(t, h, "biz", good, badMAC, badName)
 
@@ -185,7 +206,7 @@ func TestPostReportsEveryInvalidConfig(t *testing.T) {
 
 func TestProtocolErrors(t *testing.T) {
 	h := newHandler(t, testapi.Options{Router: routerTo(t, clusterA), MaxBodyBytes: 64})
-	body := `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`
+	body := `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}]}]`
 
 	t.Run("wrong method", func(t *testing.T) {
 		rec := httptest.NewRecorder()
