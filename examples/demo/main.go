@@ -76,7 +76,7 @@ func envOr(key, fallback string) string {
 
 func run(ctx context.Context, out io.Writer, opts options) error {
 	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
-	ctrl.SetLogger(zap.New(zap.WriteTo(opts.logs), zap.UseDevMode(false)))
+	ctrl.SetLogger(controller.SafeLogger(zap.New(zap.WriteTo(opts.logs), zap.UseDevMode(false))))
 
 	// Take the inventory port first: a busy port should fail in a second,
 	// not after two control planes have started.
