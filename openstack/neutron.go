@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/mtu"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/multinic/multinic/internal/recovered"
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // Port is the part of a Neutron port multinic uses.
@@ -21,7 +21,6 @@ type Port struct {
 	Status     string
 	MACAddress string
 	DeviceID   string
-	CreatedAt  time.Time
 	FixedIPs   []FixedIP
 }
 
@@ -45,9 +44,11 @@ var (
 	ErrSubnetNotUnique = errors.New("subnet name is not unique")
 )
 
-// portFields asks Neutron for only the attributes we read; a fleet's ports
-// otherwise carry security groups, bindings and tags we would discard.
-var portFields = []string{"id", "network_id", "status", "mac_address", "device_id", "created_at", "fixed_ips"}
+// portFields asks Neutron for only the attributes the flow reads (SPEC §5);
+// a fleet's ports otherwise carry security groups, bindings, timestamps and
+// tags we would discard, and every attribute decoded is one more that a
+// quirky server could fail the whole list with.
+var portFields = []string{"id", "network_id", "status", "mac_address", "device_id", "fixed_ips"}
 
 // portQuery lists the ports of several VMs in one request: Neutron ORs a
 // repeated device_id filter, which gophercloud's ListOpts cannot express.
@@ -86,7 +87,7 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("neutron: list ports: %w", err)
+		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
 	}
 	byDevice := make(map[string][]Port, len(vmIDs))
 	for _, batch := range results {
@@ -110,13 +111,28 @@ type portPage struct {
 
 func (p portPage) next() string { return nextLink(p.Links) }
 
+// check refuses a page that is not a port list: an empty list decodes to an
+// empty slice, only a missing or null "ports" to nil. A port without the
+// attributes that tie it to a VM and a NIC means the answer is not what we
+// asked for, so the list is refused rather than half used.
+func (p portPage) check() error {
+	if p.Ports == nil {
+		return errors.New(`the answer has no "ports" list`)
+	}
+	for i, port := range p.Ports {
+		if missing := missingFields("id", port.ID, "device_id", port.DeviceID, "mac_address", port.MACAddress); missing != "" {
+			return fmt.Errorf("ports[%d] (id %q) has no %s", i, port.ID, missing)
+		}
+	}
+	return nil
+}
+
 type portJSON struct {
-	ID         string        `json:"id"`
-	NetworkID  string        `json:"network_id"`
-	Status     string        `json:"status"`
-	MACAddress string        `json:"mac_address"`
-	DeviceID   string        `json:"device_id"`
-	CreatedAt  openstackTime `json:"created_at"`
+	ID         string `json:"id"`
+	NetworkID  string `json:"network_id"`
+	Status     string `json:"status"`
+	MACAddress string `json:"mac_address"`
+	DeviceID   string `json:"device_id"`
 	FixedIPs   []struct {
 		SubnetID  string `json:"subnet_id"`
 		IPAddress string `json:"ip_address"`
@@ -128,7 +144,31 @@ func (p portJSON) port() Port {
 	for i, ip := range p.FixedIPs {
 		ips[i] = FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
 	}
-	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, CreatedAt: time.Time(p.CreatedAt), FixedIPs: ips}
+	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, FixedIPs: ips}
+}
+
+// subnetFields are the subnet attributes the flow reads.
+var subnetFields = []string{"id", "name", "network_id", "cidr"}
+
+type subnetJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	NetworkID string `json:"network_id"`
+	CIDR      string `json:"cidr"`
+}
+
+func (sn *subnetJSON) check() error {
+	if sn == nil {
+		return errors.New(`the answer has no "subnet" object`)
+	}
+	if missing := missingFields("id", sn.ID, "network_id", sn.NetworkID, "cidr", sn.CIDR); missing != "" {
+		return fmt.Errorf("subnet %q has no %s", sn.ID, missing)
+	}
+	return nil
+}
+
+func (sn *subnetJSON) subnet() Subnet {
+	return Subnet{ID: sn.ID, Name: sn.Name, NetworkID: sn.NetworkID, CIDR: sn.CIDR}
 }
 
 // Subnet reads one subnet by ID.
@@ -136,14 +176,40 @@ func (s *Session) Subnet(ctx context.Context, id string) (Subnet, error) {
 	if s.networkErr != nil {
 		return Subnet{}, s.networkErr
 	}
-	sn, err := subnets.Get(ctx, s.network, id).Extract()
+	var body struct {
+		Subnet *subnetJSON `json:"subnet"`
+	}
+	err := getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, 404) {
-			return Subnet{}, fmt.Errorf("neutron: subnet %q: %w", id, ErrSubnetNotFound)
+			return Subnet{}, fmt.Errorf("neutron: no subnet with ID %q (Neutron answered 404): %w", id, ErrSubnetNotFound)
 		}
+		return Subnet{}, fmt.Errorf("neutron: get subnet %q: %w", id, describe(err))
+	}
+	if err := body.Subnet.check(); err != nil {
 		return Subnet{}, fmt.Errorf("neutron: get subnet %q: %w", id, err)
 	}
-	return Subnet{ID: sn.ID, Name: sn.Name, NetworkID: sn.NetworkID, CIDR: sn.CIDR}, nil
+	return body.Subnet.subnet(), nil
+}
+
+// subnetPage is one page of GET /v2.0/subnets.
+type subnetPage struct {
+	Subnets []*subnetJSON      `json:"subnets"`
+	Links   []gophercloud.Link `json:"subnets_links"`
+}
+
+func (p subnetPage) next() string { return nextLink(p.Links) }
+
+func (p subnetPage) check() error {
+	if p.Subnets == nil {
+		return errors.New(`the answer has no "subnets" list`)
+	}
+	for i, sn := range p.Subnets {
+		if err := sn.check(); err != nil {
+			return fmt.Errorf("subnets[%d]: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // SubnetByName finds the one subnet of the project with exactly this name.
@@ -151,44 +217,100 @@ func (s *Session) SubnetByName(ctx context.Context, name string) (Subnet, error)
 	if s.networkErr != nil {
 		return Subnet{}, s.networkErr
 	}
-	pages, err := subnets.List(s.network, subnets.ListOpts{Name: name, ProjectID: s.projectID}).AllPages(ctx)
-	if err != nil {
-		return Subnet{}, fmt.Errorf("neutron: list subnets named %q: %w", name, err)
-	}
-	found, err := subnets.ExtractSubnets(pages)
-	if err != nil {
-		return Subnet{}, fmt.Errorf("neutron: decode subnets named %q: %w", name, err)
-	}
-	var matches []subnets.Subnet
-	for _, sn := range found {
-		if sn.Name == name { // Neutron's name filter is exact, but be sure
-			matches = append(matches, sn)
+	q := url.Values{"name": {name}, "project_id": {s.projectID}, "fields": subnetFields}
+	var matches []Subnet
+	err := eachPage(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), func(page subnetPage) error {
+		for _, sn := range page.Subnets {
+			if sn.Name == name { // Neutron's name filter is exact, but be sure
+				matches = append(matches, sn.subnet())
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return Subnet{}, fmt.Errorf("neutron: list subnets named %q: %w", name, describe(err))
 	}
 	switch len(matches) {
 	case 0:
-		return Subnet{}, fmt.Errorf("neutron: no subnet named %q in project %q: %w", name, s.projectID, ErrSubnetNotFound)
+		return Subnet{}, fmt.Errorf("neutron: no subnet named %q in project %q (%s): %w", name, s.projectID, s.projectSubnets(ctx), ErrSubnetNotFound)
 	case 1:
-		sn := matches[0]
-		return Subnet{ID: sn.ID, Name: sn.Name, NetworkID: sn.NetworkID, CIDR: sn.CIDR}, nil
+		return matches[0], nil
 	default:
 		return Subnet{}, fmt.Errorf("neutron: %d subnets named %q in project %q: %w", len(matches), name, s.projectID, ErrSubnetNotUnique)
 	}
 }
 
-// NetworkMTU reads a network's MTU.
+// maxListedSubnets bounds the names a SubnetNotFound message lists.
+const maxListedSubnets = 10
+
+// projectSubnets describes the project's subnets for a failed lookup by
+// name, so the user sees what to write instead: the first names (or IDs of
+// unnamed subnets) of one short page. It is a hint, so a failure to list
+// only says so.
+func (s *Session) projectSubnets(ctx context.Context) string {
+	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "name"}, "limit": {fmt.Sprint(maxListedSubnets + 1)}}
+	var page subnetPage
+	if err := getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
+		return "its subnets could not be listed"
+	}
+	var names []string
+	for _, sn := range page.Subnets {
+		if sn == nil {
+			continue
+		}
+		label := sn.Name
+		if label == "" {
+			label = "ID " + sn.ID
+		}
+		names = append(names, fmt.Sprintf("%q", retryhttp.OneLine(label, 80)))
+	}
+	switch {
+	case len(names) == 0:
+		return "the project has no subnets"
+	case len(names) > maxListedSubnets || nextLink(page.Links) != "":
+		return "its subnets include " + strings.Join(names[:min(len(names), maxListedSubnets)], ", ") + ", …"
+	default:
+		return "its subnets: " + strings.Join(names, ", ")
+	}
+}
+
+// NetworkMTU reads a network's MTU; 0 means Neutron reports none (the
+// attribute is missing or null), which the caller must not guess around.
 func (s *Session) NetworkMTU(ctx context.Context, networkID string) (int, error) {
 	if s.networkErr != nil {
 		return 0, s.networkErr
 	}
-	var network struct {
-		networks.Network
-		mtu.NetworkMTUExt
+	var body struct {
+		Network *struct {
+			ID  string `json:"id"`
+			MTU *int   `json:"mtu"`
+		} `json:"network"`
 	}
-	if err := networks.Get(ctx, s.network, networkID).ExtractInto(&network); err != nil {
-		return 0, fmt.Errorf("neutron: get network %q: %w", networkID, err)
+	err := getJSON(ctx, s.network, s.network.ServiceURL("networks", url.PathEscape(networkID))+fieldsQuery([]string{"id", "mtu"}), &body)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("neutron: get network %q: %w", networkID, describe(err))
+	case body.Network == nil:
+		return 0, fmt.Errorf(`neutron: get network %q: the answer has no "network" object`, networkID)
+	case body.Network.MTU == nil:
+		return 0, nil
 	}
-	return network.MTU, nil
+	return *body.Network.MTU, nil
+}
+
+func fieldsQuery(fields []string) string {
+	return "?" + url.Values{"fields": fields}.Encode()
+}
+
+// missingFields names the empty ones among name/value pairs, e.g. "id, cidr".
+func missingFields(pairs ...string) string {
+	var missing []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			missing = append(missing, pairs[i])
+		}
+	}
+	return strings.Join(missing, ", ")
 }
 
 func chunk(ids []string, size int) [][]string {
@@ -204,7 +326,8 @@ func chunk(ids []string, size int) [][]string {
 }
 
 // forEach runs fn for 0..n-1 with at most limit in flight and returns the
-// first error; the others are cancelled through ctx.
+// first error; the others are cancelled through ctx. A panic in fn becomes
+// its error, so no goroutine started here can take the process down.
 func forEach(ctx context.Context, n, limit int, fn func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -222,7 +345,7 @@ func forEach(ctx context.Context, n, limit int, fn func(context.Context, int) er
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
+			if err := recovered.Call(func() error { return fn(ctx, i) }); err != nil {
 				once.Do(func() { first = err; cancel(err) })
 			}
 		})

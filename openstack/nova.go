@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 )
 
 // Server is the part of a Nova server multinic uses.
@@ -17,10 +18,11 @@ type Server struct {
 	Metadata map[string]string `json:"metadata"`
 }
 
-// NodeName is the Kubernetes node name of the VM: the metadata value under
-// key when key is set and the value is non-empty, else the server name.
+// NodeName is the Kubernetes node name of the VM as Nova holds it: the
+// metadata value under key when key is set and the value is not blank, else
+// the server name. It is returned as is; the caller normalises it.
 func (s Server) NodeName(key string) string {
-	if key != "" && s.Metadata[key] != "" {
+	if key != "" && strings.TrimSpace(s.Metadata[key]) != "" {
 		return s.Metadata[key]
 	}
 	return s.Name
@@ -65,24 +67,40 @@ func (s *Session) Servers(ctx context.Context, vmIDs []string, withMetadata bool
 	var mu sync.Mutex
 	err := forEach(ctx, len(missing), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		id := missing[i]
-		var srv Server
-		err := servers.Get(ctx, s.compute, id).ExtractInto(&srv)
+		srv, err := s.server(ctx, id)
 		mu.Lock()
 		defer mu.Unlock()
-		switch {
-		case err == nil:
+		if err != nil {
+			failed[id] = err
+		} else {
 			found[id] = srv
-		case gophercloud.ResponseCodeIs(err, 404):
-			failed[id] = fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
-		default:
-			failed[id] = fmt.Errorf("nova: get server %q: %w", id, err)
 		}
 		return ctx.Err()
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("nova: get servers: %w", err)
+		return nil, nil, fmt.Errorf("nova: get servers: %w", describe(err))
 	}
 	return found, failed, nil
+}
+
+// server reads one VM. An answer without the server object, or for another
+// server, is an error of that VM rather than a nameless node.
+func (s *Session) server(ctx context.Context, id string) (Server, error) {
+	var body struct {
+		Server *Server `json:"server"`
+	}
+	err := getJSON(ctx, s.compute, s.compute.ServiceURL("servers", url.PathEscape(id)), &body)
+	switch {
+	case gophercloud.ResponseCodeIs(err, 404):
+		return Server{}, fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
+	case err != nil:
+		return Server{}, fmt.Errorf("nova: get server %q: %w", id, describe(err))
+	case body.Server == nil:
+		return Server{}, fmt.Errorf(`nova: get server %q: the answer has no "server" object`, id)
+	case body.Server.ID != id:
+		return Server{}, fmt.Errorf("nova: get server %q: the answer is for server %q", id, body.Server.ID)
+	}
+	return *body.Server, nil
 }
 
 // listProjectServers lists the project's servers, all pages. Without a
@@ -101,7 +119,7 @@ func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (ma
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nova: list servers: %w", err)
+		return nil, fmt.Errorf("nova: list servers: %w", describe(err))
 	}
 	return all, nil
 }
@@ -112,3 +130,15 @@ type serverPage struct {
 }
 
 func (p serverPage) next() string { return nextLink(p.Links) }
+
+func (p serverPage) check() error {
+	if p.Servers == nil {
+		return errors.New(`the answer has no "servers" list`)
+	}
+	for i, srv := range p.Servers {
+		if srv.ID == "" {
+			return fmt.Errorf("servers[%d] (name %q) has no id", i, srv.Name)
+		}
+	}
+	return nil
+}

@@ -2,21 +2,28 @@ package openstack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"regexp"
 	"strings"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+
+	"github.com/multinic/multinic/internal/retryhttp"
 )
 
 // maxPages stops a server whose next links never end.
 const maxPages = 10000
 
 // linkedPage is one page of a Neutron or Nova list; next is the href of its
-// rel=next link, empty on the last page.
-type linkedPage interface{ next() string }
+// rel=next link, empty on the last page, and check refuses a page that does
+// not have the list's shape (e.g. {} for a port list).
+type linkedPage interface {
+	next() string
+	check() error
+}
 
 // eachPage GETs url through the service client (token, re-auth and retries
 // included) and follows rel=next links, decoding each page once straight into
@@ -26,11 +33,14 @@ func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClie
 	seen := map[string]bool{}
 	for pages := 0; url != ""; pages++ {
 		if pages == maxPages || seen[url] {
-			return fmt.Errorf("pagination does not end (page %d, next %q)", pages+1, url)
+			return fmt.Errorf("pagination does not end (page %d, next %s)", pages+1, shortenURLs(url))
 		}
 		seen[url] = true
 		var page P
-		if _, err := client.Get(ctx, url, &page, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
+		if err := getJSON(ctx, client, url, &page); err != nil {
+			return err
+		}
+		if err := page.check(); err != nil {
 			return err
 		}
 		if err := each(page); err != nil {
@@ -41,28 +51,79 @@ func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClie
 	return nil
 }
 
+// getJSON GETs url and decodes a 200 answer into out.
+func getJSON(ctx context.Context, client *gophercloud.ServiceClient, url string, out any) error {
+	_, err := client.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
+	return err
+}
+
 func nextLink(links []gophercloud.Link) string {
 	next, _ := gophercloud.ExtractNextURL(links)
 	return next
 }
 
-// openstackTime reads the timestamps Neutron and Nova emit, which may lack a
-// zone ("2026-01-02T03:04:05") or carry one ("...Z", "+00:00").
-type openstackTime time.Time
+// Bounds of what a dependency's answer may put into an error message, which
+// ends up in CR status, events and logs.
+const (
+	maxBodyExcerpt  = 200
+	maxErrorMessage = 1024
+)
 
-func (t *openstackTime) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	if s == "" {
+// describe turns an error of a gophercloud call into one bounded line,
+// masking secrets before anything is cut (a cut could split a secret and
+// defeat the mask): an HTTP status becomes "HTTP 500 from GET <url>:
+// <body excerpt>", URLs lose their query (a ports URL holds a hundred VM
+// IDs), and an empty answer says so. The cause stays reachable, so
+// gophercloud.ResponseCodeIs still works.
+func describe(err error, secrets ...string) error {
+	if err == nil {
 		return nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999", "2006-01-02T15:04:05"} {
-		if parsed, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
-			*t = openstackTime(parsed.UTC())
-			return nil
+	var msg string
+	var status gophercloud.ErrUnexpectedResponseCode
+	switch {
+	case errors.As(err, &status):
+		body := retryhttp.OneLine(mask(string(status.Body), secrets), maxBodyExcerpt)
+		if body == "" {
+			body = "(empty body)"
+		}
+		msg = fmt.Sprintf("HTTP %d from %s %s: %s", status.Actual, status.Method, shortenURLs(mask(status.URL, secrets)), body)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "the answer body is empty or cut short: " + err.Error()
+	default:
+		msg = shortenURLs(mask(err.Error(), secrets))
+	}
+	return describedError{msg: retryhttp.OneLine(msg, maxErrorMessage), err: err}
+}
+
+// describedError shows the bounded message but keeps the cause reachable,
+// so callers can still ask, say, gophercloud.ResponseCodeIs(err, 401).
+type describedError struct {
+	msg string
+	err error
+}
+
+func (e describedError) Error() string { return e.msg }
+func (e describedError) Unwrap() error { return e.err }
+
+func mask(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
 		}
 	}
-	return errors.New("unrecognised timestamp " + s)
+	return s
+}
+
+var urlWithQuery = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+
+// shortenURLs drops query strings from URLs in s and any user info.
+func shortenURLs(s string) string {
+	return urlWithQuery.ReplaceAllStringFunc(s, func(raw string) string {
+		base, _, _ := strings.Cut(raw, "?")
+		if u, err := url.Parse(base); err == nil {
+			base = u.Redacted()
+		}
+		return base + "?…"
+	})
 }

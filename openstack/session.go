@@ -165,19 +165,24 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 		AllowReauth: true,
 	}
 	if err := gopenstack.AuthenticateV3(ctx, provider, auth, gophercloud.EndpointOpts{}); err != nil {
-		return nil, &AuthError{Err: redact(err, creds.Password)}
+		return nil, &AuthError{Err: describe(err, creds.Password)}
 	}
 	result, ok := provider.GetAuthResult().(tokens.CreateResult)
 	if !ok {
 		return nil, &AuthError{Err: errors.New("unexpected token response")}
 	}
+	// gophercloud reads a body without a token object as an empty token
+	// and catalog, which would surface later as a misleading catalog error.
+	if body, _ := result.Body.(map[string]any); body["token"] == nil {
+		return nil, &AuthError{Err: errors.New(`the answer has no "token" object`)}
+	}
 	token, err := result.ExtractToken()
 	if err != nil {
-		return nil, &AuthError{Err: fmt.Errorf("decode token: %w", err)}
+		return nil, &AuthError{Err: fmt.Errorf("decode token: %w", describe(err, creds.Password))}
 	}
 	catalog, err := result.ExtractServiceCatalog()
 	if err != nil {
-		return nil, &AuthError{Err: fmt.Errorf("decode catalog: %w", err)}
+		return nil, &AuthError{Err: fmt.Errorf("decode catalog: %w", describe(err, creds.Password))}
 	}
 	s := &Session{
 		opts:        opts,
@@ -306,30 +311,3 @@ func newHTTPClient(opts Options) (http.Client, error) {
 	}
 	return *rc.StandardClient(), nil
 }
-
-// redact removes a secret from an error message; gophercloud errors can echo
-// request details and must never carry the password onwards.
-func redact(err error, secrets ...string) error {
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[REDACTED]")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return redactedError{msg: msg, err: err}
-}
-
-// redactedError shows the masked message but keeps the cause reachable, so
-// callers can still ask, say, gophercloud.ResponseCodeIs(err, 401).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return e.err }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/internal/retryhttp"
 )
 
@@ -121,8 +122,10 @@ func NewClient(opts Options) (*Client, error) {
 
 // Post sends configs to Viola for the Biz cluster routed by providerID.
 //
-// Every config is checked before anything is sent, so an invalid one fails
-// the whole call without a request. Configs go out in batches of MaxBatch,
+// Every config is checked with ValidatePayload before anything is sent, so
+// an invalid one fails the whole call without a request: Post is the
+// transport, and a caller who wants one bad node left out while the rest go
+// out (as multinic.Sync does) checks each config first. Configs go out in batches of MaxBatch,
 // up to four at a time. A failing batch does not stop the others: the result
 // lists the nodes of every accepted batch, and the error joins one message
 // per failed batch.
@@ -143,7 +146,9 @@ func (c *Client) Post(ctx context.Context, providerID string, configs []NodeConf
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			if err := c.postBatch(ctx, providerID, batch); err != nil {
+			// A panic here (a caller's transport, say) must fail this batch,
+			// not the process.
+			if err := recovered.Call(func() error { return c.postBatch(ctx, providerID, batch) }); err != nil {
 				label := fmt.Sprintf("provider %q, %d nodes", providerID, len(batch))
 				if len(batches) > 1 {
 					label = fmt.Sprintf("provider %q, batch %d of %d, %d nodes", providerID, i+1, len(batches), len(batch))
@@ -207,14 +212,9 @@ func checkPost(providerID string, configs []NodeConfig) error {
 	var errs []error
 	seen := make(map[string]bool, len(configs))
 	for i, config := range configs {
-		if err := config.Validate(); err != nil {
+		if err := config.ValidatePayload(); err != nil {
 			errs = append(errs, fmt.Errorf("configs[%d]: %w", i, err))
 			continue
-		}
-		for j, iface := range config.Interfaces {
-			if iface.Name != InterfaceName(iface.ID) {
-				errs = append(errs, fmt.Errorf("configs[%d]: node config %q: interfaces[%d].name %q must be %q", i, config.NodeName, j, iface.Name, InterfaceName(iface.ID)))
-			}
 		}
 		// Batches go out concurrently, so two configs for one node would
 		// race and either could end up applied.

@@ -325,6 +325,12 @@ func TestPostValidatesBeforeSending(t *testing.T) {
 	noInterfaces := nodeConfigs(1)
 	noInterfaces[0].Interfaces = nil
 
+	noMTU := nodeConfigs(2)
+	noMTU[1].Interfaces[0].MTU = 0
+
+	upperCase := nodeConfigs(1)
+	upperCase[0].NodeName = "Worker-0"
+
 	tests := []struct {
 		name       string
 		providerID string
@@ -338,6 +344,8 @@ func TestPostValidatesBeforeSending(t *testing.T) {
 		{"interface name not multinic<id>", "p1", badName, `configs[1]: node config "worker-1": interfaces[1].name "eth1" must be "multinic1"`},
 		{"duplicate node", "p1", duplicate, `configs[1]: node "worker-0" appears more than once`},
 		{"no interfaces", "p1", noInterfaces, "interfaces must hold at least one interface"},
+		{"interface without mtu", "p1", noMTU, `configs[1]: node config "worker-1": interfaces[0].mtu is required`},
+		{"node name the agent never finds", "p1", upperCase, `configs[0]: node config "Worker-0": nodeName: "Worker-0" is not a lower-case RFC 1123 subdomain`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,3 +441,27 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// A panic in a batch's goroutine (here the caller's transport) fails that
+// batch; the process and the other batches carry on.
+func TestPostRecoversAPanicInABatch(t *testing.T) {
+	server := violatest.NewServer()
+	defer server.Close()
+	var calls atomic.Int32
+	transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+		if calls.Add(1) == 1 {
+			panic("transport bug")
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	client := newTestClient(t, viola.Options{Endpoint: server.URL, MaxBatch: 1, RetryMax: -1, HTTPClient: &http.Client{Transport: transport}})
+	result, err := client.Post(context.Background(), "p1", nodeConfigs(3))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "recovered panic: transport bug")
+	assert.NotContains(t, err.Error(), "goroutine", "no stack in the message")
+	assert.Len(t, result.Accepted, 2)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -41,9 +41,17 @@ func selectFields(doc any, names []string) any {
 	idx := fieldIndex(v.Type())
 	out := make(map[string]any, len(names))
 	for _, n := range names {
-		if i, ok := idx[n]; ok {
-			out[n] = v.Field(i).Interface()
+		i, ok := idx[n]
+		if !ok {
+			continue
 		}
+		f := v.Field(i)
+		// An absent attribute (omitempty and nil) stays absent, as in the
+		// whole document.
+		if f.Kind() == reflect.Pointer && f.IsNil() && strings.Contains(v.Type().Field(i).Tag.Get("json"), ",omitempty") {
+			continue
+		}
+		out[n] = f.Interface()
 	}
 	return out
 }
@@ -59,7 +67,7 @@ func filterable(t reflect.Type, name string) bool {
 	case reflect.String, reflect.Bool, reflect.Int:
 		return true
 	case reflect.Pointer:
-		return f.Elem().Kind() == reflect.String
+		return f.Elem().Kind() == reflect.String || f.Elem().Kind() == reflect.Int
 	}
 	return false
 }
@@ -136,7 +144,7 @@ func matchesAttr(f reflect.Value, kind reflect.Kind, values []string) bool {
 				return true
 			}
 		case reflect.Pointer:
-			if !f.IsNil() && f.Elem().String() == want {
+			if !f.IsNil() && matchesAttr(f.Elem(), f.Elem().Kind(), []string{want}) {
 				return true
 			}
 		}

@@ -20,9 +20,12 @@ const DefaultMTU = 1450
 
 // Network is a Neutron network.
 type Network struct {
-	ID        string // generated when empty
-	Name      string
-	MTU       int    // DefaultMTU when 0
+	ID   string // generated when empty
+	Name string
+	MTU  int // DefaultMTU when 0; any other value is served as is, e.g. 9100
+	// NoMTU serves the network without an mtu attribute, as Neutron does when
+	// the net-mtu extension is off.
+	NoMTU     bool
 	ProjectID string // the credentials' project when empty
 	CreatedAt time.Time
 }

@@ -96,7 +96,7 @@ type networkDoc struct {
 	TenantID                string   `json:"tenant_id"`
 	ProjectID               string   `json:"project_id"`
 	AdminStateUp            bool     `json:"admin_state_up"`
-	MTU                     int      `json:"mtu"`
+	MTU                     *int     `json:"mtu,omitempty"`
 	Status                  string   `json:"status"`
 	Subnets                 []string `json:"subnets"`
 	Shared                  bool     `json:"shared"`
@@ -584,8 +584,12 @@ func (s *Server) renderNetwork(n *Network) networkDoc {
 		}
 	}
 	ts := n.CreatedAt.UTC().Format(neutronTime)
+	var mtu *int
+	if !n.NoMTU {
+		mtu = &n.MTU
+	}
 	return networkDoc{
-		ID: n.ID, Name: n.Name, TenantID: n.ProjectID, ProjectID: n.ProjectID, AdminStateUp: true, MTU: n.MTU,
+		ID: n.ID, Name: n.Name, TenantID: n.ProjectID, ProjectID: n.ProjectID, AdminStateUp: true, MTU: mtu,
 		Status: "ACTIVE", Subnets: subnets, AvailabilityZoneHints: []string{}, AvailabilityZones: []string{"nova"},
 		Description: "", PortSecurityEnabled: true, L2Adjacency: true, ProviderNetworkType: "vxlan",
 		ProviderSegmentationID: segmentationID(n.ID), Tags: []string{}, CreatedAt: ts, UpdatedAt: ts, RevisionNumber: 1 + len(subnets),

@@ -324,6 +324,33 @@ func TestNetworkMTU(t *testing.T) {
 	assert.Equal(t, map[string]any{"network": map[string]any{"mtu": float64(8950)}}, body)
 }
 
+// A network whose plugin reports no MTU has no mtu attribute at all, in the
+// whole document and in a ?fields= selection; odd values are served as set.
+func TestNetworkWithoutOrWithOddMTU(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.AddNetwork(Network{ID: "no-mtu", NoMTU: true})
+	s.AddNetwork(Network{ID: "too-big", MTU: 9100})
+	token := issueToken(t, s)
+
+	status, _, body := rawGet(t, s.NeutronURL()+"/v2.0/networks/no-mtu", token)
+	require.Equal(t, http.StatusOK, status)
+	assert.NotContains(t, body["network"], "mtu")
+	assert.Equal(t, "no-mtu", body["network"].(map[string]any)["id"])
+
+	status, _, body = rawGet(t, s.NeutronURL()+"/v2.0/networks/no-mtu?fields=id&fields=mtu", token)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"network": map[string]any{"id": "no-mtu"}}, body)
+
+	status, _, body = rawGet(t, s.NeutronURL()+"/v2.0/networks/too-big?fields=mtu", token)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"network": map[string]any{"mtu": float64(9100)}}, body)
+
+	status, _, body = rawGet(t, s.NeutronURL()+"/v2.0/networks?mtu=9100&fields=id", token)
+	require.Equal(t, http.StatusOK, status, "mtu stays a filter")
+	assert.Equal(t, []any{map[string]any{"id": "too-big"}}, body["networks"])
+}
+
 func TestNeutronVersionDocuments(t *testing.T) {
 	s := NewServer()
 	defer s.Close()

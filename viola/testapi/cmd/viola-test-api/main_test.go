@@ -111,14 +111,16 @@ func TestRunServesUntilSIGTERM(t *testing.T) {
 
 	violaClient, err := viola.NewClient(viola.Options{Endpoint: endpoint, RetryMax: -1})
 	require.NoError(t, err)
-	config := viola.NodeConfig{NodeName: "Worker_9", InstanceID: "vm-9", Interfaces: []viola.Interface{
-		{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:09", MTU: 1500},
+	// viola.Client sends only what the node agent can use (SPEC §5-7):
+	// a lower-case node name and complete interfaces.
+	config := viola.NodeConfig{NodeName: "worker-9", InstanceID: "vm-9", Interfaces: []viola.Interface{
+		{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:09", Address: "10.0.0.9", CIDR: "10.0.0.0/24", MTU: 1500},
 	}}
 	_, err = violaClient.Post(context.Background(), "biz", []viola.NodeConfig{config})
 	require.NoError(t, err)
 	var obj v1alpha1.MultiNicNodeConfig
 	require.NoError(t, kubeClient.Get(context.Background(), client.ObjectKey{Namespace: "e2e", Name: "worker-9"}, &obj))
-	assert.Equal(t, "Worker_9", obj.Spec.NodeName)
+	assert.Equal(t, "worker-9", obj.Spec.NodeName)
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	assert.NoError(t, <-done, "SIGTERM is a clean shutdown")
