@@ -2,6 +2,7 @@ package retryhttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,14 +148,18 @@ func TestTimeoutNamesTheSetting(t *testing.T) {
 	client := newFast(t, retryhttp.Options{Timeout: 20 * time.Millisecond, TimeoutName: "openstackTimeout", RetryMax: -1})
 	_, err := get(t, client, server.URL)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "(openstackTimeout of 20ms exceeded)")
+	assert.EqualError(t, err, fmt.Sprintf(`giving up after 1 attempt(s): Get "%s": no answer within 20ms (openstackTimeout)`, server.URL))
+	var timeout *retryhttp.TimeoutError
+	require.ErrorAs(t, err, &timeout)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the cause stays reachable")
 
+	// As a RoundTripper of an http.Client, which names the request itself.
 	passing := newFast(t, retryhttp.Options{Timeout: 20 * time.Millisecond, TimeoutName: "openstackTimeout", RetryMax: -1, PassLastResponse: true})
-	_, err = get(t, passing, server.URL)
+	_, err = passing.StandardClient().Get(server.URL)
 	require.Error(t, err)
 	var exhausted *retryhttp.AttemptsError
 	assert.False(t, errors.As(err, &exhausted), "PassLastResponse hands the error back as it is")
-	assert.Contains(t, err.Error(), "(openstackTimeout of 20ms exceeded)", "but still names the setting")
+	assert.EqualError(t, err, fmt.Sprintf(`Get "%s": no answer within 20ms (openstackTimeout)`, server.URL), "named once, with the setting")
 }
 
 func TestErrorsNeverQuoteURLPasswords(t *testing.T) {

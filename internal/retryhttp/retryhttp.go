@@ -75,7 +75,9 @@ type Options struct {
 	MaxResponseBytes int64
 	// PassLastResponse makes Do, when retries run out, return the last
 	// response and error as they are (net/http's and gophercloud's
-	// contract) instead of wrapping the error in an *AttemptsError.
+	// contract) instead of wrapping the error in an *AttemptsError, and
+	// without the *url.Error that the http.Client using the client as its
+	// RoundTripper (StandardClient) adds itself.
 	PassLastResponse bool
 	// Observer, when set, hears about every attempt (retries included) under
 	// the name Dependency, e.g. to count requests per dependency. Dependency
@@ -265,7 +267,7 @@ func New(opts Options) (*retryablehttp.Client, error) {
 	explain := func(err error) error {
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) && urlErr.Timeout() {
-			err = fmt.Errorf("%w (%s of %s exceeded)", err, timeoutName, base.Timeout)
+			err = &url.Error{Op: urlErr.Op, URL: urlErr.URL, Err: &TimeoutError{Setting: timeoutName, Duration: base.Timeout, Err: urlErr.Err}}
 		}
 		return redactURLs(err)
 	}
@@ -274,10 +276,14 @@ func New(opts Options) (*retryablehttp.Client, error) {
 	}
 	if opts.PassLastResponse {
 		errorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
-			if err == nil {
-				return resp, nil
+			err = explain(err)
+			// The http.Client this is a RoundTripper of names the request
+			// itself; its *url.Error around this one would repeat it.
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = redactURLs(urlErr.Err)
 			}
-			return resp, explain(err)
+			return resp, err
 		}
 	}
 
@@ -301,6 +307,24 @@ func New(opts Options) (*retryablehttp.Client, error) {
 func cappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
 }
+
+// TimeoutError is an attempt that got no (complete) answer within the
+// per-attempt timeout. It names the setting, so the message says what to
+// change.
+type TimeoutError struct {
+	Setting  string
+	Duration time.Duration
+	Err      error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s (%s)", e.Duration, e.Setting)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true, like the net/http error it replaces.
+func (e *TimeoutError) Timeout() bool { return true }
 
 // AttemptsError records that retries ran out, so the caller can say so.
 type AttemptsError struct {

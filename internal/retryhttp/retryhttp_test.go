@@ -351,7 +351,7 @@ func TestTimeoutBoundsEachAttempt(t *testing.T) {
 	resp, err := get(t, newFast(t, retryhttp.Options{Timeout: 20 * time.Millisecond, RetryMax: 1}), server.URL)
 	assert.Nil(t, resp)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Timeout of 20ms exceeded", "a timeout names the setting that bounds it")
+	assert.Contains(t, err.Error(), "no answer within 20ms (Timeout)", "a timeout names the setting that bounds it")
 	assert.Contains(t, err.Error(), "giving up after 2 attempt(s)")
 	assert.EqualValues(t, 2, requests.Load(), "a timed-out attempt is retried with a fresh timeout")
 }

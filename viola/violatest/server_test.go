@@ -265,7 +265,7 @@ func TestInjectBrokenAnswers(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.status)
 	assert.Equal(t, "not json", resp.body)
 
-	server.Inject(fault.ResetDuringBody(), 1)
+	server.Inject(fault.ResetDuringBody(http.StatusOK), 1)
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(validBody))
 	require.NoError(t, err)
 	req.Header = jsonHeaders("p1")

@@ -53,11 +53,11 @@ func Body(status int, body string) Fault {
 	return Fault{status: status, body: []byte(body), raw: true}
 }
 
-// Oversized answers 200 with a well-formed JSON object of size bytes, one
+// Oversized answers status with a well-formed JSON object of size bytes, one
 // long string, streamed in chunks without Content-Length: neither the fake
 // nor the test holds it in memory, and only a client that bounds what it
 // reads stops early.
-func Oversized(size int64) Fault { return Fault{oversize: size} }
+func Oversized(status int, size int64) Fault { return Fault{status: status, oversize: size} }
 
 // Hang holds the request until the client gives up (its context ends) or the
 // fake closes, and then drops the connection without an answer.
@@ -67,9 +67,9 @@ func Hang() Fault { return Fault{hang: true} }
 // any byte of the response.
 func ResetBeforeResponse() Fault { return Fault{reset: resetBeforeResponse} }
 
-// ResetDuringBody sends a 200 status line and headers announcing a larger
-// body, the first bytes of that body, then resets the connection.
-func ResetDuringBody() Fault { return Fault{reset: resetDuringBody} }
+// ResetDuringBody sends the status line and headers of status, announcing a
+// larger body, the first bytes of that body, then resets the connection.
+func ResetDuringBody(status int) Fault { return Fault{status: status, reset: resetDuringBody} }
 
 // WithHeader adds a response header, e.g. WithHeader("Retry-After", "3600").
 func (f Fault) WithHeader(key, value string) Fault {
@@ -90,9 +90,9 @@ func (f Fault) String() string {
 	case f.reset == resetBeforeResponse:
 		return "reset before response"
 	case f.reset == resetDuringBody:
-		return "reset during body"
+		return fmt.Sprintf("HTTP %d reset during body", f.statusOr200())
 	case f.oversize > 0:
-		return fmt.Sprintf("oversized %d bytes", f.oversize)
+		return fmt.Sprintf("HTTP %d oversized %d bytes", f.statusOr200(), f.oversize)
 	case f.raw:
 		return fmt.Sprintf("HTTP %d body %q", f.statusOr200(), f.body)
 	}
@@ -173,7 +173,8 @@ func (f Fault) serveReset(w http.ResponseWriter) {
 		panic("fault: hijack: " + err.Error())
 	}
 	if f.reset == resetDuringBody {
-		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n")
+		status := f.statusOr200()
+		_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n", status, http.StatusText(status))
 		_, _ = buf.WriteString(`{"partial":"the connection drops here`)
 		_ = buf.Flush()
 	}

@@ -108,7 +108,7 @@ func TestBodyIsSentAsIs(t *testing.T) {
 
 func TestOversizedStreamsAWellFormedObject(t *testing.T) {
 	const size = 3<<20 + 7
-	server, _ := serve(t, Oversized(size))
+	server, _ := serve(t, Oversized(http.StatusOK, size))
 	resp, err := http.Get(server.URL)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -161,11 +161,11 @@ func TestResets(t *testing.T) {
 		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF), "got %v", err)
 	})
 	t.Run("during body", func(t *testing.T) {
-		server, _ := serve(t, ResetDuringBody())
+		server, _ := serve(t, ResetDuringBody(http.StatusCreated))
 		resp, err := http.Get(server.URL)
 		require.NoError(t, err, "the status line and headers arrive")
 		defer resp.Body.Close()
-		assert.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, http.StatusCreated, resp.StatusCode)
 		body, err := io.ReadAll(resp.Body)
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF), "got %v", err)
@@ -176,9 +176,9 @@ func TestResets(t *testing.T) {
 func TestString(t *testing.T) {
 	assert.Equal(t, "HTTP 503", Status(503).String())
 	assert.Equal(t, `HTTP 200 body "{}"`, Body(200, "{}").String())
-	assert.Equal(t, "oversized 100 bytes", Oversized(100).String())
+	assert.Equal(t, "HTTP 201 oversized 100 bytes", Oversized(201, 100).String())
 	assert.Equal(t, "reset before response", ResetBeforeResponse().String())
-	assert.Equal(t, "reset during body", ResetDuringBody().String())
+	assert.Equal(t, "HTTP 200 reset during body", ResetDuringBody(200).String())
 }
 
 type countingReader struct {
