@@ -135,7 +135,8 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 		return fail("decode response body: %w", err)
 	}
 	if envelope.ReturnCode != "200" {
-		return fail("returnCode %q (returnMessage %q)", envelope.ReturnCode, retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
+		// Both are outside text: cut, so the message stays one short line.
+		return fail("returnCode %q (returnMessage %q)", retryhttp.OneLine(string(envelope.ReturnCode), 20), retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
 	}
 	if envelope.Data == nil {
 		return fail("response has no data object")
