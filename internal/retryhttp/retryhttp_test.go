@@ -373,15 +373,19 @@ func TestBackoffIsCapped(t *testing.T) {
 	assert.Equal(t, 5*time.Millisecond, backoff(0, retryAfter(http.StatusServiceUnavailable, "3600")))
 	assert.Equal(t, time.Duration(0), backoff(3, retryAfter(http.StatusServiceUnavailable, "0")), "a shorter Retry-After is honoured")
 
-	// The same through a request: a server asking for an hour's pause.
+	// The same through a request: a server asking twice for an hour's pause.
 	var requests atomic.Int32
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requests.Add(1) == 1 {
+		switch requests.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
 			w.Header().Set("Retry-After", "3600")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+		default:
+			_, _ = io.WriteString(w, "ok")
 		}
-		_, _ = io.WriteString(w, "ok")
 	}))
 	defer server.Close()
 
@@ -390,9 +394,9 @@ func TestBackoffIsCapped(t *testing.T) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, server.URL, nil)
 	require.NoError(t, err)
 	resp, err := client.Do(req)
-	require.NoError(t, err, "the retry must come long before the context's deadline")
+	require.NoError(t, err, "the retries must come long before the context's deadline")
 	_ = resp.Body.Close()
-	assert.EqualValues(t, 2, requests.Load())
+	assert.EqualValues(t, 3, requests.Load())
 }
 
 func TestAttemptsError(t *testing.T) {
