@@ -27,12 +27,13 @@ const (
 	DefaultRetryWaitMin = 100 * time.Millisecond
 	DefaultRetryWaitMax = 2 * time.Second
 	// DefaultMaxResponseBytes is what the largest answer for a 10,000-VM
-	// fleet needs, with about three times headroom: Nova's detailed server
-	// list pages at 1,000 servers by default (2.6 MB with ten ports each, as
-	// the openstacktest fake renders them), the short list of all 10,000
-	// servers is 2.8 MB, and a Neutron ports page is one 100-VM device_id
-	// batch (0.4 MB with ten ports each). Concurrent requests each get this
-	// much, so it is kept tight.
+	// fleet needs, with at least 2.5 times headroom (measured on the fakes,
+	// ten target ports per VM: Nova's detailed server list pages at 1,000
+	// servers by default, 2.6 MB; the short list of all 10,000 servers in
+	// one page, 2.8 MB; a Neutron ports page is one 100-VM device_id batch,
+	// 0.3 MB). Each of up to 16 concurrent requests may read this much, so
+	// it is kept tight. TestDefaultMaxResponseBytesFitsATenThousandVMFleet
+	// (package openstack) keeps the measurement.
 	DefaultMaxResponseBytes = 8 << 20
 )
 
