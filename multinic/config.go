@@ -1,8 +1,10 @@
 package multinic
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/multinic/multinic/contrabass"
@@ -28,7 +30,9 @@ type Config struct {
 	SubnetID   string
 	SubnetName string
 
-	// EncryptKey decrypts the Contrabass admin password.
+	// EncryptKey decrypts the Contrabass admin password. Surrounding
+	// whitespace is ignored; the rest must be 16, 24 or 32 bytes (AES-128,
+	// -192, -256), else the pass fails with ConfigError before any request.
 	EncryptKey string
 
 	Contrabass contrabass.Options
@@ -48,8 +52,11 @@ type Config struct {
 	// Resend names nodes to send even when unchanged (for example nodes
 	// with DOWN ports that the agent should retry).
 	Resend []string
-	// PassTimeout bounds the whole pass, retries included, so one config
-	// cannot hold a caller for minutes. Zero means DefaultPassTimeout.
+	// PassTimeout bounds the whole pass (Contrabass, Keystone, Neutron,
+	// Nova, Viola, retries included), so one config cannot hold a caller for
+	// minutes. On expiry the error carries the reason of the step that was
+	// running and says the pass deadline was exceeded. Zero means
+	// DefaultPassTimeout; negative is a ConfigError.
 	PassTimeout time.Duration
 	// Now is the clock; tests inject one.
 	Now func() time.Time
@@ -107,16 +114,44 @@ func (c Config) validate() *Error {
 	if c.Viola.Endpoint == "" {
 		errs = append(errs, errors.New("settings.violaEndpoint is required (or the operator's VIOLA_ENDPOINT)"))
 	}
-	if c.EncryptKey == "" {
-		errs = append(errs, errors.New("the Contrabass encrypt key is empty"))
+	switch key := c.encryptKey(); len(key) {
+	case 16, 24, 32:
+	case 0:
+		errs = append(errs, errors.New("the Contrabass encrypt key is empty (set it in "+encryptKeySources+")"))
+	default:
+		// Checked here, before any request, because a wrong length can only
+		// be a wrong key; the key itself is never quoted.
+		errs = append(errs, fmt.Errorf("the Contrabass encrypt key (from %s) is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", encryptKeySources, len(key)))
+	}
+	if c.PassTimeout < 0 {
+		errs = append(errs, fmt.Errorf("the pass timeout must not be negative, got %s", c.PassTimeout))
 	}
 	if len(errs) > 0 {
-		return fail(ReasonConfig, errors.Join(errs...), c.EncryptKey)
+		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
 	}
 	if len(c.targetSubnetIDs()) == 0 && c.SubnetName == "" {
 		return fail(ReasonSubnetRequired, fmt.Errorf("one of subnetIDs, subnetID or subnetName is required"))
 	}
 	return nil
+}
+
+// encryptKeySources names where the operator reads the key from (SPEC §8),
+// generically: the library does not know which one was used.
+const encryptKeySources = "secrets.contrabassEncryptKeySecretRef, the Secret contrabass-encrypt-key (key CONTRABASS_ENCRYPT_KEY) or settings.contrabassEncryptKey"
+
+// encryptKey is the key without surrounding whitespace: a Secret made with
+// kubectl --from-file ends in a newline, which is never part of the key.
+func (c Config) encryptKey() string { return strings.TrimSpace(c.EncryptKey) }
+
+func (c Config) passTimeout() time.Duration { return cmp.Or(c.PassTimeout, DefaultPassTimeout) }
+
+// joinSemicolon joins errors on one line, which status messages need.
+func joinSemicolon(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // dedupe drops empty and repeated entries, keeping the first occurrence.

@@ -15,6 +15,9 @@ type target struct {
 	priority int
 	subnet   openstack.Subnet
 	mtu      int
+	// unusable says why the subnet contributes no interfaces (its network
+	// has no usable MTU); "" for a usable target.
+	unusable string
 }
 
 // statusFilter holds the allowed port statuses, upper-cased; nil means any.
@@ -54,20 +57,32 @@ type DroppedPort struct {
 }
 
 // selectPorts applies SPEC §5 to one VM's ports: allowed status, a fixed IP
-// on a target subnet (the earliest target wins), one port per MAC. The
-// result is in subnet-priority then MAC order.
-func selectPorts(ports []openstack.Port, targets map[string]*target, allowed statusFilter) []candidate {
-	var out []candidate
+// on a usable target subnet (the earliest target wins), one port per MAC.
+// The result is in subnet-priority then MAC order. blocked describes the
+// unusable subnets of the ports that had no usable one, so a VM left without
+// interfaces can say why.
+func selectPorts(ports []openstack.Port, targets map[string]*target, allowed statusFilter) (out []candidate, blocked []string) {
 	seenMAC := map[string]bool{}
 	for _, p := range ports {
 		if !allowed.allows(p.Status) {
 			continue
 		}
 		var best candidate
+		var unusable *target
 		for _, ip := range p.FixedIPs {
 			t := targets[ip.SubnetID]
-			if t != nil && (best.target == nil || t.priority < best.target.priority) {
+			switch {
+			case t == nil:
+			case t.unusable != "":
+				unusable = t
+			case best.target == nil || t.priority < best.target.priority:
 				best = candidate{port: p, ip: ip.IPAddress, target: t}
+			}
+		}
+		if best.target == nil && unusable != nil {
+			reason := unusable.subnet.ID + ": " + unusable.unusable
+			if !slices.Contains(blocked, reason) {
+				blocked = append(blocked, reason)
 			}
 		}
 		mac := strings.ToLower(p.MACAddress)
@@ -81,7 +96,7 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 		return cmp.Or(cmp.Compare(a.target.priority, b.target.priority),
 			cmp.Compare(strings.ToLower(a.port.MACAddress), strings.ToLower(b.port.MACAddress)))
 	})
-	return out
+	return out, blocked
 }
 
 // assignNames gives each candidate an interface index. A MAC that previous

@@ -79,7 +79,9 @@ func TestSelectPorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, c := range selectPorts(tt.ports, twoTargets(), tt.allowed) {
+			cands, blocked := selectPorts(tt.ports, twoTargets(), tt.allowed)
+			assert.Empty(t, blocked)
+			for _, c := range cands {
 				got = append(got, c.port.ID+"@"+c.ip)
 			}
 			assert.Equal(t, tt.want, got)
@@ -87,8 +89,32 @@ func TestSelectPorts(t *testing.T) {
 	}
 }
 
+// A subnet without usable MTU is no target: a port with an IP on it and
+// on a usable target goes to the usable one; a port only on it is reported.
+func TestSelectPortsSkipsSubnetsWithoutUsableMTU(t *testing.T) {
+	targets := twoTargets()
+	targets["sub-a"].unusable = "network net-a reports no MTU"
+	cands, blocked := selectPorts([]openstack.Port{
+		port("both", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-a", "10.0.0.1"), ip("sub-b", "10.1.0.1")),
+		port("only-a", "fa:16:3e:00:00:02", "ACTIVE", ip("sub-a", "10.0.0.2")),
+	}, targets, newStatusFilter([]string{"*"}))
+	require.Len(t, cands, 1)
+	assert.Equal(t, "both", cands[0].port.ID)
+	assert.Equal(t, "10.1.0.1", cands[0].ip)
+	assert.Equal(t, []string{"sub-a: network net-a reports no MTU"}, blocked)
+}
+
+// N/A is a status real Neutron reports (ports of some drivers); the filter
+// takes it like any other, case-insensitively.
+func TestStatusFilterAcceptsNA(t *testing.T) {
+	f := newStatusFilter([]string{"ACTIVE", " n/a "})
+	assert.True(t, f.allows("N/A"))
+	assert.True(t, f.allows("n/a"))
+	assert.False(t, f.allows("DOWN"))
+}
+
 func TestSelectedInterfaceCarriesSubnetCIDRAndNetworkMTU(t *testing.T) {
-	cands := selectPorts([]openstack.Port{port("p1", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-b", "10.1.0.7"))}, twoTargets(), newStatusFilter([]string{"ACTIVE"}))
+	cands, _ := selectPorts([]openstack.Port{port("p1", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-b", "10.1.0.7"))}, twoTargets(), newStatusFilter([]string{"ACTIVE"}))
 	ifaces, dropped := assignNames("vm-1", cands, nil)
 	require.Empty(t, dropped)
 	assert.Equal(t, []viola.Interface{{ID: 0, Name: "multinic0", PortID: "p1", MACAddress: "fa:16:3e:00:00:01", Address: "10.1.0.7", CIDR: "10.1.0.0/24", MTU: 9000}}, ifaces)
@@ -144,7 +170,7 @@ func TestAssignNamesIsStable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cands := selectPorts(macPorts(tt.macs...), twoTargets(), nil)
+			cands, _ := selectPorts(macPorts(tt.macs...), twoTargets(), nil)
 			ifaces, dropped := assignNames("vm-1", cands, tt.previous)
 			require.Empty(t, dropped)
 			assert.Equal(t, tt.want, namesByMAC(ifaces))
@@ -162,7 +188,7 @@ func TestAssignNamesCapsAtTenInterfaces(t *testing.T) {
 	}
 	// The newest ports must not steal a name from a port that had one.
 	previous := &viola.NodeConfig{Interfaces: []viola.Interface{{ID: 0, MACAddress: macs[11]}}}
-	cands := selectPorts(macPorts(macs...), twoTargets(), nil)
+	cands, _ := selectPorts(macPorts(macs...), twoTargets(), nil)
 	ifaces, dropped := assignNames("vm-1", cands, previous)
 	require.Len(t, ifaces, viola.MaxInterfaces)
 	assert.Equal(t, "multinic0", namesByMAC(ifaces)[macs[11]])

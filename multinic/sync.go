@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/viola"
@@ -23,7 +25,8 @@ import (
 type Result struct {
 	// RoutingKey is the x-provider-id the nodes were sent under.
 	RoutingKey string
-	// Nodes are every computed node config, by node name.
+	// Nodes are every node config that can be sent (whether or not it was),
+	// by node name; RejectedNodes are not among them.
 	Nodes []viola.NodeConfig
 	// Sent are the nodes Viola accepted in this pass; Changed are those of
 	// them whose config was new or different, as opposed to re-sent on
@@ -127,29 +130,54 @@ type sessionKey struct {
 	opts                               openstack.Options
 }
 
-// Sync runs one pass of the flow with cfg.
+// Sync runs one pass of the flow with cfg, under cfg.PassTimeout. A panic
+// anywhere in the pass (its goroutines included) is recovered and returned
+// as an InternalError, so one bad answer cannot take a long-lived caller down.
 func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.validate(); err != nil {
 		return Result{}, err
 	}
-	secrets := []string{cfg.EncryptKey}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
+	defer cancel()
+	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}}
+	var res Result
+	err := recovered.Call(func() error {
+		var err error
+		res, err = s.run(ctx, p)
+		return err
+	})
+	if err != nil && ReasonOf(err) == "" { // a panic outside the pass's goroutines
+		return Result{}, fail(ReasonInternal, err, p.secrets...)
+	}
+	return res, err
+}
+
+// passDeadlineError is the cause of a pass's context when PassTimeout expires.
+type passDeadlineError struct{ timeout time.Duration }
+
+func (e passDeadlineError) Error() string {
+	return fmt.Sprintf("pass deadline exceeded (PassTimeout %s)", e.timeout)
+}
+
+func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
+	cfg := p.cfg
 	cb, err := cached(s, &s.contrabass, cfg.Contrabass, contrabass.NewClient)
 	if err != nil {
-		return Result{}, fail(ReasonConfig, err, secrets...)
+		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
 	vc, err := cached(s, &s.viola, cfg.Viola, viola.NewClient)
 	if err != nil {
-		return Result{}, fail(ReasonConfig, err, secrets...)
+		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
 	provider, err := cb.GetProvider(ctx, cfg.ProviderID)
 	if err != nil {
-		return Result{}, fail(ReasonContrabass, err, secrets...)
+		return Result{}, p.fail(ctx, stepContrabass, err)
 	}
-	password, err := provider.AdminPassword(cfg.EncryptKey)
+	password, err := provider.AdminPassword(cfg.encryptKey())
 	if err != nil {
-		return Result{}, fail(ReasonContrabass, err, secrets...)
+		return Result{}, fail(ReasonContrabass, err, p.secrets...)
 	}
-	secrets = append(secrets, password)
+	p.secrets = append(p.secrets, password)
 	creds := openstack.Credentials{
 		IdentityURL:    provider.URL,
 		UserName:       provider.Attributes.AdminID,
@@ -157,11 +185,10 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 		Password:       password,
 		ProjectID:      cfg.ProjectID,
 	}
-	session, err := s.session(ctx, creds, cfg.OpenStack, cfg.now())
+	p.session, err = s.session(ctx, creds, cfg.OpenStack, cfg.now())
 	if err != nil {
-		return Result{}, fail(ReasonKeystone, err, secrets...)
+		return Result{}, p.fail(ctx, stepKeystone, err)
 	}
-	p := pass{cfg: cfg, session: session, secrets: secrets}
 	if cfg.Inventory != nil {
 		p.previous = cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()})
 	}
@@ -172,8 +199,58 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	return p.send(ctx, vc, res)
 }
 
+// step is a stage of the pass: the reason its failures carry and the
+// settings to name when its dependency cannot be reached.
+type step struct {
+	reason     Reason
+	urlSetting func(Config) string
+	tlsSetting string
+}
+
+func fixed(setting string) func(Config) string { return func(Config) string { return setting } }
+
+// catalogOr names the override when it is set, else the catalog entry it
+// would replace.
+func catalogOr(override func(openstack.Options) string, setting, serviceType string) func(Config) string {
+	return func(c Config) string {
+		if override(c.OpenStack) != "" {
+			return setting
+		}
+		return fmt.Sprintf("the Keystone catalog's %q endpoint, or override it with %s", serviceType, setting)
+	}
+}
+
+var (
+	stepContrabass = step{ReasonContrabass, fixed("settings.contrabassEndpoint"), "settings.contrabassInsecureTLS: true"}
+	stepKeystone   = step{ReasonKeystone, fixed("the Keystone URL of the Contrabass provider record (data.url)"), "settings.openstackInsecureTLS: true"}
+	neutronURL     = catalogOr(func(o openstack.Options) string { return o.NeutronEndpoint }, "settings.openstackNeutronEndpoint", "network")
+	stepPorts      = step{ReasonNeutronPort, neutronURL, "settings.openstackInsecureTLS: true"}
+	stepSubnets    = step{ReasonNeutronSubnet, neutronURL, "settings.openstackInsecureTLS: true"}
+	stepNova       = step{ReasonNova, catalogOr(func(o openstack.Options) string { return o.NovaEndpoint }, "settings.openstackNovaEndpoint", "compute"), "settings.openstackInsecureTLS: true"}
+	stepViola      = step{ReasonViolaPost, fixed("settings.violaEndpoint, or the operator's VIOLA_ENDPOINT"), "the operator's VIOLA_INSECURE_TLS=true"}
+)
+
+// fail reports err as a failure of st: when the pass deadline expired, the
+// message starts by saying so (the cause alone would read "context deadline
+// exceeded"), and a dependency that could not be reached is followed by the
+// setting to check.
+func (p *pass) fail(ctx context.Context, st step, err error) *Error {
+	return p.failAs(ctx, st.reason, st, err)
+}
+
+func (p *pass) failAs(ctx context.Context, reason Reason, st step, err error) *Error {
+	var deadline passDeadlineError
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &deadline) {
+		err = fmt.Errorf("%s: %w", deadline.Error(), err)
+	}
+	return failNote(reason, err, connectionAdvice(err, st.urlSetting(p.cfg), st.tlsSetting), p.secrets...)
+}
+
 // cached returns the client for opts, creating it on first use.
 func cached[O comparable, C any](s *Syncer, clients *map[O]*C, opts O, create func(O) (*C, error)) (*C, error) {
+	if !hashable(opts) {
+		return create(opts)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := (*clients)[opts]; ok {
@@ -190,8 +267,16 @@ func cached[O comparable, C any](s *Syncer, clients *map[O]*C, opts O, create fu
 	return c, nil
 }
 
+// hashable reports whether v can be a map key. Options hold interfaces
+// (a Transport, an Observer) whose dynamic type may be a func or a map;
+// such options are simply not cached, rather than panicking the pass.
+func hashable(v any) bool { return reflect.ValueOf(v).Comparable() }
+
 func (s *Syncer) session(ctx context.Context, creds openstack.Credentials, opts openstack.Options, now time.Time) (*openstack.Session, error) {
 	key := sessionKey{creds.IdentityURL, creds.UserName, creds.UserDomainName, creds.ProjectID, opts}
+	if !hashable(key) {
+		return openstack.Authenticate(ctx, creds, opts)
+	}
 	s.mu.Lock()
 	cached := s.sessions[key]
 	s.mu.Unlock()
@@ -231,23 +316,37 @@ type pass struct {
 func (p *pass) collect(ctx context.Context) (Result, error) {
 	vmIDs := dedupe(p.cfg.VMIDs)
 	var (
-		wg         sync.WaitGroup
-		ports      []openstack.Port
-		portsErr   error
-		targets    map[string]*target
-		targetsErr *Error
-		servers    map[string]openstack.Server
-		serverErrs map[string]error
-		serversErr error
+		wg             sync.WaitGroup
+		ports          []openstack.Port
+		portsErr       error
+		targets        map[string]*target
+		skippedSubnets []SkippedSubnet
+		targetsErr     *Error
+		servers        map[string]openstack.Server
+		serverErrs     map[string]error
+		serversErr     error
 	)
+	// Each goroutine recovers its own panic: an unrecovered one would end
+	// the process, not just this pass.
 	wg.Go(func() {
-		ports, portsErr = p.session.Ports(ctx, vmIDs)
+		portsErr = recovered.Call(func() (err error) {
+			ports, err = p.session.Ports(ctx, vmIDs)
+			return err
+		})
 	})
 	wg.Go(func() {
-		targets, targetsErr = p.resolveTargets(ctx)
+		if err := recovered.Call(func() error {
+			targets, skippedSubnets, targetsErr = p.resolveTargets(ctx)
+			return nil
+		}); err != nil {
+			targetsErr = p.fail(ctx, stepSubnets, err)
+		}
 	})
 	wg.Go(func() {
-		servers, serverErrs, serversErr = p.session.Servers(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "")
+		serversErr = recovered.Call(func() (err error) {
+			servers, serverErrs, err = p.session.Servers(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "")
+			return err
+		})
 	})
 	wg.Wait()
 	// Report the most fundamental failure: an endpoint, then subnets (a
@@ -259,15 +358,23 @@ func (p *pass) collect(ctx context.Context) (Result, error) {
 	case targetsErr != nil:
 		return Result{}, targetsErr
 	case portsErr != nil:
-		return Result{}, fail(ReasonNeutronPort, portsErr, p.secrets...)
+		return Result{}, p.fail(ctx, stepPorts, portsErr)
 	case serversErr != nil:
-		return Result{}, fail(ReasonNova, serversErr, p.secrets...)
+		return Result{}, p.fail(ctx, stepNova, serversErr)
 	}
-	return p.build(vmIDs, ports, targets, servers, serverErrs)
+	res, err := p.build(vmIDs, ports, targets, servers, serverErrs)
+	res.SkippedSubnets = skippedSubnets
+	if err != nil {
+		return res, p.fail(ctx, stepNova, err)
+	}
+	return res, nil
 }
 
-// resolveTargets reads the target subnets and their networks' MTUs.
-func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) {
+// resolveTargets reads the target subnets and their networks' MTUs. A
+// subnet whose network reports no usable MTU stays a target, marked
+// unusable, so that its ports are recognised and reported rather than
+// silently ignored; it contributes no interfaces.
+func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, []SkippedSubnet, *Error) {
 	var subnets []openstack.Subnet
 	var err error
 	if ids := p.cfg.targetSubnetIDs(); len(ids) > 0 {
@@ -278,7 +385,7 @@ func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) 
 		subnets = []openstack.Subnet{sn}
 	}
 	if err != nil {
-		return nil, p.subnetError(err)
+		return nil, nil, p.subnetError(ctx, err)
 	}
 	var networks []string
 	for _, sn := range subnets {
@@ -288,13 +395,32 @@ func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, *Error) 
 	}
 	mtus, err := fetchEach(ctx, networks, p.session.NetworkMTU)
 	if err != nil {
-		return nil, p.subnetError(err)
+		return nil, nil, p.subnetError(ctx, err)
 	}
 	targets := make(map[string]*target, len(subnets))
+	var skipped []SkippedSubnet
 	for i, sn := range subnets {
-		targets[sn.ID] = &target{priority: i, subnet: sn, mtu: mtus[slices.Index(networks, sn.NetworkID)]}
+		t := &target{priority: i, subnet: sn, mtu: mtus[slices.Index(networks, sn.NetworkID)]}
+		t.unusable = mtuProblem(sn.NetworkID, t.mtu)
+		if t.unusable != "" {
+			skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable})
+		}
+		targets[sn.ID] = t
 	}
-	return targets, nil
+	return targets, skipped, nil
+}
+
+// mtuProblem says why a network's MTU cannot be sent: the node agent skips
+// an interface without one or outside 68-9000, and guessing one could break
+// the link (SPEC §5).
+func mtuProblem(networkID string, mtu int) string {
+	switch {
+	case mtu == 0:
+		return fmt.Sprintf("network %s reports no MTU", networkID)
+	case mtu < viola.MinMTU || mtu > viola.MaxMTU:
+		return fmt.Sprintf("network %s reports MTU %d, outside %d-%d", networkID, mtu, viola.MinMTU, viola.MaxMTU)
+	}
+	return ""
 }
 
 // fetchEach reads every id concurrently (target subnets and networks are a
@@ -304,25 +430,32 @@ func fetchEach[T any](ctx context.Context, ids []string, get func(context.Contex
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		wg.Go(func() { out[i], errs[i] = get(ctx, id) })
+		wg.Go(func() {
+			errs[i] = recovered.Call(func() (err error) {
+				out[i], err = get(ctx, id)
+				return err
+			})
+		})
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
 
-func (p *pass) subnetError(err error) *Error {
+func (p *pass) subnetError(ctx context.Context, err error) *Error {
 	switch {
 	case errors.Is(err, openstack.ErrSubnetNotUnique):
-		return fail(ReasonSubnetNotUnique, err, p.secrets...)
+		return p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
 	case errors.Is(err, openstack.ErrSubnetNotFound):
-		return fail(ReasonSubnetNotFound, err, p.secrets...)
+		return p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
 	default:
-		return fail(ReasonNeutronSubnet, err, p.secrets...)
+		return p.fail(ctx, stepSubnets, err)
 	}
 }
 
 // build turns what was read into node configs, naming interfaces stably
-// against what the inventory says was sent before.
+// against what the inventory says was sent before. Every VM, subnet or node
+// that cannot be sent is left out with its reason; only Nova naming none of
+// the VMs fails the pass.
 func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
@@ -336,44 +469,75 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	}
 	allowed := newStatusFilter(statuses)
 	nodeOwner := map[string]string{}
-	named, unnamed := 0, 0
+	named := 0
+	unnamed := map[string]error{}
+	skip := func(id, node, reason string) {
+		res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, NodeName: node, Reason: reason})
+	}
 	for _, id := range vmIDs {
-		cands := selectPorts(portsByVM[id], targets, allowed)
+		cands, blocked := selectPorts(portsByVM[id], targets, allowed)
 		if len(cands) == 0 {
-			res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, Reason: "no port with an allowed status on a target subnet"})
+			if len(blocked) > 0 {
+				skip(id, "", "its ports on target subnets are all on subnets without a usable MTU ("+strings.Join(blocked, "; ")+")")
+			} else {
+				skip(id, "", "no port with an allowed status on a target subnet")
+			}
 			continue
 		}
 		server, ok := servers[id]
-		if !ok {
-			unnamed++
-			res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, Reason: redacted{err: nodeNameError(serverErrs[id]), secrets: p.secrets}.Error()})
+		raw := server.NodeName(p.cfg.NodeNameMetadataKey)
+		switch {
+		case !ok:
+			unnamed[id] = nodeNameError(serverErrs[id])
+		case strings.TrimSpace(raw) == "":
+			unnamed[id] = fmt.Errorf("nova: server %q has no name", id)
+		}
+		if unnamed[id] != nil {
+			skip(id, "", safeText(unnamed[id], p.secrets))
 			continue
 		}
 		named++
-		name := server.NodeName(p.cfg.NodeNameMetadataKey)
-		if name == "" {
-			res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, Reason: "nova returned an empty server name"})
+		name := viola.NormalizeNodeName(raw)
+		if err := viola.CheckNodeName(name); err != nil {
+			skip(id, "", safeText(fmt.Errorf("node name %q of VM %s (%s) cannot be a Kubernetes node name: after trimming and lower-casing, %w", raw, id, p.nameSource(server), err), p.secrets))
 			continue
 		}
 		if owner, dup := nodeOwner[name]; dup {
-			res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, NodeName: name, Reason: fmt.Sprintf("node name %q is already used by VM %s", name, owner)})
+			skip(id, name, fmt.Sprintf("node name %q is already used by VM %s", name, owner))
 			continue
 		}
 		nodeOwner[name] = id
 		ifaces, dropped := assignNames(id, cands, previous[id])
 		res.DroppedPorts = append(res.DroppedPorts, dropped...)
-		res.Nodes = append(res.Nodes, viola.NodeConfig{NodeName: name, InstanceID: id, Interfaces: ifaces})
+		node := viola.NodeConfig{NodeName: name, InstanceID: id, Interfaces: ifaces}
+		// What Neutron said may still not make a config the agent can use
+		// (a malformed MAC or address): that node stays out of the POST,
+		// the others go.
+		if err := node.ValidatePayload(); err != nil {
+			res.RejectedNodes = append(res.RejectedNodes, RejectedNode{NodeName: name, InstanceID: id, Reason: safeText(err, p.secrets)})
+			continue
+		}
+		res.Nodes = append(res.Nodes, node)
 		for _, iface := range ifaces {
 			if strings.EqualFold(portStatus(cands, iface.PortID), "DOWN") {
 				res.DownPorts = append(res.DownPorts, DownPort{NodeName: name, InstanceID: id, PortID: iface.PortID, MACAddress: iface.MACAddress})
 			}
 		}
 	}
-	if named == 0 && unnamed > 0 {
-		return res, fail(ReasonNova, fmt.Errorf("nova named none of the %d VMs with ports: %w", unnamed, firstError(serverErrs)), p.secrets...)
+	if named == 0 && len(unnamed) > 0 {
+		return res, fmt.Errorf("nova named none of the %d VMs with ports: %w", len(unnamed), firstError(unnamed))
 	}
 	slices.SortFunc(res.Nodes, func(a, b viola.NodeConfig) int { return strings.Compare(a.NodeName, b.NodeName) })
 	return res, nil
+}
+
+// nameSource says where a node name came from, for messages.
+func (p *pass) nameSource(server openstack.Server) string {
+	key := p.cfg.NodeNameMetadataKey
+	if key != "" && strings.TrimSpace(server.Metadata[key]) != "" {
+		return fmt.Sprintf("Nova metadata %q", key)
+	}
+	return "Nova server name"
 }
 
 func nodeNameError(err error) error {
@@ -467,7 +631,7 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 		}
 	}
 	if postErr != nil {
-		return res, fail(ReasonViolaPost, postErr, p.secrets...)
+		return res, p.fail(ctx, stepViola, postErr)
 	}
 	return res, nil
 }

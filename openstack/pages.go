@@ -83,15 +83,15 @@ func describe(err error, secrets ...string) error {
 	var status gophercloud.ErrUnexpectedResponseCode
 	switch {
 	case errors.As(err, &status):
-		body := retryhttp.OneLine(mask(string(status.Body), secrets), maxBodyExcerpt)
+		body := retryhttp.OneLine(retryhttp.Mask(string(status.Body), secrets...), maxBodyExcerpt)
 		if body == "" {
 			body = "(empty body)"
 		}
-		msg = fmt.Sprintf("HTTP %d from %s %s: %s", status.Actual, status.Method, shortenURLs(mask(status.URL, secrets)), body)
+		msg = fmt.Sprintf("HTTP %d from %s %s: %s", status.Actual, status.Method, shortenURLs(retryhttp.Mask(status.URL, secrets...)), body)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		msg = "the answer body is empty or cut short: " + err.Error()
 	default:
-		msg = shortenURLs(mask(err.Error(), secrets))
+		msg = shortenURLs(retryhttp.Mask(err.Error(), secrets...))
 	}
 	return describedError{msg: retryhttp.OneLine(msg, maxErrorMessage), err: err}
 }
@@ -105,15 +105,6 @@ type describedError struct {
 
 func (e describedError) Error() string { return e.msg }
 func (e describedError) Unwrap() error { return e.err }
-
-func mask(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
-}
 
 var urlWithQuery = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
 

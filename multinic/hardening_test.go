@@ -1,0 +1,463 @@
+package multinic_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/contrabass/contrabasstest"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/openstack/openstacktest"
+)
+
+// answers replaces the body of the requests whose path ends in a key, for
+// the OpenStack shapes the fake never produces.
+type answers map[string]string
+
+func (a answers) RoundTrip(r *http.Request) (*http.Response, error) {
+	for suffix, body := range a {
+		if strings.HasSuffix(r.URL.Path, suffix) {
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// panicking panics on requests whose path contains part.
+type panicking string
+
+func (p panicking) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, string(p)) {
+		panic("nil map in " + string(p) + " " + multinictest.EncryptKey + " " + multinictest.AdminPassword)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func sentNames(env *multinictest.Env) []string {
+	var names []string
+	for _, post := range env.Viola.Posts() {
+		for _, c := range post.Configs {
+			names = append(names, c.NodeName)
+		}
+	}
+	return names
+}
+
+// SPEC §5: the node name is trimmed and lower-cased; a name that is still
+// not an RFC 1123 subdomain skips the VM with a reason naming the VM, the
+// name and why, and is never sent under a mangled name.
+func TestSyncNodeNames(t *testing.T) {
+	tests := []struct {
+		raw     string
+		sent    string // "" when the VM must be skipped
+		skipped string // part of the reason
+	}{
+		{"Worker-1", "worker-1", ""},
+		{" worker-1 ", "worker-1", ""},
+		{"node.example.com", "node.example.com", ""},
+		{"worker_1", "", `node name "worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova server name) cannot be a Kubernetes node name: after trimming and lower-casing, "worker_1" is not a lower-case RFC 1123 subdomain`},
+		{"a..b", "", `node name "a..b" of VM 00000000-0000-4000-8000-000000000001`},
+		{"Ünïcode", "", "is not a lower-case RFC 1123 subdomain"},
+		{strings.Repeat("n", 254), "", "is 254 characters long, at most 253 allowed"},
+		{"", "", `nova: server "00000000-0000-4000-8000-000000000001" has no name`},
+		{"   ", "", "has no name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			env, sample := newEnv(t)
+			env.OpenStack.UpdateVM(sample.VMIDs[0], func(vm *openstacktest.VM) { vm.Name = tt.raw })
+			res, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA))
+			require.NoError(t, err, "one bad name does not fail the pass")
+			if tt.sent != "" {
+				assert.Equal(t, sample.VMIDs[0], node(t, res.Nodes, tt.sent).InstanceID)
+				assert.Contains(t, sentNames(env), tt.sent)
+				assert.Empty(t, res.Skipped)
+				return
+			}
+			require.Len(t, res.Skipped, 1)
+			assert.Equal(t, sample.VMIDs[0], res.Skipped[0].InstanceID)
+			assert.Contains(t, res.Skipped[0].Reason, tt.skipped)
+			assert.ElementsMatch(t, []string{"worker-2", "worker-3"}, sentNames(env), "the others still go out, nothing under a mangled name")
+			assert.Contains(t, res.Degradation(), "1 VM skipped")
+		})
+	}
+}
+
+func TestSyncNodeNameFromMetadataIsNormalisedAndBlankFallsBack(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdateVM(sample.VMIDs[0], func(vm *openstacktest.VM) { vm.Metadata = map[string]string{"k8s-node": " Biz-Node-A "} })
+	env.OpenStack.UpdateVM(sample.VMIDs[1], func(vm *openstacktest.VM) { vm.Metadata = map[string]string{"k8s-node": "  "} })
+	env.OpenStack.UpdateVM(sample.VMIDs[2], func(vm *openstacktest.VM) { vm.Metadata = map[string]string{"k8s-node": "bad_name"} })
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.NodeNameMetadataKey = "k8s-node"
+	res, err := multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"biz-node-a", "worker-2"}, res.Sent, "a blank metadata value falls back to the server name")
+	require.Len(t, res.Skipped, 1)
+	assert.Contains(t, res.Skipped[0].Reason, `node name "bad_name" of VM `+sample.VMIDs[2]+` (Nova metadata "k8s-node")`)
+}
+
+// Duplicates are found on the name that would be sent.
+func TestSyncDuplicateNodeNamesAfterNormalising(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdateVM(sample.VMIDs[0], func(vm *openstacktest.VM) { vm.Name = "Worker-X" })
+	env.OpenStack.UpdateVM(sample.VMIDs[1], func(vm *openstacktest.VM) { vm.Name = " worker-x" })
+	res, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"worker-3", "worker-x"}, res.Sent)
+	require.Len(t, res.Skipped, 1)
+	assert.Equal(t, sample.VMIDs[1], res.Skipped[0].InstanceID)
+	assert.Equal(t, `node name "worker-x" is already used by VM `+sample.VMIDs[0], res.Skipped[0].Reason)
+}
+
+// A target subnet whose network has no usable MTU yields no interfaces and
+// is reported; the other subnet and the other nodes still go out.
+func TestSyncSubnetWithoutUsableMTU(t *testing.T) {
+	tests := []struct {
+		name    string
+		network openstacktest.Network
+		reason  string
+	}{
+		{"no mtu attribute", openstacktest.Network{ID: "net-b", Name: "biz-b", NoMTU: true}, "network net-b reports no MTU"},
+		{"mtu above 9000", openstacktest.Network{ID: "net-b", Name: "biz-b", MTU: 9100}, "network net-b reports MTU 9100, outside 68-9000"},
+		{"mtu below 68", openstacktest.Network{ID: "net-b", Name: "biz-b", MTU: 60}, "network net-b reports MTU 60, outside 68-9000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			env.OpenStack.AddNetwork(tt.network)
+			// worker-4 has a port on subnet B only.
+			vm4 := "00000000-0000-4000-8000-000000000004"
+			env.OpenStack.AddVM(openstacktest.VM{ID: vm4, Name: "worker-4"})
+			env.OpenStack.AddPort(openstacktest.Port{ID: "port-b-4", NetworkID: "net-b", DeviceID: vm4, MACAddress: "fa:16:3e:0b:00:04",
+				FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-b", IPAddress: "10.20.0.14"}}})
+			res, err := multinic.Sync(context.Background(), env.Config(append(sample.VMIDs, vm4), sample.SubnetA, sample.SubnetB))
+			require.NoError(t, err)
+
+			assert.Equal(t, []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: tt.reason}}, res.SkippedSubnets)
+			assert.Equal(t, []string{"worker-1", "worker-2", "worker-3"}, res.Sent)
+			for _, n := range res.Nodes {
+				for _, iface := range n.Interfaces {
+					assert.Equal(t, "10.10.0.0/24", iface.CIDR, "%s: only subnet A interfaces", n.NodeName)
+					assert.Equal(t, 1450, iface.MTU)
+				}
+			}
+			require.Len(t, res.Skipped, 1)
+			assert.Equal(t, vm4, res.Skipped[0].InstanceID)
+			assert.Equal(t, "its ports on target subnets are all on subnets without a usable MTU (subnet-b: "+tt.reason+")", res.Skipped[0].Reason)
+			assert.Equal(t, "1 VM skipped, 1 subnet without usable MTU", res.Degradation())
+			assert.Empty(t, res.DownPorts, "worker-2's DOWN port was on subnet B")
+		})
+	}
+}
+
+// Every interface that reaches Viola carries what the node agent needs.
+func TestSyncSendsCompleteInterfaces(t *testing.T) {
+	env, sample := newEnv(t)
+	_, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB))
+	require.NoError(t, err)
+	require.NotEmpty(t, env.Viola.Posts())
+	for _, post := range env.Viola.Posts() {
+		for _, c := range post.Configs {
+			assert.NoError(t, c.ValidatePayload())
+		}
+	}
+}
+
+// A node whose config the agent could not use (here Neutron reports a
+// malformed MAC) is left out of the POST and reported; the rest is sent.
+func TestSyncRejectsInvalidNodeConfigsAndSendsTheRest(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdatePort("port-a-2", func(p *openstacktest.Port) { p.MACAddress = "fa:16:3e:0a:00" })
+	res, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"worker-1", "worker-3"}, res.Sent)
+	assert.ElementsMatch(t, []string{"worker-1", "worker-3"}, sentNames(env))
+	require.Len(t, res.RejectedNodes, 1)
+	assert.Equal(t, "worker-2", res.RejectedNodes[0].NodeName)
+	assert.Equal(t, sample.VMIDs[1], res.RejectedNodes[0].InstanceID)
+	assert.Contains(t, res.RejectedNodes[0].Reason, `interfaces[0].macAddress "fa:16:3e:0a:00" is not six colon-separated hex pairs`)
+	assert.Equal(t, "1 node config rejected", res.Degradation())
+	for _, n := range res.Nodes {
+		assert.NotEqual(t, "worker-2", n.NodeName, "Nodes holds what can be sent")
+	}
+}
+
+func TestSyncPortStatusNA(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdatePort("port-a-1", func(p *openstacktest.Port) { p.Status = "N/A" })
+	cfg := env.Config(sample.VMIDs[:1], sample.SubnetA)
+	res, err := multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Empty(t, res.Sent, "N/A is not allowed by default")
+
+	cfg.PortAllowedStatuses = []string{"ACTIVE", "DOWN", "N/A"}
+	res, err = multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"worker-1"}, res.Sent)
+}
+
+func TestSyncEncryptKey(t *testing.T) {
+	t.Run("surrounding whitespace is trimmed", func(t *testing.T) {
+		env, sample := newEnv(t)
+		cfg := env.Config(sample.VMIDs, sample.SubnetA)
+		cfg.EncryptKey = " " + multinictest.EncryptKey + "\n"
+		_, err := multinic.Sync(context.Background(), cfg)
+		require.NoError(t, err)
+	})
+	for _, key := range []string{"short-key\n", strings.Repeat("k", 17), strings.Repeat("k", 33)} {
+		t.Run(fmt.Sprintf("%d bytes", len(key)), func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA)
+			cfg.EncryptKey = key
+			_, err := multinic.Sync(context.Background(), cfg)
+			require.Error(t, err)
+			assert.Equal(t, multinic.ReasonConfig, multinic.ReasonOf(err))
+			assert.Contains(t, err.Error(), fmt.Sprintf("is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", len(strings.TrimSpace(key))))
+			for _, source := range []string{"secrets.contrabassEncryptKeySecretRef", "contrabass-encrypt-key", "settings.contrabassEncryptKey"} {
+				assert.Contains(t, err.Error(), source)
+			}
+			assert.NotContains(t, err.Error(), strings.TrimSpace(key))
+			assert.Zero(t, env.Contrabass.Requests(), "refused before any request")
+		})
+	}
+}
+
+// A hung dependency ends the pass at PassTimeout with the reason of the step
+// that hung, saying the deadline was the cause; nothing is posted after an
+// upstream failure.
+func TestSyncPassTimeout(t *testing.T) {
+	tests := []struct {
+		name   string
+		hang   func(*multinictest.Env)
+		reason multinic.Reason
+	}{
+		{"contrabass", func(e *multinictest.Env) { e.Contrabass.SetLatency(time.Hour) }, multinic.ReasonContrabass},
+		// The fake cannot see a client give up on a POST whose body it has
+		// not read, and Close waits for the handler: hang only for seconds.
+		{"keystone", func(e *multinictest.Env) { e.OpenStack.SetLatency(openstacktest.RouteTokens, 3*time.Second) }, multinic.ReasonKeystone},
+		{"neutron ports", func(e *multinictest.Env) { e.OpenStack.SetLatency(openstacktest.RoutePorts, time.Hour) }, multinic.ReasonNeutronPort},
+		{"neutron networks", func(e *multinictest.Env) { e.OpenStack.SetLatency(openstacktest.RouteNetworks, time.Hour) }, multinic.ReasonNeutronSubnet},
+		{"nova", func(e *multinictest.Env) { e.OpenStack.SetLatency(openstacktest.RouteServers, time.Hour) }, multinic.ReasonNova},
+		{"viola", func(e *multinictest.Env) { e.Viola.SetLatency(time.Hour) }, multinic.ReasonViolaPost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			tt.hang(env)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA)
+			cfg.PassTimeout = 300 * time.Millisecond
+			done := make(chan error, 1)
+			go func() {
+				_, err := multinic.Sync(context.Background(), cfg)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // the per-attempt timeout alone would take 2 minutes
+				t.Fatal("the pass did not end at its deadline")
+			}
+			require.Error(t, err)
+			assert.Equal(t, tt.reason, multinic.ReasonOf(err), err.Error())
+			assert.Contains(t, err.Error(), "pass deadline exceeded (PassTimeout 300ms)")
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			if tt.reason != multinic.ReasonViolaPost {
+				assert.Empty(t, env.Viola.Posts())
+			}
+		})
+	}
+}
+
+func TestSyncRejectsNegativePassTimeout(t *testing.T) {
+	env, sample := newEnv(t)
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.PassTimeout = -time.Second
+	_, err := multinic.Sync(context.Background(), cfg)
+	assert.Equal(t, multinic.ReasonConfig, multinic.ReasonOf(err))
+}
+
+// A panic anywhere in the pass, in any of its goroutines, fails the pass
+// with InternalError instead of ending the process.
+func TestSyncRecoversPanics(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*multinic.Config)
+	}{
+		{"contrabass request", func(c *multinic.Config) {
+			c.Contrabass.HTTPClient = &http.Client{Transport: panicking("/provider/")}
+		}},
+		{"neutron ports goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/ports") }},
+		{"neutron subnets goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/subnets/") }},
+		{"neutron networks goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/networks/") }},
+		{"nova goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/servers/") }},
+		{"viola batch goroutine", func(c *multinic.Config) { c.Viola.HTTPClient = &http.Client{Transport: panicking("/node-configs")} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA)
+			cfg.Contrabass.RetryMax, cfg.OpenStack.RetryMax, cfg.Viola.RetryMax = -1, -1, -1
+			tt.setup(&cfg)
+			_, err := multinic.Sync(context.Background(), cfg)
+			require.Error(t, err)
+			assert.Equal(t, multinic.ReasonInternal, multinic.ReasonOf(err), err.Error())
+			assert.Contains(t, err.Error(), "recovered panic: nil map in ")
+			assert.NotContains(t, err.Error(), "goroutine ", "the stack stays out of the message")
+			assert.NotContains(t, err.Error(), multinictest.EncryptKey)
+			if tt.name != "contrabass request" { // not decrypted yet, so not known to mask
+				assert.NotContains(t, err.Error(), multinictest.AdminPassword)
+			}
+			var panicked *multinic.PanicError
+			require.ErrorAs(t, err, &panicked)
+			assert.Contains(t, string(panicked.Stack), "panicking.RoundTrip", "the stack is there for logs")
+			assert.Empty(t, env.Viola.Posts())
+		})
+	}
+}
+
+// Answers without the objects the flow needs fail the pass with the
+// dependency's reason: never a panic, never an empty success.
+func TestSyncMalformedAnswers(t *testing.T) {
+	vm1 := "00000000-0000-4000-8000-000000000001"
+	tests := []struct {
+		name    string
+		answers answers
+		vms     int
+		reason  multinic.Reason
+		want    string
+	}{
+		{"subnet {}", answers{"/subnets/subnet-a": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "subnet" object`},
+		{"subnet null", answers{"/subnets/subnet-a": `{"subnet":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "subnet" object`},
+		{"network {}", answers{"/networks/net-a": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
+		{"network null", answers{"/networks/net-a": `{"network":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
+		{"ports {}", answers{"/v2.0/ports": `{}`}, 3, multinic.ReasonNeutronPort, `the answer has no "ports" list`},
+		{"port without device_id", answers{"/v2.0/ports": `{"ports":[{"id":"p","mac_address":"fa:16:3e:00:00:01"}]}`}, 3, multinic.ReasonNeutronPort, `has no device_id`},
+		{"nova {}", answers{"/servers/" + vm1: `{}`}, 1, multinic.ReasonNova, `the answer has no "server" object`},
+		{"server without name", answers{"/servers/" + vm1: `{"server":{"id":"` + vm1 + `"}}`}, 1, multinic.ReasonNova, `has no name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs[:tt.vms], sample.SubnetA)
+			cfg.OpenStack.Transport = tt.answers
+			_, err := multinic.Sync(context.Background(), cfg)
+			require.Error(t, err)
+			assert.Equal(t, tt.reason, multinic.ReasonOf(err), err.Error())
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, env.Viola.Posts())
+		})
+	}
+}
+
+func TestSyncEmptyPortListIsNotAnError(t *testing.T) {
+	env, sample := newEnv(t)
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.OpenStack.Transport = answers{"/v2.0/ports": `{"ports":[]}`}
+	res, err := multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Len(t, res.Skipped, 3)
+	assert.Empty(t, env.Viola.Posts())
+}
+
+// A dependency that cannot be reached names the setting holding its URL;
+// an untrusted certificate names the TLS setting.
+func TestSyncConnectionErrorsNameTheSetting(t *testing.T) {
+	closedURL := func() string {
+		s := httptest.NewServer(http.NotFoundHandler())
+		s.Close()
+		return s.URL
+	}
+	tests := []struct {
+		name   string
+		setup  func(*testing.T, *multinictest.Env, *multinic.Config)
+		reason multinic.Reason
+		want   string
+	}{
+		{"contrabass refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.Contrabass.Endpoint = closedURL() },
+			multinic.ReasonContrabass, "(cannot connect: check settings.contrabassEndpoint)"},
+		{"contrabass unknown host", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) {
+			c.Contrabass.Endpoint = "http://contrabass.invalid"
+		},
+			multinic.ReasonContrabass, "(cannot connect: check settings.contrabassEndpoint)"},
+		{"contrabass self-signed", func(t *testing.T, _ *multinictest.Env, c *multinic.Config) {
+			tlsContrabass := contrabasstest.NewTLSServer(multinictest.EncryptKey)
+			t.Cleanup(tlsContrabass.Close)
+			c.Contrabass.Endpoint = tlsContrabass.URL
+		}, multinic.ReasonContrabass, "(its TLS certificate is not trusted: trust its CA, or set settings.contrabassInsecureTLS: true)"},
+		{"keystone self-signed", func(t *testing.T, e *multinictest.Env, _ *multinic.Config) {
+			tlsCloud := openstacktest.NewTLSServer()
+			t.Cleanup(tlsCloud.Close)
+			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: multinictest.AdminPassword, Domain: "default", KeystoneURL: tlsCloud.URL})
+		}, multinic.ReasonKeystone, "set settings.openstackInsecureTLS: true)"},
+		{"keystone refused", func(_ *testing.T, e *multinictest.Env, _ *multinic.Config) {
+			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: multinictest.AdminPassword, Domain: "default", KeystoneURL: closedURL()})
+		}, multinic.ReasonKeystone, "(cannot connect: check the Keystone URL of the Contrabass provider record (data.url))"},
+		{"neutron override refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.OpenStack.NeutronEndpoint = closedURL() },
+			multinic.ReasonNeutronSubnet, "(cannot connect: check settings.openstackNeutronEndpoint)"}, // subnets are reported before ports
+		{"nova override refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.OpenStack.NovaEndpoint = closedURL() },
+			multinic.ReasonNova, "(cannot connect: check settings.openstackNovaEndpoint)"},
+		{"viola refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.Viola.Endpoint = closedURL() },
+			multinic.ReasonViolaPost, "(cannot connect: check settings.violaEndpoint, or the operator's VIOLA_ENDPOINT)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA)
+			cfg.Contrabass.RetryMax, cfg.OpenStack.RetryMax, cfg.Viola.RetryMax = -1, -1, -1
+			tt.setup(t, env, &cfg)
+			_, err := multinic.Sync(context.Background(), cfg)
+			require.Error(t, err)
+			assert.Equal(t, tt.reason, multinic.ReasonOf(err), err.Error())
+			assert.True(t, strings.HasSuffix(err.Error(), tt.want), err.Error())
+		})
+	}
+}
+
+// Whatever a dependency answers, the error stays one bounded line.
+func TestSyncErrorsAreBounded(t *testing.T) {
+	env, sample := newEnv(t)
+	huge := strings.Repeat("<p>Internal Server Error</p>\n", 4000)
+	env.OpenStack.AddSubnet(openstacktest.Subnet{ID: "subnet-c", NetworkID: "net-a", CIDR: "10.30.0.0/24"})
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.OpenStack.RetryMax = -1
+	cfg.OpenStack.Transport = statusAnswer{suffix: "/v2.0/ports", status: 500, body: huge}
+	_, err := multinic.Sync(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Equal(t, multinic.ReasonNeutronPort, multinic.ReasonOf(err))
+	assert.Less(t, len(err.Error()), 2500, err.Error())
+	assert.NotContains(t, err.Error(), "\n")
+	assert.Contains(t, err.Error(), "HTTP 500 from GET ")
+}
+
+type statusAnswer struct {
+	suffix, body string
+	status       int
+}
+
+func (a statusAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, a.suffix) {
+		return &http.Response{StatusCode: a.status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(a.body)), Request: r}, nil
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestSubnetNotFoundListsTheProjectsSubnets(t *testing.T) {
+	env, sample := newEnv(t)
+	cfg := env.Config(sample.VMIDs)
+	cfg.SubnetName = "biz-c-subnet"
+	_, err := multinic.Sync(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Equal(t, multinic.ReasonSubnetNotFound, multinic.ReasonOf(err))
+	assert.Contains(t, err.Error(), `its subnets: "biz-a-subnet", "biz-b-subnet", "mgmt-subnet"`)
+}
