@@ -30,22 +30,26 @@ import (
 //   - the inventory file is byte for byte what the last clean pass left;
 //   - the next clean pass succeeds and leaves the same inventory content.
 //
-// Timeouts are short so the matrix stays fast: a hang would cost
-// (matrixRetryMax+1) × matrixAttemptTimeout = 4s per request without a pass
-// deadline, and must cost no more than matrixPassTimeout plus slack.
+// Timeouts are short so the matrix stays fast, yet long enough that the
+// parts of a broken pass that still work finish in time on a loaded machine
+// under the race detector: a hang would cost (matrixRetryMax+1) ×
+// matrixAttemptTimeout = 8s per request without a pass deadline, and must
+// cost no more than matrixPassTimeout plus slack.
 const (
-	matrixAttemptTimeout = time.Second
+	matrixAttemptTimeout = 2 * time.Second
 	matrixRetryMax       = 3
-	matrixPassTimeout    = 1500 * time.Millisecond
+	matrixPassTimeout    = 5 * time.Second
 	// matrixSlack absorbs a loaded machine; a hang without a pass deadline
 	// still overshoots it.
-	matrixSlack = 1500 * time.Millisecond
+	matrixSlack = 2 * time.Second
 	// matrixOversize is the 50 MB answer of issue 10; the fakes stream it.
 	matrixOversize = 50 << 20
-	// matrixMaxResponseBytes replaces the OpenStack default (8 MiB, sized
-	// for a 10,000-VM fleet) for the 3-VM sample: under the race detector,
-	// decoding 8 MiB of one JSON string takes longer than an attempt may.
-	matrixMaxResponseBytes = 1 << 20
+	// matrixMaxResponseBytes replaces the defaults (8 MiB for OpenStack,
+	// sized for a 10,000-VM fleet; 1 MiB for Contrabass) for the 3-VM
+	// sample: under the race detector on a loaded machine, decoding
+	// megabytes of JSON can take longer than an attempt may, and the cells
+	// test what happens at the limit, not its size.
+	matrixMaxResponseBytes = 256 << 10
 	// openstackRequestsPerPass is how many requests a sample pass sends to
 	// the one OpenStack fake (token, ports, 2 subnets, 2 networks, 3
 	// servers): each may leave a kept-alive connection another request
@@ -215,7 +219,7 @@ var matrixFaults = []matrixFault{
 	{name: "429 Retry-After 3600", fault: func(matrixDependency) fault.Fault {
 		return fault.Status(429).WithHeader("Retry-After", "3600")
 	}, retried: true},
-	{name: "hang", fault: func(matrixDependency) fault.Fault { return fault.Hang() }, retried: true},
+	{name: "hang", fault: func(matrixDependency) fault.Fault { return fault.Hang() }, retried: true, wantInError: "pass deadline exceeded"},
 	{name: "reset before response", fault: func(matrixDependency) fault.Fault { return fault.ResetBeforeResponse() }, retried: true, replayed: true},
 	{name: "reset during body", fault: func(d matrixDependency) fault.Fault {
 		return d.completed(fault.ResetDuringBody(d.okStatus))
@@ -265,6 +269,7 @@ func runMatrixCell(t *testing.T, dep matrixDependency, row matrixFault) {
 	cfg.OpenStack.Timeout, cfg.OpenStack.RetryMax = matrixAttemptTimeout, matrixRetryMax
 	cfg.OpenStack.RetryWaitMin, cfg.OpenStack.RetryWaitMax = waitMin, waitMax
 	cfg.OpenStack.MaxResponseBytes = matrixMaxResponseBytes
+	cfg.Contrabass.MaxResponseBytes = matrixMaxResponseBytes
 	cfg.Viola.Timeout, cfg.Viola.RetryMax = matrixAttemptTimeout, matrixRetryMax
 	cfg.Viola.RetryWaitMin, cfg.Viola.RetryWaitMax = waitMin, waitMax
 	// Every pass re-sends all nodes, so a pass that went on past a broken

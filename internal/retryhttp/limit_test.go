@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -212,4 +213,30 @@ func TestRedactURLs(t *testing.T) {
 	for in, want := range tests {
 		assert.Equal(t, want, retryhttp.RedactURLs(in), in)
 	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// As a RoundTripper, the client returns a response or an error: when the
+// caller's context ends just as an answer arrives, the answer is closed, so
+// net/http neither logs it nor leaks its connection.
+func TestPassLastResponseNeverReturnsBoth(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	body := &closeRecorder{Reader: strings.NewReader("busy")}
+	cancelling := &http.Client{Transport: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		cancel()
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: body, Request: r}, nil
+	})}
+	client := newFast(t, retryhttp.Options{HTTPClient: cancelling, PassLastResponse: true})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://neutron.invalid/v2.0/ports", nil)
+	require.NoError(t, err)
+	resp, err := (&retryablehttp.RoundTripper{Client: client}).RoundTrip(req)
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.True(t, body.closed, "the answer nobody gets is closed")
 }

@@ -277,6 +277,15 @@ func New(opts Options) (*retryablehttp.Client, error) {
 	}
 	if opts.PassLastResponse {
 		errorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
+			if err == nil {
+				return resp, nil
+			}
+			// A RoundTripper returns a response or an error, not both:
+			// net/http would log the response and leak its connection.
+			if resp != nil {
+				_ = resp.Body.Close()
+				resp = nil
+			}
 			err = explain(err)
 			// The http.Client this is a RoundTripper of names the request
 			// itself; its *url.Error around this one would repeat it.
