@@ -1,11 +1,11 @@
 package contrabass
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -21,14 +21,15 @@ const (
 	DefaultRetryMax     = retryhttp.DefaultRetryMax
 	DefaultRetryWaitMin = retryhttp.DefaultRetryWaitMin
 	DefaultRetryWaitMax = retryhttp.DefaultRetryWaitMax
+	// DefaultMaxResponseBytes is far above a provider record (about 1 KiB)
+	// yet small enough that a broken or hostile endpoint cannot exhaust
+	// memory.
+	DefaultMaxResponseBytes = 1 << 20
 )
 
 const (
 	providerPath = "/v1/contrabass/admin/infra/provider/"
-	// maxResponseBytes bounds how much of a response is read, so a broken or
-	// hostile endpoint cannot exhaust the operator's memory.
-	maxResponseBytes = 1 << 20
-	excerptBytes     = 200
+	excerptBytes = 200
 )
 
 // Options configures a Client.
@@ -54,6 +55,9 @@ type Options struct {
 	// HTTPClient, when set, is copied and used as the base client (transport,
 	// proxies, test certificates). Its Timeout is replaced by Timeout.
 	HTTPClient *http.Client
+	// MaxResponseBytes bounds the response body; a larger one fails the
+	// call. Zero means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// Observer hears about every HTTP attempt (metrics).
 	Observer retryhttp.Observer
 }
@@ -72,16 +76,17 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("contrabass: contrabassEndpoint %w", err)
 	}
 	httpClient, err := retryhttp.New(retryhttp.Options{
-		Timeout:         opts.Timeout,
-		InsecureTLS:     opts.InsecureTLS,
-		RetryMax:        opts.RetryMax,
-		RetryWaitMin:    opts.RetryWaitMin,
-		RetryWaitMax:    opts.RetryWaitMax,
-		HTTPClient:      opts.HTTPClient,
-		TimeoutName:     "contrabassTimeout",
-		InsecureTLSName: "contrabassInsecureTLS",
-		Observer:        opts.Observer,
-		Dependency:      "contrabass",
+		Timeout:          opts.Timeout,
+		InsecureTLS:      opts.InsecureTLS,
+		RetryMax:         opts.RetryMax,
+		RetryWaitMin:     opts.RetryWaitMin,
+		RetryWaitMax:     opts.RetryWaitMax,
+		HTTPClient:       opts.HTTPClient,
+		MaxResponseBytes: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes),
+		TimeoutName:      "contrabassTimeout",
+		InsecureTLSName:  "contrabassInsecureTLS",
+		Observer:         opts.Observer,
+		Dependency:       "contrabass",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("contrabass: %w", err)
@@ -126,11 +131,12 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 
 	// The body is not quoted in decode errors: it carries encrypted credentials.
 	var envelope Envelope
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&envelope); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(&envelope); err != nil {
 		return fail("decode response body: %w", err)
 	}
 	if envelope.ReturnCode != "200" {
-		return fail("returnCode %q (returnMessage %q)", envelope.ReturnCode, retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
+		// Both are outside text: cut, so the message stays one short line.
+		return fail("returnCode %q (returnMessage %q)", retryhttp.OneLine(string(envelope.ReturnCode), 20), retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
 	}
 	if envelope.Data == nil {
 		return fail("response has no data object")

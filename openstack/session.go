@@ -17,7 +17,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/multinic/multinic/internal/retryhttp"
 )
@@ -49,9 +48,17 @@ type Options struct {
 	// Transport replaces the HTTP transport (tests, proxies). InsecureTLS is
 	// ignored when it is set.
 	Transport http.RoundTripper
+	// MaxResponseBytes bounds each successful response body from Keystone,
+	// Neutron and Nova; a larger one fails the call. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// Observer hears about every HTTP attempt (metrics).
 	Observer retryhttp.Observer
 }
+
+// DefaultMaxResponseBytes is what the largest answer for a 10,000-VM fleet
+// needs, with headroom; see retryhttp.DefaultMaxResponseBytes.
+const DefaultMaxResponseBytes = retryhttp.DefaultMaxResponseBytes
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
@@ -290,14 +297,17 @@ func newHTTPClient(opts Options) (http.Client, error) {
 		HTTPClient:   &http.Client{Transport: opts.Transport},
 		// Fleet passes fan out to one host; keep those connections warm.
 		MaxIdleConnsPerHost: max(opts.Concurrency*2, 16),
-		Observer:            opts.Observer,
-		Dependency:          "openstack",
+		MaxResponseBytes:    opts.MaxResponseBytes,
+		// Hand the final response back to gophercloud so it can report the
+		// service's own status and body instead of a generic retry error.
+		PassLastResponse: true,
+		TimeoutName:      "openstackTimeout",
+		InsecureTLSName:  "openstackInsecureTLS",
+		Observer:         opts.Observer,
+		Dependency:       "openstack",
 	})
 	if err != nil {
 		return http.Client{}, err
 	}
-	// Hand the final response back to gophercloud so it can report the
-	// service's own status and body instead of a generic retry error.
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	return *rc.StandardClient(), nil
 }

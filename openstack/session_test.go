@@ -21,6 +21,18 @@ func retrying(t *testing.T, client http.Client) *retryablehttp.Client {
 	return rt.Client
 }
 
+// baseTransport is the transport under retryhttp's own wrappers.
+func baseTransport(rc *retryablehttp.Client) http.RoundTripper {
+	rt := rc.HTTPClient.Transport
+	for {
+		wrapper, ok := rt.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			return rt
+		}
+		rt = wrapper.Unwrap()
+	}
+}
+
 func TestHTTPClientHandsFinalResponseToGophercloud(t *testing.T) {
 	var requests atomic.Int32
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,8 +62,8 @@ func TestHTTPClientSettings(t *testing.T) {
 	assert.Equal(t, 3, rc.RetryMax)
 	assert.Equal(t, 100*time.Millisecond, rc.RetryWaitMin)
 	assert.Equal(t, 2*time.Second, rc.RetryWaitMax)
-	transport, ok := rc.HTTPClient.Transport.(*http.Transport)
-	require.True(t, ok, "got %T", rc.HTTPClient.Transport)
+	transport, ok := baseTransport(rc).(*http.Transport)
+	require.True(t, ok, "got %T", baseTransport(rc))
 	assert.Equal(t, 40, transport.MaxIdleConnsPerHost, "twice the concurrency")
 	assert.True(t, transport.TLSClientConfig.InsecureSkipVerify)
 
@@ -59,7 +71,7 @@ func TestHTTPClientSettings(t *testing.T) {
 	require.NoError(t, err)
 	rc = retrying(t, client)
 	assert.Equal(t, 0, rc.RetryMax)
-	transport = rc.HTTPClient.Transport.(*http.Transport)
+	transport = baseTransport(rc).(*http.Transport)
 	assert.Equal(t, 32, transport.MaxIdleConnsPerHost, "twice the default concurrency")
 	assert.False(t, transport.TLSClientConfig != nil && transport.TLSClientConfig.InsecureSkipVerify, "certificates are verified unless InsecureTLS is set")
 }

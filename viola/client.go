@@ -1,6 +1,7 @@
 package viola
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,10 @@ const (
 	DefaultRetryWaitMin = retryhttp.DefaultRetryWaitMin
 	DefaultRetryWaitMax = retryhttp.DefaultRetryWaitMax
 	DefaultMaxBatch     = 250
+	// DefaultMaxResponseBytes bounds what is read of a response body. The
+	// success body ({"applied":N,...}) carries nothing the client needs, so
+	// the rest of a larger one is left unread, not an error.
+	DefaultMaxResponseBytes = 1 << 20
 )
 
 const (
@@ -64,6 +69,9 @@ type Options struct {
 	// MaxBatch is how many node configs one POST carries. Zero means
 	// DefaultMaxBatch.
 	MaxBatch int
+	// MaxResponseBytes bounds what is read of a response body. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // PostResult reports which nodes Viola accepted, so a caller can record
@@ -95,15 +103,16 @@ func NewClient(opts Options) (*Client, error) {
 		maxBatch = DefaultMaxBatch
 	}
 	httpClient, err := retryhttp.New(retryhttp.Options{
-		Timeout:      opts.Timeout,
-		InsecureTLS:  opts.InsecureTLS,
-		RetryMax:     opts.RetryMax,
-		RetryWaitMin: opts.RetryWaitMin,
-		RetryWaitMax: opts.RetryWaitMax,
-		HTTPClient:   opts.HTTPClient,
-		TimeoutName:  "timeout",
-		Observer:     opts.Observer,
-		Dependency:   "viola",
+		Timeout:          opts.Timeout,
+		InsecureTLS:      opts.InsecureTLS,
+		RetryMax:         opts.RetryMax,
+		RetryWaitMin:     opts.RetryWaitMin,
+		RetryWaitMax:     opts.RetryWaitMax,
+		HTTPClient:       opts.HTTPClient,
+		MaxResponseBytes: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes),
+		TimeoutName:      "timeout",
+		Observer:         opts.Observer,
+		Dependency:       "viola",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
@@ -245,8 +254,10 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	if err != nil {
 		return err
 	}
-	// The success body ({"applied":N,...}) is optional and carries nothing
-	// the caller needs; reading it lets the connection be reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	// The status says Viola applied the batch. Its body ({"applied":N,...})
+	// is optional and carries nothing the caller needs: it is read (up to
+	// MaxResponseBytes) only so the connection can be reused, and a body
+	// that is cut off, malformed or too large changes nothing.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }

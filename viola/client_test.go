@@ -389,7 +389,7 @@ func TestPostTimeoutOption(t *testing.T) {
 	client := newTestClient(t, viola.Options{Endpoint: server.URL, Timeout: 20 * time.Millisecond, RetryMax: -1})
 	_, err := client.Post(context.Background(), "p1", nodeConfigs(1))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Client.Timeout exceeded")
+	assert.Contains(t, err.Error(), "no answer within 20ms (timeout)")
 }
 
 func TestPostUnreachable(t *testing.T) {

@@ -45,7 +45,8 @@ type Server struct {
 	closeOnce  sync.Once
 	encryptKey string
 
-	// Injector provides Fail, SetLatency, ClearFaults and Requests.
+	// Injector provides Inject (any fault.Fault), Fail (a status with
+	// Contrabass's envelope), SetLatency, ClearFaults and Requests.
 	fault.Injector
 
 	mu        sync.Mutex
@@ -129,7 +130,7 @@ func (s *Server) RequireBearer(token string) {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := s.Arrive()
-	failWith := s.TakeFailure()
+	injected, faulty := s.Take()
 	s.mu.Lock()
 	bearer := s.bearer
 	s.mu.Unlock()
@@ -145,8 +146,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, isProviderPath := strings.CutPrefix(r.URL.EscapedPath(), providerPath)
 	id, err := url.PathUnescape(rest)
 	switch {
-	case failWith != 0:
-		writeEnvelope(w, failWith, "injected failure", nil)
+	case faulty:
+		injected.Serve(w, r, s.closing, func(w http.ResponseWriter, status int) {
+			writeEnvelope(w, status, "injected failure", nil)
+		})
 		return
 	case !isProviderPath || strings.Contains(rest, "/") || err != nil:
 		writeEnvelope(w, http.StatusNotFound, "no such endpoint", nil)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/contrabass/contrabasstest"
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 )
 
 const key = "Test0nlyKey16chr"
@@ -180,4 +181,30 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 8, server.Requests())
+}
+
+func TestInjectBrokenAnswers(t *testing.T) {
+	server := contrabasstest.NewServer(key)
+	defer server.Close()
+	server.AddProvider("p1", contrabasstest.ProviderSpec{AdminPassword: "pw", KeystoneURL: "https://ks"})
+	url := server.URL + providerURL + "p1"
+
+	server.Inject(fault.Status(http.StatusServiceUnavailable).WithHeader("Retry-After", "3600"), 1)
+	resp := do(t, http.MethodGet, url, nil)
+	assert.Equal(t, 503, resp.status)
+	assert.Equal(t, "3600", resp.header.Get("Retry-After"))
+	assert.JSONEq(t, `{"returnCode":"503","returnMessage":"injected failure"}`, resp.body, "a status fault carries Contrabass's envelope")
+
+	server.Inject(fault.Body(http.StatusOK, `{"returnCode":"200","data":"not an object"}`), 1)
+	resp = do(t, http.MethodGet, url, nil)
+	assert.Equal(t, 200, resp.status)
+	assert.Equal(t, `{"returnCode":"200","data":"not an object"}`, resp.body)
+
+	resp = do(t, http.MethodGet, url, nil)
+	assert.Contains(t, resp.body, `"COMMON_OK"`, "the fault was used up")
+
+	server.Inject(fault.ResetBeforeResponse(), -1)
+	_, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
+	assert.Error(t, err)
+	assert.Equal(t, 4, server.Requests())
 }

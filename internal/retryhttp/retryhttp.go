@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,7 +26,21 @@ const (
 	DefaultRetryMax     = 3
 	DefaultRetryWaitMin = 100 * time.Millisecond
 	DefaultRetryWaitMax = 2 * time.Second
+	// DefaultMaxResponseBytes is what the largest answer for a 10,000-VM
+	// fleet needs, with at least 2.5 times headroom (measured on the fakes,
+	// ten target ports per VM: Nova's detailed server list pages at 1,000
+	// servers by default, 2.6 MB; the short list of all 10,000 servers in
+	// one page, 2.8 MB; a Neutron ports page is one 100-VM device_id batch,
+	// 0.3 MB). Each of up to 16 concurrent requests may read this much, so
+	// it is kept tight. TestDefaultMaxResponseBytesFitsATenThousandVMFleet
+	// (package openstack) keeps the measurement.
+	DefaultMaxResponseBytes = 8 << 20
 )
+
+// errorBodyBytes bounds the body of a response with a non-2xx status. Such a
+// body is only ever quoted in an error message, yet gophercloud reads it
+// whole: an HTML error page of many megabytes must not land on the heap.
+const errorBodyBytes = 64 << 10
 
 // Options configures New.
 type Options struct {
@@ -54,8 +69,20 @@ type Options struct {
 	// setting (e.g. "contrabassTimeout"). Empty means "Timeout" and
 	// "InsecureTLS".
 	TimeoutName, InsecureTLSName string
+	// MaxResponseBytes bounds the body of each 2xx response: reading past it
+	// fails with a *BodyTooLargeError, so a broken or hostile service cannot
+	// exhaust memory. Zero means DefaultMaxResponseBytes. Bodies of other
+	// statuses are cut silently at 64 KiB, as they are only quoted in errors.
+	MaxResponseBytes int64
+	// PassLastResponse makes Do, when retries run out, return the last
+	// response and error as they are (net/http's and gophercloud's
+	// contract) instead of wrapping the error in an *AttemptsError, and
+	// without the *url.Error that the http.Client using the client as its
+	// RoundTripper (StandardClient) adds itself.
+	PassLastResponse bool
 	// Observer, when set, hears about every attempt (retries included) under
-	// the name Dependency, e.g. to count requests per dependency.
+	// the name Dependency, e.g. to count requests per dependency. Dependency
+	// also names the service in a *BodyTooLargeError.
 	Observer   Observer
 	Dependency string
 }
@@ -79,6 +106,107 @@ func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// Unwrap returns the transport under the observer.
+func (o observed) Unwrap() http.RoundTripper { return o.next }
+
+// bodyLimit bounds every response body: a 2xx body fails past limit, any
+// other is cut at errorBodyBytes.
+type bodyLimit struct {
+	next       http.RoundTripper
+	dependency string
+	limit      int64
+}
+
+func (b bodyLimit) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(req)
+	if resp == nil || resp.Body == nil || resp.Body == http.NoBody {
+		return resp, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		resp.Body = cutBody{Reader: io.LimitReader(resp.Body, errorBodyBytes), Closer: resp.Body}
+		return resp, err
+	}
+	body := &limitedBody{body: resp.Body, remaining: b.limit}
+	tooLarge := &BodyTooLargeError{Dependency: b.dependency, Method: req.Method, Path: req.URL.Path, Limit: b.limit}
+	body.tooLarge = tooLarge
+	if resp.ContentLength > b.limit {
+		// Announced as too large: fail on the first read, without reading.
+		body.err = tooLarge
+	}
+	resp.Body = body
+	return resp, err
+}
+
+// Unwrap returns the transport under the limit.
+func (b bodyLimit) Unwrap() http.RoundTripper { return b.next }
+
+type cutBody struct {
+	io.Reader
+	io.Closer
+}
+
+// limitedBody is http.MaxBytesReader for a response: it reads at most
+// remaining bytes and fails once the body holds more.
+type limitedBody struct {
+	body      io.ReadCloser
+	remaining int64
+	tooLarge  *BodyTooLargeError
+	err       error
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// One byte more than allowed tells a body of exactly the limit from a
+	// larger one.
+	if int64(len(p))-1 > l.remaining {
+		p = p[:l.remaining+1]
+	}
+	n, err := l.body.Read(p)
+	if int64(n) <= l.remaining {
+		l.remaining -= int64(n)
+		l.err = err
+		return n, err
+	}
+	n = int(l.remaining)
+	l.remaining = 0
+	l.err = l.tooLarge
+	return n, l.err
+}
+
+func (l *limitedBody) Close() error { return l.body.Close() }
+
+// BodyTooLargeError is a response body beyond Options.MaxResponseBytes.
+type BodyTooLargeError struct {
+	Dependency   string
+	Method, Path string
+	Limit        int64
+}
+
+func (e *BodyTooLargeError) Error() string {
+	dependency := cmp.Or(e.Dependency, "the server")
+	return fmt.Sprintf("response of %s to %s %s is larger than the limit of %s (MaxResponseBytes); the answer is not read any further",
+		dependency, e.Method, e.Path, formatBytes(e.Limit))
+}
+
+// formatBytes writes n in the largest binary unit that divides it, so a
+// limit reads as it was configured ("8 MiB", "1536 KiB", "100 bytes").
+func formatBytes(n int64) string {
+	for _, unit := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= unit.size && n%unit.size == 0 {
+			return fmt.Sprintf("%d %s", n/unit.size, unit.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // New checks opts and builds a retrying client. When retries run out, its Do
 // returns the last response, if there was one, together with an
 // *AttemptsError, so the caller can report the final HTTP status and body.
@@ -90,6 +218,8 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		return nil, fmt.Errorf("%s must not be negative, got %s", timeoutName, opts.Timeout)
 	case opts.RetryWaitMin < 0 || opts.RetryWaitMax < 0:
 		return nil, errors.New("retry waits must not be negative")
+	case opts.MaxResponseBytes < 0:
+		return nil, fmt.Errorf("MaxResponseBytes must not be negative, got %d", opts.MaxResponseBytes)
 	}
 	base := &http.Client{}
 	if opts.HTTPClient != nil {
@@ -117,6 +247,8 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		transport.TLSClientConfig.InsecureSkipVerify = true
 		base.Transport = transport
 	}
+	// Under the base client, so that its Timeout also bounds reading the body.
+	base.Transport = bodyLimit{next: base.Transport, dependency: opts.Dependency, limit: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes)}
 	if opts.Observer != nil {
 		base.Transport = observed{next: base.Transport, observer: opts.Observer, dependency: opts.Dependency}
 	}
@@ -131,6 +263,40 @@ func New(opts Options) (*retryablehttp.Client, error) {
 	waitMin := cmp.Or(opts.RetryWaitMin, DefaultRetryWaitMin)
 	waitMax := max(cmp.Or(opts.RetryWaitMax, DefaultRetryWaitMax), waitMin)
 
+	// The last error, with a timed-out attempt named after the setting that
+	// bounds it and URL passwords masked; errors.Is/As still see the cause.
+	explain := func(err error) error {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) && urlErr.Timeout() {
+			err = &url.Error{Op: urlErr.Op, URL: urlErr.URL, Err: &TimeoutError{Setting: timeoutName, Duration: base.Timeout, Err: urlErr.Err}}
+		}
+		return redactURLs(err)
+	}
+	errorHandler := func(resp *http.Response, err error, attempts int) (*http.Response, error) {
+		return resp, &AttemptsError{Attempts: attempts, Err: explain(err)}
+	}
+	if opts.PassLastResponse {
+		errorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
+			if err == nil {
+				return resp, nil
+			}
+			// A RoundTripper returns a response or an error, not both:
+			// net/http would log the response and leak its connection.
+			if resp != nil {
+				_ = resp.Body.Close()
+				resp = nil
+			}
+			err = explain(err)
+			// The http.Client this is a RoundTripper of names the request
+			// itself; its *url.Error around this one would repeat it.
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = redactURLs(urlErr.Err)
+			}
+			return resp, err
+		}
+	}
+
 	return &retryablehttp.Client{
 		HTTPClient:   base,
 		Logger:       nil, // errors are returned to the caller, which decides what to log
@@ -139,7 +305,10 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		RetryMax:     retryMax,
 		CheckRetry:   retryablehttp.DefaultRetryPolicy,
 		Backoff:      cappedBackoff,
-		ErrorHandler: keepLastResponse,
+		// Called only when an attempt failed and no retry is left. Handing
+		// the last response back lets the error name the final HTTP status
+		// and quote its body.
+		ErrorHandler: errorHandler,
 	}, nil
 }
 
@@ -148,6 +317,24 @@ func New(opts Options) (*retryablehttp.Client, error) {
 func cappedBackoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	return min(retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp), maxWait)
 }
+
+// TimeoutError is an attempt that got no (complete) answer within the
+// per-attempt timeout. It names the setting, so the message says what to
+// change.
+type TimeoutError struct {
+	Setting  string
+	Duration time.Duration
+	Err      error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s (%s)", e.Duration, e.Setting)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true, like the net/http error it replaces.
+func (e *TimeoutError) Timeout() bool { return true }
 
 // AttemptsError records that retries ran out, so the caller can say so.
 type AttemptsError struct {
@@ -166,13 +353,6 @@ func (e *AttemptsError) Error() string {
 }
 
 func (e *AttemptsError) Unwrap() error { return e.Err }
-
-// keepLastResponse is called only when an attempt failed and no retry is
-// left. It hands the last response back, so the error can name the final
-// HTTP status and quote its body.
-func keepLastResponse(resp *http.Response, err error, attempts int) (*http.Response, error) {
-	return resp, &AttemptsError{Attempts: attempts, Err: err}
-}
 
 // StatusError describes a response with a status the caller does not accept:
 // "HTTP 503 after 4 attempts: <excerpt>" when err is an *AttemptsError of
@@ -217,6 +397,38 @@ func OneLine(s string, limit int) string {
 	}
 	return s[:cut] + "…"
 }
+
+// urlUserInfo finds the user info of URLs in free text: scheme://user:password@.
+var urlUserInfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s"':]*):([^/?#\s"']*)@`)
+
+// RedactURLs masks the password of every URL in s the way url.URL.Redacted
+// does ("user:xxxxx@"), for text that may quote a URL, such as an error from
+// a transport or a library.
+func RedactURLs(s string) string {
+	return urlUserInfo.ReplaceAllString(s, "${1}${2}:xxxxx@")
+}
+
+// redactURLs masks URL passwords in err's message. net/http masks the
+// password of the URL it quotes, but a transport's own error may quote the
+// URL whole.
+func redactURLs(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if redacted := RedactURLs(msg); redacted != msg {
+		return redactedError{msg: redacted, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
 
 // ParseEndpoint checks a service base URL and returns it without trailing
 // slashes. Its errors are worded to follow the setting's name, e.g.

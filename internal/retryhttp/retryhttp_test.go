@@ -48,6 +48,19 @@ func get(t *testing.T, client *retryablehttp.Client, url string) (*http.Response
 	return resp, err
 }
 
+// baseTransport is the transport under retryhttp's own wrappers (body limit,
+// observer).
+func baseTransport(client *retryablehttp.Client) http.RoundTripper {
+	rt := client.HTTPClient.Transport
+	for {
+		wrapper, ok := rt.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			return rt
+		}
+		rt = wrapper.Unwrap()
+	}
+}
+
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -61,7 +74,7 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, 100*time.Millisecond, client.RetryWaitMin)
 	assert.Equal(t, 2*time.Second, client.RetryWaitMax)
 	assert.Nil(t, client.Logger, "errors go back to the caller; the client logs nothing")
-	transport, ok := client.HTTPClient.Transport.(*http.Transport)
+	transport, ok := baseTransport(client).(*http.Transport)
 	require.True(t, ok, "got %T", client.HTTPClient.Transport)
 	assert.NotSame(t, http.DefaultTransport, transport, "the process-wide transport must not be shared")
 	assert.Equal(t, http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost, transport.MaxIdleConnsPerHost)
@@ -140,7 +153,7 @@ func TestInsecureTLSClonesTransport(t *testing.T) {
 	base := &http.Client{Transport: callerTransport}
 
 	client := newFast(t, retryhttp.Options{HTTPClient: base, InsecureTLS: true})
-	got, ok := client.HTTPClient.Transport.(*http.Transport)
+	got, ok := baseTransport(client).(*http.Transport)
 	require.True(t, ok)
 	assert.NotSame(t, callerTransport, got)
 	assert.NotSame(t, callerTLS, got.TLSClientConfig)
@@ -153,7 +166,7 @@ func TestInsecureTLSClonesTransport(t *testing.T) {
 	assert.False(t, callerTLS.InsecureSkipVerify, "the caller's transport must keep verifying certificates")
 
 	fromDefault := newFast(t, retryhttp.Options{InsecureTLS: true})
-	assert.True(t, fromDefault.HTTPClient.Transport.(*http.Transport).TLSClientConfig.InsecureSkipVerify)
+	assert.True(t, baseTransport(fromDefault).(*http.Transport).TLSClientConfig.InsecureSkipVerify)
 	if defaultTLS := http.DefaultTransport.(*http.Transport).TLSClientConfig; defaultTLS != nil {
 		assert.False(t, defaultTLS.InsecureSkipVerify, "the process-wide transport must keep verifying certificates")
 	}
@@ -196,14 +209,14 @@ func TestInsecureTLSNeedsHTTPTransport(t *testing.T) {
 
 func TestMaxIdleConnsPerHost(t *testing.T) {
 	tuned := newFast(t, retryhttp.Options{MaxIdleConnsPerHost: 16})
-	assert.Equal(t, 16, tuned.HTTPClient.Transport.(*http.Transport).MaxIdleConnsPerHost)
+	assert.Equal(t, 16, baseTransport(tuned).(*http.Transport).MaxIdleConnsPerHost)
 
 	insecure := newFast(t, retryhttp.Options{MaxIdleConnsPerHost: 16, InsecureTLS: true})
-	assert.Equal(t, 16, insecure.HTTPClient.Transport.(*http.Transport).MaxIdleConnsPerHost)
+	assert.Equal(t, 16, baseTransport(insecure).(*http.Transport).MaxIdleConnsPerHost)
 
 	callerTransport := &http.Transport{MaxIdleConnsPerHost: 3}
 	own := newFast(t, retryhttp.Options{MaxIdleConnsPerHost: 16, HTTPClient: &http.Client{Transport: callerTransport}})
-	assert.Same(t, callerTransport, own.HTTPClient.Transport, "a caller's transport is not tuned")
+	assert.Same(t, callerTransport, baseTransport(own), "a caller's transport is not tuned")
 	assert.Equal(t, 3, callerTransport.MaxIdleConnsPerHost)
 }
 
@@ -338,7 +351,7 @@ func TestTimeoutBoundsEachAttempt(t *testing.T) {
 	resp, err := get(t, newFast(t, retryhttp.Options{Timeout: 20 * time.Millisecond, RetryMax: 1}), server.URL)
 	assert.Nil(t, resp)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Client.Timeout exceeded")
+	assert.Contains(t, err.Error(), "no answer within 20ms (Timeout)", "a timeout names the setting that bounds it")
 	assert.Contains(t, err.Error(), "giving up after 2 attempt(s)")
 	assert.EqualValues(t, 2, requests.Load(), "a timed-out attempt is retried with a fresh timeout")
 }
@@ -360,15 +373,19 @@ func TestBackoffIsCapped(t *testing.T) {
 	assert.Equal(t, 5*time.Millisecond, backoff(0, retryAfter(http.StatusServiceUnavailable, "3600")))
 	assert.Equal(t, time.Duration(0), backoff(3, retryAfter(http.StatusServiceUnavailable, "0")), "a shorter Retry-After is honoured")
 
-	// The same through a request: a server asking for an hour's pause.
+	// The same through a request: a server asking twice for an hour's pause.
 	var requests atomic.Int32
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requests.Add(1) == 1 {
+		switch requests.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
 			w.Header().Set("Retry-After", "3600")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+		default:
+			_, _ = io.WriteString(w, "ok")
 		}
-		_, _ = io.WriteString(w, "ok")
 	}))
 	defer server.Close()
 
@@ -377,9 +394,9 @@ func TestBackoffIsCapped(t *testing.T) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, server.URL, nil)
 	require.NoError(t, err)
 	resp, err := client.Do(req)
-	require.NoError(t, err, "the retry must come long before the context's deadline")
+	require.NoError(t, err, "the retries must come long before the context's deadline")
 	_ = resp.Body.Close()
-	assert.EqualValues(t, 2, requests.Load())
+	assert.EqualValues(t, 3, requests.Load())
 }
 
 func TestAttemptsError(t *testing.T) {

@@ -6,7 +6,7 @@
 // payloads copy what the real services send: the same field names, time
 // formats, error envelopes, pagination links and version documents. The
 // fake is read-only towards clients; tests shape the cloud through the Add*,
-// Update* and Remove* methods and inject trouble with Fail, SetLatency,
+// Update* and Remove* methods and inject trouble with Fail, Inject, SetLatency,
 // ExpireTokens, SetPageSize and SetMaxURLLength.
 //
 // One Server serves all three services on path prefixes of a single listener:
@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 )
 
 // Route names a group of requests for counters, latency and faults.
@@ -81,8 +83,10 @@ type Server struct {
 	// URL is the Keystone base URL, without /v3, e.g. http://127.0.0.1:41234.
 	URL string
 
-	ts       *httptest.Server
-	counters map[Route]*atomic.Int64
+	ts        *httptest.Server
+	counters  map[Route]*atomic.Int64
+	closing   chan struct{} // closed by Close to end injected hangs and latency
+	closeOnce sync.Once
 
 	mu            sync.RWMutex
 	now           func() time.Time // swapped by this package's tests to step token expiry without sleeping
@@ -95,7 +99,7 @@ type Server struct {
 	tokenTTL      time.Duration
 	tokens        map[string]tokenInfo
 	latency       map[Route]time.Duration
-	faults        map[Route]*fault
+	faults        map[Route]*injected
 	networks      map[string]*Network
 	subnets       map[string]*Subnet
 	vms           map[string]*VM
@@ -110,8 +114,8 @@ type Server struct {
 	nextGenerated uint64
 }
 
-type fault struct {
-	status    int
+type injected struct {
+	fault     fault.Fault
 	remaining int // < 0: until ClearFaults
 }
 
@@ -142,8 +146,9 @@ func newServer() *Server {
 		maxURL:        DefaultMaxURLLength,
 		tokenTTL:      DefaultTokenTTL,
 		tokens:        map[string]tokenInfo{},
+		closing:       make(chan struct{}),
 		latency:       map[Route]time.Duration{},
-		faults:        map[Route]*fault{},
+		faults:        map[Route]*injected{},
 		networks:      map[string]*Network{},
 		subnets:       map[string]*Subnet{},
 		vms:           map[string]*VM{},
@@ -158,8 +163,12 @@ func newServer() *Server {
 	return s
 }
 
-// Close shuts the listener down and blocks until outstanding requests end.
-func (s *Server) Close() { s.ts.Close() }
+// Close shuts the listener down and blocks until outstanding requests end;
+// injected hangs and latency end at once. It may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.ts.Close()
+}
 
 // Client returns an HTTP client configured for the server (it trusts the TLS
 // certificate of a NewTLSServer).
@@ -294,13 +303,21 @@ func (s *Server) Fail(route Route, status int, times int) {
 	if times != 0 && (status < 100 || status > 999) {
 		panic(fmt.Sprintf("openstacktest: Fail(%s, %d): not an HTTP status", route, status))
 	}
+	s.Inject(route, fault.Status(status), times)
+}
+
+// Inject makes the next `times` requests on a route answer with f: any
+// fault.Fault, e.g. a 503 with Retry-After, a malformed or oversized body, a
+// hang or a connection reset. Status faults carry the service's own error
+// envelope. times and the precedence of routes are as for Fail.
+func (s *Server) Inject(route Route, f fault.Fault, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if times == 0 {
 		delete(s.faults, route)
 		return
 	}
-	s.faults[route] = &fault{status: status, remaining: times}
+	s.faults[route] = &injected{fault: f, remaining: times}
 }
 
 // ClearFaults removes every injected fault.
@@ -350,18 +367,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusRequestURITooLong)
 		return
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !fault.Wait(r.Context(), s.closing, delay) {
+		return
 	}
 	setRequestID(w, m.svc)
-	if status, ok := s.takeFault(m.route); ok {
-		writeFault(w, r, m.svc, status)
+	if f, ok := s.takeFault(m.route); ok {
+		f.Serve(w, r, s.closing, func(w http.ResponseWriter, status int) {
+			writeFault(w, r, m.svc, status)
+		})
 		return
 	}
 	switch m.svc {
@@ -374,7 +387,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) takeFault(route Route) (int, bool) {
+func (s *Server) takeFault(route Route) (fault.Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, key := range []Route{route, RouteAll} {
@@ -388,9 +401,9 @@ func (s *Server) takeFault(route Route) (int, bool) {
 				delete(s.faults, key)
 			}
 		}
-		return f.status, true
+		return f.fault, true
 	}
-	return 0, false
+	return fault.Fault{}, false
 }
 
 type service int

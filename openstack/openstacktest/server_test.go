@@ -3,6 +3,7 @@ package openstacktest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 )
 
 func TestFailUsesServiceEnvelopeAndCounts(t *testing.T) {
@@ -255,4 +258,62 @@ func TestClassify(t *testing.T) {
 		assert.Equal(t, want, classify(path).route, path)
 	}
 	assert.Panics(t, func() { NewServer().Fail(RoutePorts, 0, 1) }, "a zero status would only fail later, inside a handler")
+}
+
+func TestInjectBrokenAnswers(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.AddNetwork(Network{ID: "net-1"})
+	s.AddSubnet(Subnet{ID: "subnet-1", NetworkID: "net-1", CIDR: "10.0.0.0/24"})
+	token := issueToken(t, s)
+	get := func(path string) (int, http.Header, string) {
+		req, err := http.NewRequest(http.MethodGet, s.NeutronURL()+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Auth-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header, string(body)
+	}
+
+	s.Inject(RoutePorts, fault.Status(http.StatusServiceUnavailable).WithHeader("Retry-After", "3600"), 1)
+	status, header, body := get("/v2.0/ports")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Equal(t, "3600", header.Get("Retry-After"))
+	assert.NotEmpty(t, header.Get("X-Openstack-Request-Id"))
+	assert.JSONEq(t, `{"NeutronError":{"type":"HTTPServiceUnavailable","message":"Service Unavailable","detail":""}}`, body, "a status fault carries Neutron's envelope")
+
+	s.Inject(RouteSubnets, fault.Body(http.StatusOK, `{"subnet":null}`), 1)
+	status, _, body = get("/v2.0/subnets/subnet-1")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, `{"subnet":null}`, body)
+	_, _, body = get("/v2.0/subnets/subnet-1")
+	assert.Contains(t, body, `"cidr":"10.0.0.0/24"`, "the fault was used up")
+	assert.Equal(t, 2, s.Requests(RouteSubnets))
+}
+
+func TestCloseEndsInjectedHangs(t *testing.T) {
+	s := NewServer()
+	token := issueToken(t, s)
+	s.Inject(RouteNetworks, fault.Hang(), -1)
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, s.NeutronURL()+"/v2.0/networks", nil)
+		req.Header.Set("X-Auth-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return s.Requests(RouteNetworks) == 1 }, 30*time.Second, time.Millisecond)
+	s.Close() // must not wait for a client that never gives up
+	select {
+	case err := <-done:
+		assert.Error(t, err, "the hanging request gets no answer")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request still hangs after Close")
+	}
 }

@@ -40,8 +40,10 @@ type Server struct {
 	closing    chan struct{} // closed by Close to cut injected latency short
 	closeOnce  sync.Once
 
-	// Injector provides Fail (node-config POSTs only; /healthz is never
-	// failed), SetLatency, ClearFaults and Requests (/healthz included).
+	// Injector provides Inject and Fail (node-config POSTs only; /healthz
+	// is never failed), SetLatency, ClearFaults and Requests (/healthz
+	// included). An injected fault counts as rejected, even one whose status
+	// says success: Viola applied nothing.
 	fault.Injector
 
 	mu       sync.Mutex
@@ -65,8 +67,8 @@ func (s *Server) Close() {
 	s.httpServer.Close()
 }
 
-// Rejected is how many requests were answered with an error status, injected
-// failures included. None of them is recorded in Posts.
+// Rejected is how many requests were answered with an error status or an
+// injected fault. None of them is recorded in Posts.
 func (s *Server) Rejected() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,8 +161,13 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 func (s *Server) serveNodeConfigs(w http.ResponseWriter, r *http.Request, body []byte, bodyErr error) {
-	if failWith := s.TakeFailure(); failWith != 0 {
-		s.reject(w, failWith, "injected failure")
+	if injected, faulty := s.Take(); faulty {
+		s.mu.Lock()
+		s.rejected++
+		s.mu.Unlock()
+		injected.Serve(w, r, s.closing, func(w http.ResponseWriter, status int) {
+			writeJSON(w, status, map[string]string{"error": "injected failure"})
+		})
 		return
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/multinic/multinictest/fault"
 	"github.com/multinic/multinic/viola"
 	"github.com/multinic/multinic/viola/violatest"
 )
@@ -247,4 +248,36 @@ func TestConcurrentPosts(t *testing.T) {
 	wg.Wait()
 	assert.Len(t, server.Nodes("p1"), 16)
 	assert.Equal(t, 16, server.Requests())
+}
+
+func TestInjectBrokenAnswers(t *testing.T) {
+	server := violatest.NewServer()
+	defer server.Close()
+	url := server.URL + nodeConfigsURL
+
+	server.Inject(fault.Status(http.StatusTooManyRequests).WithHeader("Retry-After", "3600"), 1)
+	resp := send(t, http.MethodPost, url, jsonHeaders("p1"), validBody)
+	assert.Equal(t, http.StatusTooManyRequests, resp.status)
+	assert.JSONEq(t, `{"error":"injected failure"}`, resp.body)
+
+	server.Inject(fault.Body(http.StatusOK, "not json"), 1)
+	resp = send(t, http.MethodPost, url, jsonHeaders("p1"), validBody)
+	assert.Equal(t, http.StatusOK, resp.status)
+	assert.Equal(t, "not json", resp.body)
+
+	server.Inject(fault.ResetDuringBody(http.StatusOK), 1)
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(validBody))
+	require.NoError(t, err)
+	req.Header = jsonHeaders("p1")
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		_, err = io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		assert.Error(t, err, "the body is cut off")
+	}
+
+	assert.Empty(t, server.Posts(), "no injected fault applies anything")
+	assert.Equal(t, 3, server.Rejected())
+	assert.Equal(t, http.StatusOK, send(t, http.MethodGet, server.URL+"/healthz", nil, "").status, "/healthz is never faulted")
+	assert.Equal(t, http.StatusOK, send(t, http.MethodPost, url, jsonHeaders("p1"), validBody).status)
+	assert.Len(t, server.Posts(), 1)
 }
