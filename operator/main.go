@@ -97,7 +97,7 @@ func run(args []string, getenv func(string) string) error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	logger := ctrl.Log.WithName("setup")
-	logger.Info("multinic-operator", build.KeysAndValues()...)
+	logger.Info("starting multinic-operator", build.KeysAndValues()...)
 	if err := registerBuildInfo(crmetrics.Registry, build); err != nil {
 		return fmt.Errorf("register multinic_build_info: %w", err)
 	}
