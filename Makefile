@@ -3,6 +3,19 @@ SHELL := /usr/bin/env bash
 IMG ?= multinic-operator:dev
 GO  ?= go
 
+# What goes into the binaries and images: the tag on HEAD (v1.2.3), else
+# git describe's distance from the last tag, else the short commit; -dirty
+# for uncommitted changes. Dates are the commit time, so one commit gives
+# one image digest.
+VERSION           ?= $(shell git describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null || echo dev)
+REVISION          ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+BUILD_DATE        := $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null)
+# Registry and path the images are named under in the tars, e.g. registry.example.com:5000/platform.
+REGISTRY          ?=
+VERSION_PKG        = github.com/multinic/multinic/internal/version
+LDFLAGS            = -s -w -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).revision=$(REVISION) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+
 CONTROLLER_GEN = $(shell operator/hack/tool.sh controller-gen)
 KUSTOMIZE      = $(shell operator/hack/tool.sh kustomize)
 HELM           = $(shell operator/hack/tool.sh helm)
@@ -10,6 +23,14 @@ CRD            = operator/config/crd/bases/multinic.example.com_openstackconfigs
 
 .PHONY: all
 all: lint build test
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target> [VAR=value]\n"} \
+		/^##@/ { printf "\n%s\n", substr($$0, 5) } \
+		/^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 ##@ Development
 
@@ -26,17 +47,19 @@ generate: ## Regenerate deepcopy code.
 	$(CONTROLLER_GEN) object paths=./viola/testapi/api/...
 
 .PHONY: lint
-lint: ## gofmt and go vet.
+lint: ## gofmt and go vet (the module and the image builder's).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) -C operator/hack/imagebuild vet ./...
 
 .PHONY: envtest
-envtest: ## Build (once) the kube-apiserver and etcd used by the tests.
+envtest: ## Get (once) the kube-apiserver and etcd used by the tests: downloaded, else built.
 	@operator/hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: envtest ## Run every test, with the race detector.
-	KUBEBUILDER_ASSETS=$$(operator/hack/envtest-assets.sh) $(GO) test -race -count=1 ./...
+test: envtest ## Run every test, with the race detector (includes building the images twice).
+	$(GO) -C operator/hack/imagebuild test -race -count=1 ./...
+	KUBEBUILDER_ASSETS=$$(operator/hack/envtest-assets.sh) $(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: bench
 bench: ## Run the benchmarks quoted in the README.
@@ -52,16 +75,22 @@ demo: ## Run the whole flow on this machine; DEMO_ONCE=1 exits after one round.
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator binary into bin/.
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/multinic-operator ./operator
+build: ## Build the operator and Viola test API binaries into bin/, stamped with VERSION.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinic-operator ./operator
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/viola-test-api ./viola/testapi/cmd/viola-test-api
 
 .PHONY: run
 run: ## Run the operator against the current kubeconfig.
 	$(GO) run ./operator
 
+.PHONY: images
+images: ## Build both images for linux/amd64 and linux/arm64 into dist/, without a daemon; REGISTRY names them.
+	$(GO) -C operator/hack/imagebuild run . -src "$(CURDIR)" -out "$(CURDIR)/dist" -version "$(VERSION)" \
+		-revision "$(REVISION)" -created "$(SOURCE_DATE_EPOCH)" -repository "$(REGISTRY)"
+
 .PHONY: docker-build
-docker-build: ## Build the operator image.
-	docker build -t $(IMG) .
+docker-build: ## Build the operator image IMG with a Docker daemon (make images needs none).
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMG) .
 
 ##@ Deployment
 
@@ -81,7 +110,3 @@ deploy: manifests ## Deploy the operator with kustomize, image IMG.
 .PHONY: undeploy
 undeploy: ## Remove the operator deployed with kustomize.
 	$(KUSTOMIZE) build operator/config/default | kubectl delete --ignore-not-found -f -
-
-.PHONY: help
-help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

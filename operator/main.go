@@ -22,6 +22,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/operator/controller"
 	"github.com/multinic/multinic/viola"
@@ -43,6 +44,7 @@ type options struct {
 	viola                   viola.Options
 	inventory               inventory.Settings
 	zap                     zap.Options
+	showVersion             bool
 }
 
 func parseOptions(args []string, getenv func(string) string) (options, error) {
@@ -54,8 +56,12 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "namespace of the leader-election lease (defaults to the pod's)")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "how many OpenstackConfigs may sync at once")
 	o.zap.BindFlags(fs)
+	fs.BoolVar(&o.showVersion, "version", false, "print version, commit and build date, then exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.showVersion { // answers even where the environment is not set up
+		return o, nil
 	}
 	var errs []error
 	o.viola.Endpoint = strings.TrimSpace(getenv("VIOLA_ENDPOINT"))
@@ -86,12 +92,21 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	build := version.Get()
+	if opts.showVersion {
+		fmt.Println(build.String("multinic-operator"))
+		return nil
+	}
 	// One logger for controller-runtime, client-go and klog, masking URL
 	// credentials and keeping client-go's body dumps (V>=8) off.
 	safe := controller.SafeLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	ctrl.SetLogger(safe)
 	klog.SetLogger(safe)
 	logger := ctrl.Log.WithName("setup")
+	logger.Info("starting multinic-operator", build.KeysAndValues()...)
+	if err := registerBuildInfo(crmetrics.Registry, build); err != nil {
+		return fmt.Errorf("register multinic_build_info: %w", err)
+	}
 
 	scheme, err := controller.NewScheme()
 	if err != nil {

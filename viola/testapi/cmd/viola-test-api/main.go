@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/viola/testapi"
 )
 
@@ -63,6 +64,8 @@ type options struct {
 	// strict is nil unless --strict or its variable was given, so the
 	// routing file's own setting applies otherwise.
 	strict *bool
+
+	showVersion bool
 }
 
 func parseOptions(args []string, getenv func(string) string, output io.Writer) (options, error) {
@@ -93,6 +96,7 @@ func parseOptions(args []string, getenv func(string) string, output io.Writer) (
 		o.strict = &b
 		return nil
 	})
+	fs.BoolVar(&o.showVersion, "version", false, "print version, commit and build date, then exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -115,6 +119,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	opts, err := parseOptions(args, getenv, logOut)
 	if err != nil {
 		return err
+	}
+	if opts.showVersion {
+		fmt.Println(version.Get().String("viola-test-api"))
+		return nil
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, nil))
 	router, err := newRouter(opts, logger)
