@@ -91,7 +91,7 @@ type safeError struct {
 }
 
 func (e safeError) Error() string {
-	msg := retryhttp.OneLine(retryhttp.Mask(e.err.Error(), e.secrets...), maxCauseText)
+	msg := retryhttp.OneLine(retryhttp.RedactURLs(retryhttp.Mask(e.err.Error(), e.secrets...)), maxCauseText)
 	if e.note != "" {
 		msg += " (" + e.note + ")"
 	}

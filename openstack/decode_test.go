@@ -290,3 +290,13 @@ func TestPanicInAFetchBecomesAnError(t *testing.T) {
 	assert.Contains(t, err.Error(), "recovered panic: bug xxx")
 	assert.Less(t, len(err.Error()), 400, "the panic value is cut")
 }
+
+func TestDescribedErrorsMaskURLPasswords(t *testing.T) {
+	// The Keystone token URL has no query, so it is quoted whole: a
+	// user:password in it must still be masked.
+	err := describe(gophercloud.ErrUnexpectedResponseCode{
+		Method: "POST", URL: "https://admin:s3cret@keystone:5000/v3/auth/tokens", Actual: 500, Body: []byte("boom"),
+	})
+	assert.NotContains(t, err.Error(), "s3cret")
+	assert.Contains(t, err.Error(), "https://admin:xxxxx@keystone:5000/v3/auth/tokens")
+}

@@ -93,7 +93,9 @@ func describe(err error, secrets ...string) error {
 	default:
 		msg = shortenURLs(retryhttp.Mask(err.Error(), secrets...))
 	}
-	return describedError{msg: retryhttp.OneLine(msg, maxErrorMessage), err: err}
+	// URLs without a query (the Keystone token URL) are not shortened, so
+	// their user:password is masked here.
+	return describedError{msg: retryhttp.OneLine(retryhttp.RedactURLs(msg), maxErrorMessage), err: err}
 }
 
 // describedError shows the bounded message but keeps the cause reachable,
