@@ -35,7 +35,6 @@ func ExampleNodeConfig_Validate() {
 	cfg.Interfaces[0].MACAddress, cfg.Interfaces[0].MTU = "fa:16:3e:00:00:01", 1450
 	fmt.Println(cfg.Validate())
 	// Output:
-	// node config "worker-1": interfaces[0].macAddress "fa-16-3e-00-00-01" is not six colon-separated hex pairs
-	// interfaces[0].mtu 40 is outside 68-9000
+	// node config "worker-1": interfaces[0].macAddress "fa-16-3e-00-00-01" is not six colon-separated hex pairs; interfaces[0].mtu 40 is outside 68-9000
 	// <nil>
 }

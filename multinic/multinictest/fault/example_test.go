@@ -13,8 +13,8 @@ func ExampleInjector() {
 	var faults fault.Injector
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		faults.Arrive() // counts the request; returns the latency to inject
-		if status := faults.TakeFailure(); status != 0 {
-			http.Error(w, "injected", status)
+		if f, ok := faults.Take(); ok {
+			f.Serve(w, r, nil, func(w http.ResponseWriter, status int) { http.Error(w, "injected", status) })
 			return
 		}
 		fmt.Fprintln(w, "ok")
