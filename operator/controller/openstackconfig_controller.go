@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -52,13 +53,15 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile runs one pass for the CR and schedules the next.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	var oc v1alpha1.OpenstackConfig
 	if err := r.Client.Get(ctx, req.NamespacedName, &oc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !oc.DeletionTimestamp.IsZero() {
@@ -70,6 +73,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
+	r.Metrics.observeConfig(&oc)
 	now := r.Clock.Now()
 	status := oc.Status.DeepCopy()
 	cfg, poll, err := r.syncConfig(ctx, &oc)
@@ -80,7 +84,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		cfg.ResendAll = poll.resyncDue(status, now)
 		start := time.Now()
 		res, err = r.Syncer.Sync(ctx, cfg)
-		r.Metrics.observePass(time.Since(start), res, err)
+		r.Metrics.observePass(&oc, time.Since(start), res, err)
 		resynced = cfg.ResendAll && err == nil
 		resent = len(cfg.Resend) > 0 && err == nil
 	}
