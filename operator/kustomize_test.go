@@ -95,6 +95,11 @@ func TestKustomizeBuildDefault(t *testing.T) {
 	rb := pkgTyped[rbacv1.RoleBinding](t, pkgFind(t, objs, "RoleBinding", "multinic-operator-leader-election-rolebinding"))
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: pod.ServiceAccountName, Namespace: kustNamespace}}, rb.Subjects)
 	pkgFind(t, objs, "Role", rb.RoleRef.Name)
+	// Same names as the chart's, so either install gives users the same roles.
+	viewer := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-viewer-role")
+	assert.Equal(t, "true", viewer.GetLabels()["rbac.authorization.k8s.io/aggregate-to-view"])
+	editor := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-editor-role")
+	assert.Equal(t, "true", editor.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"])
 
 	svc := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-inventory"))
 	require.Len(t, svc.Spec.Ports, 1)
