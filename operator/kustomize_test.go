@@ -120,7 +120,7 @@ func TestKustomizeSetImageLikeMakeDeploy(t *testing.T) {
 	require.NoError(t, os.CopyFS(config, os.DirFS(filepath.Join(pkgRepoRoot(t), "operator", "config"))))
 
 	const img = "nexus.okestro-k8s.com:50000/multinic-operator:v9.9.9"
-	// Like the Makefile: `cd operator/config/manager && kustomize edit set image controller=$(IMG)`.
+	// Like the Makefile, which runs it on a temporary copy too.
 	cmd := pkgRunIn(t, filepath.Join(config, "manager"), kustomize, "edit", "set", "image", "controller="+img)
 	require.NoError(t, cmd.err, cmd.stderr)
 

@@ -9,10 +9,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +67,87 @@ func TestHelmChartAndKustomizeInstallOnAPIServer(t *testing.T) {
 	t.Run("HelmInstallFullValues", func(t *testing.T) { pkgHelmInstallFullValues(t, c, kubeconfig) })
 	t.Run("KustomizeApplyDefault", func(t *testing.T) { pkgKustomizeApplyDefault(t, c) })
 	t.Run("KustomizeApplySamples", func(t *testing.T) { pkgKustomizeApplySamples(t, c) })
+	t.Run("MakeDeployAndUndeploy", func(t *testing.T) { pkgMakeDeployAndUndeploy(t, c, kubeconfig) })
+}
+
+// pkgMakeDeployAndUndeploy runs the Makefile's deploy and undeploy with
+// kubectl against the API server: deploy must leave the checkout as it was,
+// and undeploy must not hang on the finalizer of a CR that no operator will
+// ever finalize (envtest runs no pods, so the operator is never up).
+func pkgMakeDeployAndUndeploy(t *testing.T, c client.Client, kubeconfig string) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl is not installed; make deploy/undeploy pipe to it")
+	}
+	ctx := t.Context()
+	root := pkgRepoRoot(t)
+	make := func(args ...string) string {
+		// -o manifests: regenerating files here would race with other test
+		// packages reading them; TestGeneratedFilesAreCurrent covers them.
+		runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(runCtx, "make", append([]string{"-o", "manifests"}, args...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		// A hung kubectl is make's child: stop the whole process group,
+		// and do not wait for output pipes the children still hold.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, runCtx.Err(), "make %v hung:\n%s", args, out)
+		require.NoError(t, err, "make %v:\n%s", args, out)
+		return string(out)
+	}
+	// Every file under operator/config with its content: the checkout may
+	// already have local changes, so compare contents, not git status.
+	snapshot := func() map[string]string {
+		files := map[string]string{}
+		require.NoError(t, filepath.WalkDir(filepath.Join(root, "operator", "config"), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			files[path] = string(data)
+			return err
+		}))
+		return files
+	}
+
+	before := snapshot()
+	const img = "registry.example.com/multinic-operator:v9.9.9"
+	make("deploy", "IMG="+img)
+	after := snapshot()
+	var changed []string
+	for path, content := range before {
+		if after[path] != content {
+			changed = append(changed, path)
+		}
+	}
+	assert.Empty(t, changed, "make deploy changed files under operator/config")
+	assert.Len(t, after, len(before), "make deploy added or removed files under operator/config")
+	var dep appsv1.Deployment
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: kustNamespace, Name: "multinic-operator-controller-manager"}, &dep))
+	assert.Equal(t, img, dep.Spec.Template.Spec.Containers[0].Image)
+
+	// A CR the operator once reconciled carries its finalizer.
+	var osc v1alpha1.OpenstackConfig
+	key := client.ObjectKey{Namespace: "multinic-samples", Name: "openstackconfig-sample"}
+	require.NoError(t, c.Get(ctx, key, &osc))
+	osc.Finalizers = append(osc.Finalizers, "multinic.example.com/inventory")
+	require.NoError(t, c.Update(ctx, &osc))
+
+	// The namespace cannot finish deleting in envtest (no namespace
+	// controller), so undeploy does not wait for the deletions it issues.
+	out := make("undeploy", "UNDEPLOY_WAIT=false")
+	assert.Contains(t, out, "removing finalizer multinic.example.com/inventory from multinic-samples/openstackconfig-sample")
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, key, &v1alpha1.OpenstackConfig{}))
+	}, time.Minute, 100*time.Millisecond, "the CR is gone")
+	err := c.Get(ctx, client.ObjectKeyFromObject(&dep), &appsv1.Deployment{})
+	assert.True(t, apierrors.IsNotFound(err), "the Deployment is gone: %v", err)
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Name: pkgCRDName}, &apiextensionsv1.CustomResourceDefinition{}))
+	}, time.Minute, 100*time.Millisecond, "the CRD is gone once no CR holds it")
 }
 
 // pkgHelmInstall runs SPEC §10's `helm upgrade --install` twice — an
