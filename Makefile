@@ -103,10 +103,12 @@ uninstall: ## Remove the CRD from the current cluster.
 	$(KUSTOMIZE) build operator/config/crd | kubectl delete --ignore-not-found -f -
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator with kustomize, image IMG.
-	cd operator/config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build operator/config/default | kubectl apply -f -
+deploy: manifests ## Deploy the operator with kustomize, image IMG (the checkout stays unchanged).
+	@set -eo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R operator/config "$$tmp/"; \
+	(cd "$$tmp/config/manager" && $(KUSTOMIZE) edit set image controller=$(IMG)); \
+	$(KUSTOMIZE) build "$$tmp/config/default" | kubectl apply -f -
 
 .PHONY: undeploy
-undeploy: ## Remove the operator deployed with kustomize.
-	$(KUSTOMIZE) build operator/config/default | kubectl delete --ignore-not-found -f -
+undeploy: ## Remove the kustomize deployment; OpenstackConfigs first, finalizer handled (UNDEPLOY_TIMEOUT).
+	KUSTOMIZE=$(KUSTOMIZE) operator/hack/undeploy.sh

@@ -6,15 +6,20 @@ package main
 // real API server is in packaging_envtest_test.go.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -94,7 +99,10 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 	assert.Equal(t, "nexus.okestro-k8s.com:50000/multinic-operator:"+chartAppVersion(t), c.Image, "the tag defaults to appVersion")
 	assert.Equal(t, corev1.PullIfNotPresent, c.ImagePullPolicy)
 	assert.Equal(t, []corev1.LocalObjectReference{{Name: "nexus-regcred"}}, pod.ImagePullSecrets)
-	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080"}, c.Args)
+	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+		"--zap-log-level=info", "--max-concurrent-reconciles=4"}, c.Args)
+	assert.Empty(t, pod.PriorityClassName)
+	assert.Empty(t, pod.TopologySpreadConstraints)
 
 	for name, want := range map[string]string{
 		"VIOLA_ENDPOINT":     "",
@@ -157,6 +165,16 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 
 	// --include-crds shows the CRD ships with the chart.
 	pkgFind(t, objs, "CustomResourceDefinition", "openstackconfigs.multinic.example.com")
+
+	// Opt-in objects stay out by default; users get OpenstackConfig access
+	// through the built-in roles.
+	for _, kind := range []string{"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "ConfigMap"} {
+		assert.False(t, slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == kind }), "%s rendered by default", kind)
+	}
+	viewer := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-viewer-role")
+	assert.Equal(t, "true", viewer.GetLabels()["rbac.authorization.k8s.io/aggregate-to-view"])
+	editor := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-editor-role")
+	assert.Equal(t, "true", editor.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"])
 }
 
 // TestChartTemplateFullValues renders ci/full-values.yaml, which sets every
@@ -167,7 +185,9 @@ func TestChartTemplateFullValues(t *testing.T) {
 	dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
 	pod := dep.Spec.Template.Spec
 	c := chartManager(t, dep)
-	assert.Equal(t, "nexus.okestro-k8s.com:50000/multinic-operator:1.2.3", c.Image)
+	assert.Equal(t, "nexus.okestro-k8s.com:50000/multinic-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", c.Image,
+		"the digest wins over the tag")
+	assert.Equal(t, "1.2.3", dep.Labels["app.kubernetes.io/version"], "the version label keeps the tag")
 	assert.Equal(t, corev1.PullAlways, c.ImagePullPolicy)
 	assert.Equal(t, []corev1.LocalObjectReference{{Name: "nexus-regcred"}}, pod.ImagePullSecrets)
 	endpoint, _ := pkgEnv(c.Env, "VIOLA_ENDPOINT")
@@ -193,10 +213,15 @@ func TestChartTemplateFullValues(t *testing.T) {
 	assert.Equal(t, "fast-ssd", *pvc.Spec.StorageClassName)
 	assert.Equal(t, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, pvc.Spec.AccessModes)
 	assert.True(t, resource.MustParse("2Gi").Equal(pvc.Spec.Resources.Requests[corev1.ResourceStorage]))
-	require.Len(t, pod.Volumes, 1)
+	require.Len(t, pod.Volumes, 2)
 	require.NotNil(t, pod.Volumes[0].PersistentVolumeClaim)
 	assert.Equal(t, pvc.Name, pod.Volumes[0].PersistentVolumeClaim.ClaimName)
 	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, dep.Spec.Strategy.Type)
+
+	chartFullValuesManager(t, dep, c)
+	chartFullValuesPolicies(t, objs, dep)
+	chartFullValuesMonitoring(t, objs)
+	assert.False(t, pkgHas(objs, "ClusterRole", "multinic-operator-openstackconfig-viewer-role"), "rbac.aggregateToDefaultRoles=false")
 
 	svc := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-inventory"))
 	assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
@@ -206,6 +231,140 @@ func TestChartTemplateFullValues(t *testing.T) {
 	assert.Equal(t, int32(9090), metrics.Spec.Ports[0].Port)
 	sa := pkgFind(t, objs, "ServiceAccount", "multinic-operator-sa")
 	assert.Equal(t, "platform", sa.GetAnnotations()["example.com/owner"])
+}
+
+// chartFullValuesManager checks the manager's flags, environment, volumes
+// and scheduling from ci/full-values.yaml.
+func chartFullValuesManager(t *testing.T, dep *appsv1.Deployment, c corev1.Container) {
+	t.Helper()
+	pod := dep.Spec.Template.Spec
+	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+		"--zap-log-level=debug", "--max-concurrent-reconciles=8", "--zap-stacktrace-level=panic"}, c.Args, "extraArgs come last")
+	caDir, _ := pkgEnv(c.Env, "SSL_CERT_DIR")
+	assert.Equal(t, "/etc/multinic/ca", caDir)
+	podName := c.Env[slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "POD_NAME" })]
+	require.NotNil(t, podName.ValueFrom, "extraEnv keeps valueFrom")
+	assert.Equal(t, "metadata.name", podName.ValueFrom.FieldRef.FieldPath)
+	_, ok := pkgEnv(c.Env, "INVENTORY_DB_PATH")
+	assert.True(t, ok, "the chart's own variables stay")
+
+	// The CA bundle example: a ConfigMap volume mounted where SSL_CERT_DIR points.
+	require.Len(t, c.VolumeMounts, 2)
+	assert.Equal(t, corev1.VolumeMount{Name: "contrabass-ca", MountPath: "/etc/multinic/ca", ReadOnly: true}, c.VolumeMounts[1])
+	assert.Equal(t, "contrabass-ca", pod.Volumes[1].Name)
+	require.NotNil(t, pod.Volumes[1].ConfigMap)
+	assert.Equal(t, "contrabass-ca", pod.Volumes[1].ConfigMap.Name)
+
+	assert.Equal(t, "multinic-critical", pod.PriorityClassName)
+	require.Len(t, pod.TopologySpreadConstraints, 1)
+	spread := pod.TopologySpreadConstraints[0]
+	assert.Equal(t, "topology.kubernetes.io/zone", spread.TopologyKey)
+	assert.Equal(t, corev1.ScheduleAnyway, spread.WhenUnsatisfiable)
+	require.NotNil(t, spread.LabelSelector, "a constraint without a selector gets the release's pods")
+	assert.Equal(t, dep.Spec.Selector.MatchLabels, spread.LabelSelector.MatchLabels)
+}
+
+// chartFullValuesPolicies checks the PodDisruptionBudget and NetworkPolicy.
+func chartFullValuesPolicies(t *testing.T, objs []*unstructured.Unstructured, dep *appsv1.Deployment) {
+	t.Helper()
+	pdb := pkgTyped[policyv1.PodDisruptionBudget](t, pkgFind(t, objs, "PodDisruptionBudget", chartDeployment))
+	assert.Equal(t, dep.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels)
+	require.NotNil(t, pdb.Spec.MaxUnavailable)
+	assert.Equal(t, "50%", pdb.Spec.MaxUnavailable.String())
+	assert.Nil(t, pdb.Spec.MinAvailable)
+
+	np := pkgTyped[networkingv1.NetworkPolicy](t, pkgFind(t, objs, "NetworkPolicy", chartDeployment))
+	assert.Equal(t, dep.Spec.Selector.MatchLabels, np.Spec.PodSelector.MatchLabels)
+	assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes, "egress is left alone")
+	require.Len(t, np.Spec.Ingress, 3)
+	byPort := map[string]networkingv1.NetworkPolicyIngressRule{}
+	for _, rule := range np.Spec.Ingress {
+		require.Len(t, rule.Ports, 1)
+		byPort[rule.Ports[0].Port.StrVal] = rule
+	}
+	// Every named port exists on the container, or the rule matches nothing.
+	c := chartManager(t, dep)
+	for port := range byPort {
+		assert.NotZero(t, pkgContainerPort(c, port), "policy port %s is not a container port", port)
+	}
+	assert.Empty(t, byPort["probes"].From, "kubelet probes come from the node: the probe port is open to all")
+	require.Len(t, byPort["metrics"].From, 1)
+	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "monitoring"}, byPort["metrics"].From[0].NamespaceSelector.MatchLabels)
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "prometheus"}, byPort["metrics"].From[0].PodSelector.MatchLabels,
+		"namespace and pod selector in one peer: both must match")
+	require.Len(t, byPort["inventory"].From, 1)
+	assert.Equal(t, []string{"viola-system", "platform-tools"}, byPort["inventory"].From[0].NamespaceSelector.MatchExpressions[0].Values)
+}
+
+// chartFullValuesMonitoring checks the ServiceMonitor, PrometheusRule and
+// dashboard ConfigMap.
+func chartFullValuesMonitoring(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	sm := pkgFind(t, objs, "ServiceMonitor", "multinic-operator-metrics")
+	assert.Equal(t, chartNamespace, sm.GetNamespace())
+	assert.Equal(t, "kube-prometheus-stack", sm.GetLabels()["release"])
+	selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	metrics := pkgFind(t, objs, "Service", "multinic-operator-metrics")
+	for k, v := range selector {
+		assert.Equal(t, v, metrics.GetLabels()[k], "the ServiceMonitor selects the metrics Service by %s", k)
+	}
+	assert.NotEqual(t, "metrics", pkgFind(t, objs, "Service", "multinic-operator-inventory").GetLabels()["app.kubernetes.io/component"])
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	require.Len(t, endpoints, 1)
+	ep := endpoints[0].(map[string]any)
+	assert.Equal(t, "metrics", ep["port"])
+	assert.Equal(t, "1m", ep["interval"])
+	assert.Equal(t, "20s", ep["scrapeTimeout"])
+	assert.Equal(t, true, ep["honorLabels"], "the per-CR namespace label must not become exported_namespace")
+	assert.Len(t, ep["relabelings"], 1)
+	assert.Len(t, ep["metricRelabelings"], 1)
+
+	rule := pkgFind(t, objs, "PrometheusRule", "multinic-operator")
+	assert.Equal(t, "kube-prometheus-stack", rule.GetLabels()["release"])
+	rules := chartAlerts(t, rule)
+	assert.Len(t, rules, 5)
+	assert.Contains(t, rules["MultinicOpenstackConfigNotSynced"]["expr"], "> 7200", "2h in seconds")
+	assert.Equal(t, "critical", rules["MultinicOpenstackConfigNotSynced"]["labels"].(map[string]any)["severity"])
+	assert.Contains(t, rules["MultinicDependencyErrors"]["expr"], `code=~"4xx|5xx|error"}[30m]`)
+	assert.Contains(t, rules["MultinicDependencyErrors"]["expr"], "> 0.5")
+	assert.Equal(t, "15m", rules["MultinicDependencyErrors"]["for"])
+	assert.Equal(t, "1h", rules["MultinicDownPortsStuck"]["for"])
+	assert.Equal(t, "info", rules["MultinicDownPortsStuck"]["labels"].(map[string]any)["severity"])
+	assert.Contains(t, rules["MultinicInventoryWriteErrors"]["expr"], "[1h]")
+	assert.Contains(t, rules["MultinicOperatorDown"]["expr"], `job="multinic-operator-metrics", namespace="multinic-operator-system"`)
+	for name, r := range rules {
+		annotations := r["annotations"].(map[string]any)
+		assert.NotEmpty(t, annotations["summary"], name)
+		assert.NotEmpty(t, annotations["description"], name)
+	}
+
+	dash := pkgFind(t, objs, "ConfigMap", "multinic-operator-dashboard")
+	assert.Equal(t, "grafana", dash.GetNamespace(), "grafanaDashboard.namespace")
+	assert.Equal(t, "yes", dash.GetLabels()["grafana_dashboard"])
+	assert.Equal(t, "Networking", dash.GetAnnotations()["grafana_folder"])
+	data, _, _ := unstructured.NestedString(dash.Object, "data", "multinic-operator.json")
+	var board struct {
+		UID    string `json:"uid"`
+		Panels []any  `json:"panels"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(data), &board), "the dashboard survives templating as JSON")
+	assert.Equal(t, "multinic-operator", board.UID)
+	assert.NotEmpty(t, board.Panels)
+}
+
+// chartAlerts indexes the rules of a rendered PrometheusRule by alert name.
+func chartAlerts(t *testing.T, rule *unstructured.Unstructured) map[string]map[string]any {
+	t.Helper()
+	groups, _, err := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	require.NoError(t, err)
+	out := map[string]map[string]any{}
+	for _, g := range groups {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			m := r.(map[string]any)
+			out[m["alert"].(string)] = m
+		}
+	}
+	return out
 }
 
 // TestChartTemplateToggles checks the switches that remove objects or flags.
@@ -247,12 +406,109 @@ func TestChartTemplateToggles(t *testing.T) {
 		c := chartManager(t, pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment)))
 		assert.Equal(t, "multinic-operator:20250101", c.Image)
 	})
+	t.Run("image.digest", func(t *testing.T) {
+		const digest = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		objs := chartTemplate(t, "--set", "image.digest="+digest, "--set", "image.tag=1.0.0")
+		c := chartManager(t, pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment)))
+		assert.Equal(t, "multinic-operator@"+digest, c.Image)
+	})
+	t.Run("extra volumes without the inventory", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "inventory.enabled=false",
+			"--set", "extraVolumes[0].name=ca", "--set", "extraVolumes[0].configMap.name=ca",
+			"--set", "extraVolumeMounts[0].name=ca", "--set", "extraVolumeMounts[0].mountPath=/etc/ca")
+		dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
+		require.Len(t, dep.Spec.Template.Spec.Volumes, 1)
+		assert.Equal(t, "ca", dep.Spec.Template.Spec.Volumes[0].Name)
+		assert.Equal(t, []corev1.VolumeMount{{Name: "ca", MountPath: "/etc/ca"}}, chartManager(t, dep).VolumeMounts)
+	})
+	t.Run("topologySpreadConstraints with their own selector", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "topologySpreadConstraints[0].maxSkew=2",
+			"--set", "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
+			"--set", "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
+			"--set", "topologySpreadConstraints[0].labelSelector.matchLabels.team=net")
+		dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
+		spread := dep.Spec.Template.Spec.TopologySpreadConstraints
+		require.Len(t, spread, 1)
+		assert.Equal(t, map[string]string{"team": "net"}, spread[0].LabelSelector.MatchLabels, "kept, not merged with the default")
+		assert.Equal(t, int32(2), spread[0].MaxSkew)
+	})
+	t.Run("podDisruptionBudget", func(t *testing.T) {
+		pdbOf := func(args ...string) *policyv1.PodDisruptionBudget {
+			objs := chartTemplate(t, append([]string{"--set", "podDisruptionBudget.enabled=true"}, args...)...)
+			return pkgTyped[policyv1.PodDisruptionBudget](t, pkgFind(t, objs, "PodDisruptionBudget", chartDeployment))
+		}
+		def := pdbOf()
+		require.NotNil(t, def.Spec.MaxUnavailable)
+		assert.Equal(t, 1, def.Spec.MaxUnavailable.IntValue(), "neither set: one pod may be evicted, drains work")
+		minAvail := pdbOf("--set", "podDisruptionBudget.minAvailable=1")
+		assert.Equal(t, 1, minAvail.Spec.MinAvailable.IntValue())
+		assert.Nil(t, minAvail.Spec.MaxUnavailable)
+		zero := pdbOf("--set", "podDisruptionBudget.maxUnavailable=0")
+		require.NotNil(t, zero.Spec.MaxUnavailable, "0 is a value, not unset")
+		assert.Equal(t, 0, zero.Spec.MaxUnavailable.IntValue())
+	})
+	t.Run("networkPolicy with no peers", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "networkPolicy.enabled=true")
+		np := pkgTyped[networkingv1.NetworkPolicy](t, pkgFind(t, objs, "NetworkPolicy", chartDeployment))
+		require.Len(t, np.Spec.Ingress, 1, "only the probe port is open")
+		assert.Equal(t, "probes", np.Spec.Ingress[0].Ports[0].Port.StrVal)
+	})
+	t.Run("networkPolicy leaves out disabled ports", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "networkPolicy.enabled=true", "--set", "metrics.enabled=false",
+			"--set", "networkPolicy.metrics.from[0].podSelector.matchLabels.app=prometheus",
+			"--set", "networkPolicy.inventory.from[0].podSelector.matchLabels.app=viola")
+		np := pkgTyped[networkingv1.NetworkPolicy](t, pkgFind(t, objs, "NetworkPolicy", chartDeployment))
+		var ports []string
+		for _, rule := range np.Spec.Ingress {
+			ports = append(ports, rule.Ports[0].Port.StrVal)
+		}
+		assert.Equal(t, []string{"probes", "inventory"}, ports)
+	})
+	t.Run("several replicas without the inventory file", func(t *testing.T) {
+		// Standbys behind leader election are fine once there is no file
+		// that only the leader writes.
+		objs := chartTemplate(t, "--set", "replicaCount=2", "--set", "inventory.enabled=false")
+		dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
+		assert.Equal(t, int32(2), *dep.Spec.Replicas)
+		assert.Contains(t, chartManager(t, dep).Args, "--leader-elect")
+	})
 	t.Run("other release name", func(t *testing.T) {
 		// A release name without the chart name gets it appended; the
 		// SPEC's name holds only for release multinic-operator.
 		out := pkgMustRun(t, pkgTool(t, "helm"), "template", "mno", chartDir, "--namespace", "ops")
 		pkgFind(t, pkgDecode(t, out), "Deployment", "mno-multinic-operator-controller-manager")
 	})
+}
+
+// TestChartRefusesUnsafeSettings: combinations the operator cannot run
+// correctly fail at install time with a message that says why.
+func TestChartRefusesUnsafeSettings(t *testing.T) {
+	helm := pkgTool(t, "helm")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // parts of helm's error
+	}{
+		{"replicas with the inventory file", []string{"--set", "replicaCount=2"},
+			[]string{"replicaCount=2 is refused while inventory.enabled=true", "only the leader writes", "inventory.enabled=false"}},
+		{"replicas with a persistent inventory", []string{"--set", "replicaCount=3", "--set", "persistence.enabled=true"},
+			[]string{"replicaCount=3 is refused", "ReadWriteOnce"}},
+		{"replicas without leader election", []string{"--set", "replicaCount=2", "--set", "inventory.enabled=false", "--set", "leaderElection.enabled=false"},
+			[]string{"replicaCount=2 needs leaderElection.enabled=true"}},
+		{"both disruption budget bounds", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=1", "--set", "podDisruptionBudget.maxUnavailable=1"},
+			[]string{"minAvailable or maxUnavailable, not both"}},
+		{"ServiceMonitor without metrics", []string{"--set", "serviceMonitor.enabled=true", "--set", "metrics.enabled=false"},
+			[]string{"serviceMonitor.enabled needs metrics.enabled=true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace}, tc.args...)
+			res := pkgRun(t, helm, args...)
+			require.Error(t, res.err, "helm accepted %v:\n%s", tc.args, res.stdout)
+			for _, want := range tc.want {
+				assert.Contains(t, res.stderr, want)
+			}
+		})
+	}
 }
 
 // TestChartValuesSchemaRejectsBadValues shows values.schema.json turns
@@ -278,6 +534,23 @@ func TestChartValuesSchemaRejectsBadValues(t *testing.T) {
 		{"insecure TLS not a boolean", []string{"--set-string", "operatorConfig.violaInsecureTLS=yes"}, "/operatorConfig/violaInsecureTLS"},
 		{"persistence size not a quantity", []string{"--set", "persistence.size=lots"}, "/persistence/size"},
 		{"unknown access mode", []string{"--set", "persistence.accessModes[0]=ReadWriteSometimes"}, "/persistence/accessModes/0"},
+		{"tag as a digest", []string{"--set", "image.digest=latest"}, "/image/digest"},
+		{"unknown log level", []string{"--set", "logLevel=verbose"}, "/logLevel"},
+		{"no concurrent reconciles", []string{"--set", "maxConcurrentReconciles=0"}, "/maxConcurrentReconciles"},
+		{"extra arg that is not a flag", []string{"--set", "extraArgs[0]=debug"}, "/extraArgs/0"},
+		{"extra env without a name", []string{"--set", "extraEnv[0].value=x"}, "/extraEnv/0"},
+		{"extra env misspelt", []string{"--set", "extraEnv[0].name=A", "--set", "extraEnv[0].valeu=x"}, "valeu"},
+		{"extra mount without a path", []string{"--set", "extraVolumeMounts[0].name=ca"}, "/extraVolumeMounts/0"},
+		{"relative mount path", []string{"--set", "extraVolumeMounts[0].name=ca", "--set", "extraVolumeMounts[0].mountPath=etc/ca"}, "/extraVolumeMounts/0/mountPath"},
+		{"spread without a topology key", []string{"--set", "topologySpreadConstraints[0].maxSkew=1", "--set", "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule"}, "/topologySpreadConstraints/0"},
+		{"disruption budget not a number", []string{"--set", "podDisruptionBudget.minAvailable=most"}, "/podDisruptionBudget/minAvailable"},
+		{"network peer by IP", []string{"--set", "networkPolicy.metrics.from[0].ipBlock.cidr=10.0.0.0/8"}, "ipBlock"},
+		{"empty network peer", []string{"--set", "networkPolicy.inventory.from[0]=null"}, "/networkPolicy/inventory/from/0"},
+		{"scrape interval not a duration", []string{"--set", "serviceMonitor.interval=often"}, "/serviceMonitor/interval"},
+		{"not-synced threshold of two units", []string{"--set", "prometheusRule.notSynced.after=1h30m"}, "/prometheusRule/notSynced/after"},
+		{"error ratio above one", []string{"--set", "prometheusRule.dependencyErrors.ratio=2"}, "/prometheusRule/dependencyErrors/ratio"},
+		{"unknown code class", []string{"--set", "prometheusRule.dependencyErrors.codes=500"}, "/prometheusRule/dependencyErrors/codes"},
+		{"dashboard label misspelt", []string{"--set", "grafanaDashboard.label.grafana_dashboard=1"}, "label"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace}, tc.args...)
@@ -303,14 +576,83 @@ func TestChartClusterRoleMatchesGeneratedRole(t *testing.T) {
 	// keep them the same so both installs can take the lease.
 	objs = chartTemplate(t, "--show-only", "templates/leader-election-rbac.yaml")
 	chartRole := pkgTyped[rbacv1.Role](t, pkgFind(t, objs, "Role", "multinic-operator-leader-election-role"))
-	data, err := os.ReadFile(filepath.Join(pkgRepoRoot(t), "operator", "config", "rbac", "leader_election_role.yaml"))
-	require.NoError(t, err)
-	kustRole := pkgTyped[rbacv1.Role](t, pkgFind(t, pkgDecode(t, string(data)), "Role", "leader-election-role"))
-	assert.Equal(t, kustRole.Rules, chartRole.Rules)
+	assert.Equal(t, chartNamespace, chartRole.Namespace)
+	assert.Equal(t, chartKustomizeRole[rbacv1.Role](t, "leader_election_role.yaml", "leader-election-role").Rules, chartRole.Rules)
 	leases := slices.IndexFunc(chartRole.Rules, func(r rbacv1.PolicyRule) bool {
 		return slices.Contains(r.APIGroups, "coordination.k8s.io") && slices.Contains(r.Resources, "leases")
 	})
 	assert.GreaterOrEqual(t, leases, 0, "leader election needs leases")
+
+	// The user-facing ClusterRoles are hand-written twice as well.
+	objs = chartTemplate(t, "--show-only", "templates/aggregate-roles.yaml")
+	for _, kind := range []string{"viewer", "editor"} {
+		chart := pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-"+kind+"-role"))
+		kust := chartKustomizeRole[rbacv1.ClusterRole](t, "openstackconfig_"+kind+"_role.yaml", "openstackconfig-"+kind+"-role")
+		assert.Equal(t, kust.Rules, chart.Rules, kind)
+		for k, v := range kust.Labels {
+			if strings.HasPrefix(k, "rbac.authorization.k8s.io/") {
+				assert.Equal(t, v, chart.Labels[k], "%s: aggregation label %s", kind, k)
+			}
+		}
+	}
+}
+
+// chartKustomizeRole reads a hand-written role of operator/config/rbac.
+func chartKustomizeRole[T any](t *testing.T, file, name string) *T {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(pkgRepoRoot(t), "operator", "config", "rbac", file))
+	require.NoError(t, err)
+	objs := pkgDecode(t, string(data))
+	require.Len(t, objs, 1, file)
+	require.Equal(t, name, objs[0].GetName(), file)
+	return pkgTyped[T](t, objs[0])
+}
+
+// TestChartRBACIsLeastPrivilege checks every rule the chart grants, with
+// leader election on and off: Leases only in the release namespace and only
+// with leader election, events only created and patched, no wildcards, no
+// write access to Secrets, and users never write status.
+func TestChartRBACIsLeastPrivilege(t *testing.T) {
+	for _, leader := range []bool{true, false} {
+		objs := chartTemplate(t, "--set", "leaderElection.enabled="+strconv.FormatBool(leader))
+		var leaseRoles []string
+		for _, o := range objs {
+			var rules []rbacv1.PolicyRule
+			switch o.GetKind() {
+			case "ClusterRole":
+				rules = pkgTyped[rbacv1.ClusterRole](t, o).Rules
+			case "Role":
+				rules = pkgTyped[rbacv1.Role](t, o).Rules
+				assert.Equal(t, chartNamespace, o.GetNamespace(), "Role %s", o.GetName())
+			default:
+				continue
+			}
+			for _, r := range rules {
+				what := o.GetKind() + "/" + o.GetName()
+				assert.NotContains(t, r.Verbs, "*", what)
+				assert.NotContains(t, r.Resources, "*", what)
+				assert.NotContains(t, r.APIGroups, "*", what)
+				if slices.Contains(r.Resources, "leases") {
+					assert.Equal(t, "Role", o.GetKind(), "Leases are granted only in the release namespace, not by %s", what)
+					leaseRoles = append(leaseRoles, what)
+				}
+				if slices.Contains(r.Resources, "events") {
+					assert.ElementsMatch(t, []string{"create", "patch"}, r.Verbs, "%s: events are only written", what)
+				}
+				if slices.Contains(r.Resources, "secrets") {
+					assert.ElementsMatch(t, []string{"get", "list", "watch"}, r.Verbs, "%s: Secrets are only read", what)
+				}
+				if slices.Contains(r.Resources, "openstackconfigs/status") && strings.Contains(o.GetName(), "openstackconfig-") {
+					assert.Equal(t, []string{"get"}, r.Verbs, "%s: users only read status", what)
+				}
+			}
+		}
+		if leader {
+			assert.Equal(t, []string{"Role/multinic-operator-leader-election-role"}, leaseRoles)
+		} else {
+			assert.Empty(t, leaseRoles, "no leader election, no Lease access")
+		}
+	}
 }
 
 // TestChartCRDIsTheGeneratedCRD: helm installs crds/ verbatim, so the copy

@@ -95,6 +95,11 @@ func TestKustomizeBuildDefault(t *testing.T) {
 	rb := pkgTyped[rbacv1.RoleBinding](t, pkgFind(t, objs, "RoleBinding", "multinic-operator-leader-election-rolebinding"))
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: pod.ServiceAccountName, Namespace: kustNamespace}}, rb.Subjects)
 	pkgFind(t, objs, "Role", rb.RoleRef.Name)
+	// Same names as the chart's, so either install gives users the same roles.
+	viewer := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-viewer-role")
+	assert.Equal(t, "true", viewer.GetLabels()["rbac.authorization.k8s.io/aggregate-to-view"])
+	editor := pkgFind(t, objs, "ClusterRole", "multinic-operator-openstackconfig-editor-role")
+	assert.Equal(t, "true", editor.GetLabels()["rbac.authorization.k8s.io/aggregate-to-edit"])
 
 	svc := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-inventory"))
 	require.Len(t, svc.Spec.Ports, 1)
@@ -115,7 +120,7 @@ func TestKustomizeSetImageLikeMakeDeploy(t *testing.T) {
 	require.NoError(t, os.CopyFS(config, os.DirFS(filepath.Join(pkgRepoRoot(t), "operator", "config"))))
 
 	const img = "nexus.okestro-k8s.com:50000/multinic-operator:v9.9.9"
-	// Like the Makefile: `cd operator/config/manager && kustomize edit set image controller=$(IMG)`.
+	// Like the Makefile, which runs it on a temporary copy too.
 	cmd := pkgRunIn(t, filepath.Join(config, "manager"), kustomize, "edit", "set", "image", "controller="+img)
 	require.NoError(t, cmd.err, cmd.stderr)
 

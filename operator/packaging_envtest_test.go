@@ -7,16 +7,22 @@ package main
 // run in order and each removes what it installed.
 
 import (
+	"cmp"
 	"context"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -61,6 +67,87 @@ func TestHelmChartAndKustomizeInstallOnAPIServer(t *testing.T) {
 	t.Run("HelmInstallFullValues", func(t *testing.T) { pkgHelmInstallFullValues(t, c, kubeconfig) })
 	t.Run("KustomizeApplyDefault", func(t *testing.T) { pkgKustomizeApplyDefault(t, c) })
 	t.Run("KustomizeApplySamples", func(t *testing.T) { pkgKustomizeApplySamples(t, c) })
+	t.Run("MakeDeployAndUndeploy", func(t *testing.T) { pkgMakeDeployAndUndeploy(t, c, kubeconfig) })
+}
+
+// pkgMakeDeployAndUndeploy runs the Makefile's deploy and undeploy with
+// kubectl against the API server: deploy must leave the checkout as it was,
+// and undeploy must not hang on the finalizer of a CR that no operator will
+// ever finalize (envtest runs no pods, so the operator is never up).
+func pkgMakeDeployAndUndeploy(t *testing.T, c client.Client, kubeconfig string) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl is not installed; make deploy/undeploy pipe to it")
+	}
+	ctx := t.Context()
+	root := pkgRepoRoot(t)
+	make := func(args ...string) string {
+		// -o manifests: regenerating files here would race with other test
+		// packages reading them; TestGeneratedFilesAreCurrent covers them.
+		runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(runCtx, "make", append([]string{"-o", "manifests"}, args...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		// A hung kubectl is make's child: stop the whole process group,
+		// and do not wait for output pipes the children still hold.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, runCtx.Err(), "make %v hung:\n%s", args, out)
+		require.NoError(t, err, "make %v:\n%s", args, out)
+		return string(out)
+	}
+	// Every file under operator/config with its content: the checkout may
+	// already have local changes, so compare contents, not git status.
+	snapshot := func() map[string]string {
+		files := map[string]string{}
+		require.NoError(t, filepath.WalkDir(filepath.Join(root, "operator", "config"), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			files[path] = string(data)
+			return err
+		}))
+		return files
+	}
+
+	before := snapshot()
+	const img = "registry.example.com/multinic-operator:v9.9.9"
+	make("deploy", "IMG="+img)
+	after := snapshot()
+	var changed []string
+	for path, content := range before {
+		if after[path] != content {
+			changed = append(changed, path)
+		}
+	}
+	assert.Empty(t, changed, "make deploy changed files under operator/config")
+	assert.Len(t, after, len(before), "make deploy added or removed files under operator/config")
+	var dep appsv1.Deployment
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: kustNamespace, Name: "multinic-operator-controller-manager"}, &dep))
+	assert.Equal(t, img, dep.Spec.Template.Spec.Containers[0].Image)
+
+	// A CR the operator once reconciled carries its finalizer.
+	var osc v1alpha1.OpenstackConfig
+	key := client.ObjectKey{Namespace: "multinic-samples", Name: "openstackconfig-sample"}
+	require.NoError(t, c.Get(ctx, key, &osc))
+	osc.Finalizers = append(osc.Finalizers, "multinic.example.com/inventory")
+	require.NoError(t, c.Update(ctx, &osc))
+
+	// The namespace cannot finish deleting in envtest (no namespace
+	// controller), so undeploy does not wait for the deletions it issues.
+	out := make("undeploy", "UNDEPLOY_WAIT=false")
+	assert.Contains(t, out, "removing finalizer multinic.example.com/inventory from multinic-samples/openstackconfig-sample")
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, key, &v1alpha1.OpenstackConfig{}))
+	}, time.Minute, 100*time.Millisecond, "the CR is gone")
+	err := c.Get(ctx, client.ObjectKeyFromObject(&dep), &appsv1.Deployment{})
+	assert.True(t, apierrors.IsNotFound(err), "the Deployment is gone: %v", err)
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Name: pkgCRDName}, &apiextensionsv1.CustomResourceDefinition{}))
+	}, time.Minute, 100*time.Millisecond, "the CRD is gone once no CR holds it")
 }
 
 // pkgHelmInstall runs SPEC §10's `helm upgrade --install` twice — an
@@ -105,6 +192,7 @@ func pkgHelmInstall(t *testing.T, c client.Client, kubeconfig string) {
 	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: chartNamespace}}, crb.Subjects)
 	var leaderRole rbacv1.Role
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: chartNamespace, Name: "multinic-operator-leader-election-role"}, &leaderRole))
+	pkgCheckAccess(t, c, sa.Name)
 	var svc corev1.Service
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: chartNamespace, Name: "multinic-operator-inventory"}, &svc))
 	assert.Equal(t, int32(18081), svc.Spec.Ports[0].Port)
@@ -118,17 +206,110 @@ func pkgHelmInstall(t *testing.T, c client.Client, kubeconfig string) {
 	assert.Equal(t, "nexus.okestro-k8s.com:50000/multinic-operator:1.0.1", dep.Spec.Template.Spec.Containers[0].Image)
 }
 
+// pkgCheckAccess asks the API server's RBAC authorizer what the operator's
+// ServiceAccount and users holding the OpenstackConfig roles may do. Nothing
+// here runs the ClusterRole aggregation controller (it is part of
+// kube-controller-manager), so the users are bound to the chart's roles
+// directly, as the built-in view and edit roles would include them.
+func pkgCheckAccess(t *testing.T, c client.Client, serviceAccount string) {
+	ctx := t.Context()
+	const team = "team-a"
+	require.NoError(t, client.IgnoreAlreadyExists(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}})))
+	operator := authorizationv1.SubjectAccessReviewSpec{
+		User:   "system:serviceaccount:" + chartNamespace + ":" + serviceAccount,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + chartNamespace, "system:authenticated"},
+	}
+	for _, tc := range []struct {
+		verb, group, resource, subresource, namespace string
+		allowed                                       bool
+	}{
+		{"update", "coordination.k8s.io", "leases", "", chartNamespace, true},
+		{"get", "coordination.k8s.io", "leases", "", team, false},
+		{"create", "coordination.k8s.io", "leases", "", "kube-system", false},
+		{"create", "events.k8s.io", "events", "", team, true},
+		{"delete", "events.k8s.io", "events", "", team, false},
+		{"get", "", "secrets", "", team, true},
+		{"create", "", "secrets", "", team, false},
+		{"update", "multinic.example.com", "openstackconfigs", "", team, true},
+		{"update", "multinic.example.com", "openstackconfigs", "status", team, true},
+		{"create", "multinic.example.com", "openstackconfigs", "", team, false},
+		{"delete", "multinic.example.com", "openstackconfigs", "", team, false},
+		{"list", "", "pods", "", team, false},
+	} {
+		assert.Equal(t, tc.allowed, pkgCan(t, c, operator, tc.verb, tc.group, tc.resource, tc.subresource, tc.namespace),
+			"operator %s %s/%s %s in %s", tc.verb, tc.resource, tc.subresource, tc.group, tc.namespace)
+	}
+
+	for user, role := range map[string]string{"alice": "viewer", "bob": "editor"} {
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: team},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "multinic-operator-openstackconfig-" + role + "-role"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}},
+		}
+		require.NoError(t, c.Create(ctx, rb))
+		t.Cleanup(func() { assert.NoError(t, c.Delete(context.Background(), rb)) })
+	}
+	alice := authorizationv1.SubjectAccessReviewSpec{User: "alice"}
+	bob := authorizationv1.SubjectAccessReviewSpec{User: "bob"}
+	osc := func(who authorizationv1.SubjectAccessReviewSpec, verb, subresource string) bool {
+		return pkgCan(t, c, who, verb, "multinic.example.com", "openstackconfigs", subresource, team)
+	}
+	assert.True(t, osc(alice, "list", ""), "a viewer lists OpenstackConfigs")
+	assert.True(t, osc(alice, "get", "status"))
+	assert.False(t, osc(alice, "create", ""), "a viewer does not create them")
+	assert.True(t, osc(bob, "create", ""), "an editor creates them")
+	assert.True(t, osc(bob, "delete", ""))
+	assert.False(t, osc(bob, "update", "status"), "status is the operator's")
+	assert.False(t, pkgCan(t, c, bob, "get", "", "secrets", "", team), "the role grants nothing beyond OpenstackConfigs")
+}
+
+// pkgCan runs a SubjectAccessReview.
+func pkgCan(t *testing.T, c client.Client, who authorizationv1.SubjectAccessReviewSpec, verb, group, resource, subresource, namespace string) bool {
+	t.Helper()
+	review := &authorizationv1.SubjectAccessReview{Spec: who}
+	review.Spec.ResourceAttributes = &authorizationv1.ResourceAttributes{
+		Verb: verb, Group: group, Resource: resource, Subresource: subresource, Namespace: namespace,
+	}
+	require.NoError(t, c.Create(t.Context(), review))
+	return review.Status.Allowed
+}
+
 // pkgHelmInstallFullValues installs ci/full-values.yaml as a second release
-// so the API server validates the claim, affinity, tolerations and NodePort
-// Service the default values do not render.
+// so the API server validates what the default values do not render: the
+// claim, affinity, tolerations, NodePort Service, extra env and volumes,
+// spread constraints, PodDisruptionBudget, NetworkPolicy, dashboard
+// ConfigMap, and the ServiceMonitor and PrometheusRule against minimal
+// monitoring.coreos.com CRDs from testdata (envtest has no Prometheus
+// operator; its CRDs are what the chart must satisfy).
 func pkgHelmInstallFullValues(t *testing.T, c client.Client, kubeconfig string) {
 	ctx := t.Context()
 	helm := pkgTool(t, "helm")
 	const release, namespace = "multinic-operator-full", "multinic-full"
 	const deployment = release + "-controller-manager"
+	data, err := os.ReadFile(filepath.Join(pkgRepoRoot(t), "operator", "testdata", "monitoring.coreos.com-crds.yaml"))
+	require.NoError(t, err)
+	pkgApply(t, c, pkgDecode(t, string(data)), "")
+	require.NoError(t, client.IgnoreAlreadyExists(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "grafana"}})))
 	t.Cleanup(func() { pkgHelmUninstall(t, c, helm, kubeconfig, release, namespace, deployment) })
 	pkgMustRun(t, helm, "install", release, chartDir, "-n", namespace, "--create-namespace",
 		"--kubeconfig", kubeconfig, "--wait=false", "--values", chartFullValues)
+
+	// What the API server stored is what helm rendered: a field that a
+	// schema does not know would have been pruned, a wrong type rejected.
+	rendered := pkgDecode(t, pkgMustRun(t, helm, "template", release, chartDir, "-n", namespace, "--values", chartFullValues))
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget", "ConfigMap"} {
+		i := slices.IndexFunc(rendered, func(o *unstructured.Unstructured) bool { return o.GetKind() == kind })
+		require.GreaterOrEqual(t, i, 0, "%s rendered", kind)
+		want := rendered[i]
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(want.GroupVersionKind())
+		require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: cmp.Or(want.GetNamespace(), namespace), Name: want.GetName()}, got), kind)
+		field := "spec"
+		if kind == "ConfigMap" {
+			field = "data"
+		}
+		assert.Equal(t, want.Object[field], got.Object[field], "%s %s as stored", kind, field)
+	}
 
 	var dep appsv1.Deployment
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: deployment}, &dep))
@@ -140,6 +321,13 @@ func pkgHelmInstallFullValues(t *testing.T, c client.Client, kubeconfig string) 
 	assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
 	assert.Equal(t, int32(28081), svc.Spec.Ports[0].Port)
 	assert.NotZero(t, svc.Spec.Ports[0].NodePort, "the API server allocated a node port")
+	pod := dep.Spec.Template.Spec
+	assert.Equal(t, "multinic-critical", pod.PriorityClassName)
+	require.Len(t, pod.TopologySpreadConstraints, 1)
+	require.Len(t, pod.Volumes, 2)
+	assert.Equal(t, "contrabass-ca", pod.Volumes[1].ConfigMap.Name)
+	caDir, _ := pkgEnv(pod.Containers[0].Env, "SSL_CERT_DIR")
+	assert.Equal(t, "/etc/multinic/ca", caDir)
 }
 
 // pkgHelmUninstall removes a release and checks its Deployment is gone, so

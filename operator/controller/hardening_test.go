@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/controller"
 )
 
 // hostileKeystone answers every request with status and body, or hangs
@@ -233,6 +235,8 @@ func TestEncryptKeyProblemsAreToldApart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
+			reg := prometheus.NewRegistry()
+			f.reconciler.Metrics = controller.NewMetrics(reg)
 			oc := f.config("keys")
 			oc.Spec.Settings.ContrabassEncryptKey = tt.plain
 			oc.Spec.Secrets.ContrabassEncryptKeySecretRef = tt.ref
@@ -247,6 +251,7 @@ func TestEncryptKeyProblemsAreToldApart(t *testing.T) {
 			assert.Contains(t, ready.Message, strings.ReplaceAll(tt.message, "{ns}", f.ns))
 			assert.Zero(t, f.env.Contrabass.Requests(), "refused before any request")
 			assert.NotContains(t, got.Status.LastError, "seventeen")
+			assert.Equal(t, 1.0, syncErrors(t, reg, "ConfigError"), "a CR stuck on its config is a failing CR for the alerts")
 		})
 	}
 }
@@ -292,4 +297,24 @@ func TestPassTimeoutBoundsAHungDependency(t *testing.T) {
 	assert.Equal(t, metav1.ConditionFalse, ready.Status)
 	assert.Contains(t, ready.Message, "passTimeout")
 	assert.Equal(t, 30*time.Second, res.RequeueAfter)
+}
+
+// syncErrors reads multinic_sync_errors_total{reason} from reg.
+func syncErrors(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, family := range families {
+		if family.GetName() != "multinic_sync_errors_total" {
+			continue
+		}
+		for _, m := range family.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

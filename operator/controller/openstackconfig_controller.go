@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -60,13 +61,15 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile runs one pass for the CR and schedules the next.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	var oc v1alpha1.OpenstackConfig
 	if err := r.Client.Get(ctx, req.NamespacedName, &oc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !oc.DeletionTimestamp.IsZero() {
@@ -80,6 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
+	r.Metrics.observeConfig(&oc)
 	now := r.Clock.Now()
 	status := oc.Status.DeepCopy()
 	// The pass deadline bounds the Secret reads as well as the library's
@@ -87,6 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	passTimeout := passTimeoutOf(oc.Spec.Settings)
 	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
+	start := time.Now()
 	cfg, poll, err := r.syncConfig(passCtx, &oc)
 	var res multinic.Result
 	resynced, resent := false, false
@@ -94,15 +99,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		var all bool
 		cfg.Resend, all = poll.downPortResend(status.DownPortRetry, now)
 		cfg.ResendAll = all || poll.resyncDue(status, now)
-		start := time.Now()
 		res, err = r.Syncer.Sync(passCtx, cfg)
 		if err != nil && passCtx.Err() != nil && ctx.Err() == nil {
 			err = deadlineError(err, passTimeout)
 		}
-		r.Metrics.observePass(time.Since(start), res, err)
 		resynced = cfg.ResendAll && err == nil
 		resent = (len(cfg.Resend) > 0 || all) && err == nil
 	}
+	// Config errors count too: a CR stuck on a missing Secret is a failing CR.
+	r.Metrics.observePass(&oc, time.Since(start), res, err)
 
 	status.ObservedGeneration = oc.Generation
 	if err != nil {

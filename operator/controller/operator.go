@@ -65,7 +65,7 @@ func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("multinic-operator"),
 		Syncer:    new(multinic.Syncer),
-		Inventory: o.Inventory,
+		Inventory: metrics.instrument(o.Inventory),
 		Defaults: Defaults{
 			Contrabass: contrabass.Options{Observer: metrics},
 			OpenStack:  openstack.Options{Observer: metrics},

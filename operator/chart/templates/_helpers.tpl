@@ -59,11 +59,42 @@ control-plane: controller-manager
 {{- end }}
 
 {{/*
-The image reference; the tag defaults to the chart's appVersion. toString
-keeps a numeric tag given with --set (image.tag=20250101) intact.
+The image reference: repository@digest when a digest is set (it pins the
+exact image, so it wins over the tag), else repository:tag with the tag
+defaulting to the chart's appVersion. toString keeps a numeric tag given with
+--set (image.tag=20250101) intact.
 */}}
 {{- define "multinic-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses replica counts the operator cannot serve correctly. Leader election
+keeps one reconciler, but the inventory is one file that the leader writes
+and every replica reads only once, at start.
+*/}}
+{{- define "multinic-operator.validateReplicas" -}}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- if not .Values.leaderElection.enabled }}
+{{- fail (printf "replicaCount=%v needs leaderElection.enabled=true: without it every replica reconciles the same OpenstackConfigs at once and they post to Viola and write status over each other." (toString .Values.replicaCount)) }}
+{{- end }}
+{{- if .Values.inventory.enabled }}
+{{- fail (printf "replicaCount=%v is refused while inventory.enabled=true: the inventory is one file that only the leader writes and each replica loads once at start, so standbys would serve stale or empty inventories (with persistence, a ReadWriteOnce claim also cannot attach to pods on two nodes). Run one replica — the Deployment replaces a failed pod, and with persistence.enabled the file survives it — or set inventory.enabled=false to run standbys behind leader election (the new leader then re-sends every node config once)." (toString .Values.replicaCount)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Prometheus duration of one unit (30s, 15m, 2h, 1d) in seconds, for
+comparisons with timestamps in alert expressions.
+*/}}
+{{- define "multinic-operator.seconds" -}}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 }}
+{{- mul (regexFind "^[0-9]+" . | atoi) (get $units (regexFind "[smhd]$" .)) }}
 {{- end }}
 
 {{/*
