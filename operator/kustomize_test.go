@@ -152,8 +152,8 @@ func TestKustomizeSamples(t *testing.T) {
 	assert.NotEmpty(t, s.ViolaEndpoint)
 	assert.Empty(t, s.ContrabassEncryptKey, "the sample keeps the key in the Secret, not in plain text")
 	for name, set := range map[string]bool{
-		"contrabassTimeout":            s.ContrabassTimeout != nil,
-		"openstackTimeout":             s.OpenstackTimeout != nil,
+		"contrabassTimeout":            s.ContrabassTimeout != "",
+		"openstackTimeout":             s.OpenstackTimeout != "",
 		"openstackNeutronEndpoint":     s.OpenstackNeutronEndpoint != "",
 		"openstackNovaEndpoint":        s.OpenstackNovaEndpoint != "",
 		"openstackEndpointInterface":   s.OpenstackEndpointInterface != "",
@@ -161,11 +161,12 @@ func TestKustomizeSamples(t *testing.T) {
 		"openstackNodeNameMetadataKey": s.OpenstackNodeNameMetadataKey != "",
 		"openstackPortAllowedStatuses": len(s.OpenstackPortAllowedStatuses) > 0,
 		"downPortFastRetryMax":         s.DownPortFastRetryMax != nil,
-		"pollFastInterval":             s.PollFastInterval != nil,
-		"pollSlowInterval":             s.PollSlowInterval != nil,
-		"pollErrorInterval":            s.PollErrorInterval != nil,
-		"pollFastWindow":               s.PollFastWindow != nil,
-		"resyncInterval":               s.ResyncInterval != nil,
+		"pollFastInterval":             s.PollFastInterval != "",
+		"pollSlowInterval":             s.PollSlowInterval != "",
+		"pollErrorInterval":            s.PollErrorInterval != "",
+		"pollFastWindow":               s.PollFastWindow != "",
+		"resyncInterval":               s.ResyncInterval != "",
+		"passTimeout":                  s.PassTimeout != "",
 	} {
 		assert.True(t, set, "sample sets settings.%s", name)
 	}

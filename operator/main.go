@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -27,7 +29,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "multinic-operator:", err)
+		fmt.Fprintln(os.Stderr, "multinic-operator:", controller.RedactURLCredentials(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -84,7 +86,11 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	// One logger for controller-runtime, client-go and klog, masking URL
+	// credentials and keeping client-go's body dumps (V>=8) off.
+	safe := controller.SafeLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	ctrl.SetLogger(safe)
+	klog.SetLogger(safe)
 	logger := ctrl.Log.WithName("setup")
 
 	scheme, err := controller.NewScheme()
@@ -131,11 +137,27 @@ func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, 
 		path = ""
 	}
 	store, err := inventory.Open(path, inventory.QuarantineCorrupt())
+	if err == nil && path != "" {
+		err = probeWritable(filepath.Dir(path))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open inventory: %w", err)
+		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", inventory.EnvPath, path, inventory.EnvEnabled, err)
 	}
 	if moved := store.Quarantined(); moved != "" {
 		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside and starting empty", "path", path, "movedTo", moved)
 	}
 	return store, nil
+}
+
+// probeWritable fails now, at startup, when the inventory's directory is not
+// writable (an existing file on a read-only volume opens fine), rather than
+// failing every pass later.
+func probeWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -54,4 +57,22 @@ func TestParseOptionsNamesEveryBadVariable(t *testing.T) {
 	}
 	_, err = parseOptions([]string{"--no-such-flag"}, env(nil))
 	assert.Error(t, err)
+}
+
+// An inventory path the operator cannot write names the setting to change.
+func TestOpenInventoryNamesTheSetting(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
+	_, err := openInventory(inventory.Settings{Enabled: true, Path: filepath.Join(notADir, "inventory.json")}, logr.Discard())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "INVENTORY_DB_PATH="+filepath.Join(notADir, "inventory.json"))
+
+	// An existing file on a read-only volume opens, but nothing could be
+	// recorded: refused at startup too (root ignores file modes, /proc not).
+	assert.ErrorContains(t, probeWritable("/proc"), "directory /proc is not writable")
+	assert.NoError(t, probeWritable(t.TempDir()))
+
+	store, err := openInventory(inventory.Settings{Enabled: true, Path: filepath.Join(t.TempDir(), "inv.json")}, logr.Discard())
+	require.NoError(t, err)
+	assert.NotNil(t, store)
 }

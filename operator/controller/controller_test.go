@@ -64,7 +64,7 @@ func TestCreateSyncsThenReportsNoChange(t *testing.T) {
 	// worker-2 has a DOWN port and is re-sent on the fast schedule; the rest is unchanged.
 	assert.Equal(t, 2, len(f.env.Viola.Posts()))
 	assert.Equal(t, []string{"worker-2"}, nodeNames(f.env.Viola.Posts()[1].Configs))
-	assert.True(t, got.Status.LastChangeAt.Time.Equal(t0), "a re-send is not a change")
+	assert.True(t, got.Status.LastChangeAt.Time.Equal(t0.Add(20*time.Second)), "a re-send opens the fast window too")
 	assert.Empty(t, f.drainEvents(), "no event for a re-send")
 }
 
@@ -259,7 +259,10 @@ func TestDownPortResendsFastThenSlow(t *testing.T) {
 	f.clock.Step(time.Minute)
 	res = f.reconcile(oc)
 	assert.Equal(t, 3, resends(), "not again before the slow interval")
-	assert.Equal(t, time.Minute, res.RequeueAfter, "next poll is when the slow re-send is due")
+	assert.Equal(t, 20*time.Second, res.RequeueAfter, "the re-send opened the fast window (SPEC §8)")
+	f.clock.Step(time.Minute)
+	f.reconcile(oc)
+	assert.Equal(t, 4, resends(), "due again at the slow interval")
 
 	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
 	f.clock.Step(time.Minute)

@@ -87,6 +87,7 @@ func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig)
 	if _, err := r.Inventory.Prune(routingKey(oc), func(rec inventory.Record) bool { return !mine[rec.InstanceID] }); err != nil {
 		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
 	}
+	orig := oc.DeepCopy()
 	controllerutil.RemoveFinalizer(oc, Finalizer)
-	return client.IgnoreNotFound(r.Client.Update(ctx, oc))
+	return client.IgnoreNotFound(r.Client.Patch(ctx, oc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
 }

@@ -4,7 +4,10 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +34,11 @@ import (
 // Finalizer lets the operator drop a CR's inventory records before it goes.
 const Finalizer = "multinic.example.com/inventory"
 
+// Syncer runs one pass of the flow; *multinic.Syncer is the operator's.
+type Syncer interface {
+	Sync(ctx context.Context, cfg multinic.Config) (multinic.Result, error)
+}
+
 // Reconciler runs the multinic flow for each OpenstackConfig.
 type Reconciler struct {
 	Client client.Client
@@ -38,7 +46,7 @@ type Reconciler struct {
 	// contents are never held in the informer cache.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
-	Syncer    *multinic.Syncer
+	Syncer    Syncer
 	Inventory Inventory
 	Defaults  Defaults
 	Clock     clock.PassiveClock
@@ -64,73 +72,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !oc.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, r.finalize(ctx, &oc)
 	}
-	if controllerutil.AddFinalizer(&oc, Finalizer) {
-		if err := r.Client.Update(ctx, &oc); err != nil {
+	// Finalizers are patched, never updated with the whole object: a spec
+	// value stored before a schema rule existed must not fail the write.
+	if orig := oc.DeepCopy(); controllerutil.AddFinalizer(&oc, Finalizer) {
+		if err := r.Client.Patch(ctx, &oc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
 
 	now := r.Clock.Now()
 	status := oc.Status.DeepCopy()
-	cfg, poll, err := r.syncConfig(ctx, &oc)
+	// The pass deadline bounds the Secret reads as well as the library's
+	// pass, so one CR cannot hold a worker for minutes.
+	passTimeout := passTimeoutOf(oc.Spec.Settings)
+	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
+	defer cancel()
+	cfg, poll, err := r.syncConfig(passCtx, &oc)
 	var res multinic.Result
 	resynced, resent := false, false
 	if err == nil {
-		cfg.Resend = poll.downPortResend(status.DownPortRetry, now)
-		cfg.ResendAll = poll.resyncDue(status, now)
+		var all bool
+		cfg.Resend, all = poll.downPortResend(status.DownPortRetry, now)
+		cfg.ResendAll = all || poll.resyncDue(status, now)
 		start := time.Now()
-		res, err = r.Syncer.Sync(ctx, cfg)
+		res, err = r.Syncer.Sync(passCtx, cfg)
+		if err != nil && passCtx.Err() != nil && ctx.Err() == nil {
+			err = deadlineError(err, passTimeout)
+		}
 		r.Metrics.observePass(time.Since(start), res, err)
 		resynced = cfg.ResendAll && err == nil
-		resent = len(cfg.Resend) > 0 && err == nil
+		resent = (len(cfg.Resend) > 0 || all) && err == nil
 	}
 
 	status.ObservedGeneration = oc.Generation
 	if err != nil {
 		reason := multinic.ReasonOf(err)
 		if reason == "" {
-			reason = "InternalError"
+			reason = multinic.ReasonInternal
 		}
-		logger.Error(err, string(reason), "reason", reason)
-		if status.LastError != err.Error() {
-			r.Recorder.Eventf(&oc, nil, corev1.EventTypeWarning, string(reason), "Sync", "%s", err.Error())
+		msg := brief(err.Error())
+		logger.Error(boundedError(msg), string(reason), "reason", reason)
+		if status.LastError != msg {
+			r.Recorder.Eventf(&oc, nil, corev1.EventTypeWarning, string(reason), "Sync", "%s", msg)
 		}
-		status.LastError = err.Error()
-		setReady(status, metav1.ConditionFalse, string(reason), err.Error(), oc.Generation)
+		status.LastError = msg
+		setFailed(status, string(reason), msg, oc.Generation)
 	} else {
-		status.LastError = ""
-		status.LastSyncedAt = ptrTime(now)
-		status.Nodes = int32(len(res.Nodes))
-		status.SkippedVMs = skipped(res.Skipped)
-		status.DroppedPorts = dropped(res.DroppedPorts)
-		if len(res.DroppedPorts) > 0 {
-			logger.Info("ports beyond multinic9 are not configured", "droppedPorts", len(res.DroppedPorts))
-		}
-		status.DownPortRetry = nextDownPortState(status.DownPortRetry, res, resent, now)
-		if resynced {
-			status.LastResyncAt = ptrTime(now)
-		}
-		if pruned, err := r.pruneInventory(ctx, &oc, res); err != nil {
-			logger.Error(err, "prune inventory") // the records are rebuilt or pruned next pass
-		} else if pruned > 0 {
-			logger.Info("removed inventory records of VMs no longer in the config", "records", pruned)
-		}
-		switch {
-		case len(res.Changed) > 0:
-			status.LastChangeAt = ptrTime(now)
-			msg := fmt.Sprintf("synced %d node configs to viola (%d re-sent, %d unchanged)", len(res.Changed), len(res.Sent)-len(res.Changed), len(res.Unchanged))
-			logger.Info("synced node configs to viola", "changed", res.Changed, "sent", len(res.Sent), "unchanged", len(res.Unchanged), "downPorts", len(res.DownPorts), "skipped", len(res.Skipped))
-			r.Recorder.Eventf(&oc, nil, corev1.EventTypeNormal, v1alpha1.ReasonSynced, "Sync", "%s", msg)
-			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonSynced, msg, oc.Generation)
-		default:
-			// Re-sends of unchanged nodes (DOWN ports, periodic resync) are
-			// maintenance, not news: logged, but no event and no fast polling.
-			if len(res.Sent) > 0 {
-				logger.Info("re-sent unchanged node configs to viola", "sent", res.Sent, "resync", resynced, "downPorts", len(res.DownPorts))
-			}
-			logger.Info("no changes detected", "nodes", len(res.Nodes), "skipped", len(res.Skipped))
-			setReady(status, metav1.ConditionTrue, v1alpha1.ReasonNoChange, fmt.Sprintf("%d node configs unchanged", len(res.Nodes)), oc.Generation)
-		}
+		r.recordPass(ctx, &oc, status, res, resynced, resent, now)
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
 		return reconcile.Result{}, err
@@ -138,35 +126,80 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 }
 
+// recordPass writes a completed pass into status, events and logs.
+func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfig, status *v1alpha1.OpenstackConfigStatus, res multinic.Result, resynced, resent bool, now time.Time) {
+	logger := log.FromContext(ctx)
+	status.LastError = ""
+	status.LastSyncedAt = ptrTime(now)
+	status.Nodes = int32(len(res.Nodes))
+	notes := partialResult(status, res)
+	status.DownPortRetry = nextDownPortState(status.DownPortRetry, res, resent, now)
+	if resynced {
+		status.LastResyncAt = ptrTime(now)
+	}
+	if len(res.Sent) > 0 {
+		// Any send (a change, a DOWN-port re-send, a resync) may need the
+		// agent's answer soon: poll fast for a while (SPEC §8).
+		status.LastChangeAt = ptrTime(now)
+	}
+	if pruned, err := r.pruneInventory(ctx, oc, res); err != nil {
+		logger.Error(boundedError(brief(err.Error())), "prune inventory") // the records are rebuilt or pruned next pass
+	} else if pruned > 0 {
+		logger.Info("removed inventory records of VMs no longer in the config", "records", pruned)
+	}
+
+	degradation := res.Degradation()
+	if degradation != "" {
+		degradation = strings.Join(append([]string{degradation}, notes...), "; ")
+		if prev := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionDegraded); prev == nil || prev.Reason != v1alpha1.ReasonPartialSync || prev.Message != brief(degradation) {
+			r.Recorder.Eventf(oc, nil, corev1.EventTypeWarning, v1alpha1.ReasonPartialSync, "Sync", "%s", brief(degradation))
+		}
+		logger.Info("pass left things out", "degraded", degradation, "skippedVMs", len(res.Skipped), "droppedPorts", len(res.DroppedPorts),
+			"skippedSubnets", len(res.SkippedSubnets), "rejectedNodes", len(res.RejectedNodes))
+	}
+	if len(res.Changed) > 0 {
+		msg := fmt.Sprintf("synced %d node configs to viola (%d re-sent, %d unchanged)", len(res.Changed), len(res.Sent)-len(res.Changed), len(res.Unchanged))
+		logger.Info("synced node configs to viola", "changed", head(res.Changed), "sent", len(res.Sent), "unchanged", len(res.Unchanged), "downPorts", len(res.DownPorts), "skipped", len(res.Skipped))
+		r.Recorder.Eventf(oc, nil, corev1.EventTypeNormal, v1alpha1.ReasonSynced, "Sync", "%s", msg)
+		setCompleted(status, v1alpha1.ReasonSynced, msg, degradation, oc.Generation)
+		return
+	}
+	// Re-sends of unchanged nodes (DOWN ports, periodic resync) are
+	// maintenance, not news: logged, but no event.
+	msg := fmt.Sprintf("%d node configs unchanged", len(res.Nodes))
+	if len(res.Sent) > 0 {
+		msg += fmt.Sprintf(" (%d re-sent)", len(res.Sent))
+		logger.Info("re-sent unchanged node configs to viola", "sent", head(res.Sent), "resync", resynced, "downPorts", len(res.DownPorts))
+	}
+	logger.Info("no changes detected", "nodes", len(res.Nodes), "skipped", len(res.Skipped))
+	setCompleted(status, v1alpha1.ReasonNoChange, msg, degradation, oc.Generation)
+}
+
+// head keeps log lines short on large fleets: the first names and a count.
+func head(names []string) []string {
+	const shown = 20
+	if len(names) <= shown {
+		return names
+	}
+	return append(slices.Clip(names[:shown]), fmt.Sprintf("and %d more", len(names)-shown))
+}
+
+// deadlineError says that the pass ran out of time and which setting bounds
+// it, keeping the reason of the step that was cut short.
+func deadlineError(err error, timeout time.Duration) error {
+	if strings.Contains(err.Error(), "passTimeout") {
+		return err // the library said so already
+	}
+	reason, cause := multinic.ReasonInternal, err
+	if e := (*multinic.Error)(nil); errors.As(err, &e) {
+		reason, cause = e.Reason, e.Err
+	}
+	return &multinic.Error{Reason: reason, Err: fmt.Errorf("pass did not finish within settings.passTimeout (%s): %w", timeout, cause)}
+}
+
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
-}
-
-func skipped(vms []multinic.SkippedVM) []v1alpha1.SkippedVM {
-	var out []v1alpha1.SkippedVM
-	for _, vm := range vms {
-		out = append(out, v1alpha1.SkippedVM{InstanceID: vm.InstanceID, NodeName: vm.NodeName, Reason: vm.Reason})
-	}
-	return out
-}
-
-func dropped(ports []multinic.DroppedPort) []v1alpha1.DroppedPort {
-	var out []v1alpha1.DroppedPort
-	for _, p := range ports {
-		out = append(out, v1alpha1.DroppedPort{InstanceID: p.InstanceID, PortID: p.PortID, MACAddress: p.MACAddress})
-	}
-	return out
-}
-
-// setReady writes Ready and its mirror Degraded.
-func setReady(status *v1alpha1.OpenstackConfigStatus, ready metav1.ConditionStatus, reason, message string, generation int64) {
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: ready, Reason: reason, Message: message, ObservedGeneration: generation})
-	degraded := metav1.ConditionFalse
-	if ready == metav1.ConditionFalse {
-		degraded = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: v1alpha1.ConditionDegraded, Status: degraded, Reason: reason, Message: message, ObservedGeneration: generation})
 }
 
 // writeStatus replaces the status on the latest version of the object, so a

@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multinic/multinic/multinic"
@@ -20,6 +22,16 @@ func at(d time.Duration) *metav1.Time { return ptrTime(t0.Add(d)) }
 
 func downResult(ports ...multinic.DownPort) multinic.Result { return multinic.Result{DownPorts: ports} }
 
+// sentResult is a pass that sent nodes and saw ports DOWN.
+func sentResult(sent []string, ports ...multinic.DownPort) multinic.Result {
+	return multinic.Result{Sent: sent, DownPorts: ports}
+}
+
+func resendOf(state *v1alpha1.DownPortRetry, now time.Time) []string {
+	nodes, _ := poll.downPortResend(state, now)
+	return nodes
+}
+
 func TestRequeueAfter(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -29,12 +41,13 @@ func TestRequeueAfter(t *testing.T) {
 		want   time.Duration
 	}{
 		{"error uses the error interval", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, true, 0, 30 * time.Second},
-		{"just after a change polls fast", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, false, time.Minute, 20 * time.Second},
+		{"just after a send polls fast", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, false, time.Minute, 20 * time.Second},
 		{"after the fast window polls slow", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, false, 3 * time.Minute, 2 * time.Minute},
-		{"never changed polls slow", v1alpha1.OpenstackConfigStatus{}, false, 0, 2 * time.Minute},
+		{"never sent polls slow", v1alpha1.OpenstackConfigStatus{}, false, 0, 2 * time.Minute},
 		{"a due DOWN-port resend comes first", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), Nodes: []string{"n"}}}, false, 5 * time.Second, 15 * time.Second},
 		{"after the fast attempts DOWN ports wait slow", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), FastAttempts: 2, Nodes: []string{"n"}}}, false, 0, 2 * time.Minute},
 		{"an overdue resend is not scheduled in the past", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), Nodes: []string{"n"}}}, false, time.Hour, time.Second},
+		{"a DOWN port never sent is due at once", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{Nodes: []string{"n"}}}, false, 0, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,40 +56,111 @@ func TestRequeueAfter(t *testing.T) {
 	}
 }
 
-// TestDownPortResendCycle walks a port that stays DOWN through fast
-// re-sends, then slow ones, then a change of the DOWN set and recovery.
+// Settings stored before the schema had its minimums (0s, 1ns) must
+// neither stop polling (a zero requeue means never) nor hot-loop.
+func TestPollingClampsStoredValues(t *testing.T) {
+	p, bad := pollingOf(v1alpha1.Settings{
+		PollFastInterval: "1ns", PollSlowInterval: "0s", PollErrorInterval: "0s", PollFastWindow: "1ns",
+		ResyncInterval: "1s", DownPortFastRetryMax: ptrTo[int32](-3),
+	})
+	assert.Empty(t, bad, "parsable values are clamped, not refused")
+	assert.Equal(t, polling{fast: time.Second, slow: time.Second, errorInterval: time.Second, fastWindow: time.Second, resync: time.Minute}, p)
+	for _, failed := range []bool{false, true} {
+		assert.Equal(t, time.Second, p.requeueAfter(&v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, failed, t0), "failed=%v", failed)
+	}
+
+	p, bad = pollingOf(v1alpha1.Settings{PollFastInterval: "9000h", PollSlowInterval: "100000h", ResyncInterval: "9000h", DownPortFastRetryMax: ptrTo[int32](1 << 30)})
+	assert.Empty(t, bad)
+	assert.Equal(t, 24*time.Hour, p.fast)
+	assert.Equal(t, 24*time.Hour, p.slow)
+	assert.Equal(t, 7*24*time.Hour, p.resync)
+	assert.Equal(t, int32(1000), p.downPortFastRetryMax)
+
+	p, _ = pollingOf(v1alpha1.Settings{ResyncInterval: "0s"})
+	assert.Zero(t, p.resync, "0s still disables resync")
+
+	// Unparsable values name their field and fall back to the defaults, so
+	// the ConfigError is retried at the default error interval.
+	p, bad = pollingOf(v1alpha1.Settings{PollErrorInterval: "9999999999h", PollFastInterval: "soon"})
+	assert.Equal(t, defaultPollError, p.errorInterval)
+	assert.Equal(t, defaultPollFast, p.fast)
+	require.Len(t, bad, 2)
+	assert.Contains(t, bad[0], "spec.settings.pollFastInterval")
+	assert.Contains(t, bad[1], "spec.settings.pollErrorInterval")
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// TestDownPortResendCycle walks a port that stays DOWN through the first
+// send at detection, fast re-sends, then slow ones, then a change of the
+// DOWN set and recovery.
 func TestDownPortResendCycle(t *testing.T) {
 	p1 := multinic.DownPort{NodeName: "worker-1", InstanceID: "vm-1", PortID: "port-1"}
 	p2 := multinic.DownPort{NodeName: "worker-2", InstanceID: "vm-2", PortID: "port-2"}
 
+	// Seen DOWN by a pass that did not send the node: due at once.
 	state := nextDownPortState(nil, downResult(p1), false, t0)
 	assert.Equal(t, []string{"worker-1"}, state.Nodes)
-	assert.Zero(t, state.FastAttempts)
+	assert.Nil(t, state.LastAttempt, "detection is not a send")
+	assert.Equal(t, []string{"worker-1"}, resendOf(state, t0), "the first re-send is due at detection")
 
-	assert.Nil(t, poll.downPortResend(state, t0.Add(19*time.Second)), "not yet due")
+	// That first send is the at-once send, not a fast retry.
+	now := t0.Add(time.Second)
+	state = nextDownPortState(state, downResult(p1), true, now)
+	assert.Zero(t, state.FastAttempts)
+	assert.Nil(t, resendOf(state, now.Add(19*time.Second)), "not yet due")
 	for i := range 2 { // fast attempts every 20s
-		now := t0.Add(time.Duration(i+1) * 20 * time.Second)
-		assert.Equal(t, []string{"worker-1"}, poll.downPortResend(state, now), "fast attempt %d", i+1)
+		now = now.Add(20 * time.Second)
+		assert.Equal(t, []string{"worker-1"}, resendOf(state, now), "fast attempt %d", i+1)
 		state = nextDownPortState(state, downResult(p1), true, now)
 	}
 	assert.Equal(t, int32(2), state.FastAttempts)
-	afterFast := t0.Add(40 * time.Second)
-	assert.Nil(t, poll.downPortResend(state, afterFast.Add(time.Minute)), "slow interval now applies")
-	assert.Equal(t, []string{"worker-1"}, poll.downPortResend(state, afterFast.Add(2*time.Minute)))
+	afterFast := now
+	assert.Nil(t, resendOf(state, afterFast.Add(time.Minute)), "slow interval now applies")
+	assert.Equal(t, []string{"worker-1"}, resendOf(state, afterFast.Add(2*time.Minute)))
 
 	// A pass that did not re-send keeps the count and the last attempt.
 	same := nextDownPortState(state, downResult(p1), false, afterFast.Add(time.Minute))
 	assert.Equal(t, state, same)
 
-	// A new DOWN port restarts fast retries for the new set.
+	// A new DOWN port restarts the cycle for the new set: the earlier
+	// re-send of worker-1 did not cover worker-2, so it is due at once.
 	changed := nextDownPortState(state, downResult(p1, p2), true, afterFast.Add(2*time.Minute))
 	assert.NotEqual(t, state.Hash, changed.Hash)
 	assert.Zero(t, changed.FastAttempts)
+	assert.Nil(t, changed.LastAttempt)
 	assert.Equal(t, []string{"worker-1", "worker-2"}, changed.Nodes)
 
 	// No DOWN ports clears the state.
 	assert.Nil(t, nextDownPortState(changed, downResult(), false, afterFast.Add(3*time.Minute)))
-	assert.Nil(t, poll.downPortResend(nil, t0))
+	assert.Nil(t, resendOf(nil, t0))
+}
+
+// A pass that sent the node anyway (a change, a resync) made the at-once
+// send: the next one waits a fast interval.
+func TestDownPortSeenBySendingPass(t *testing.T) {
+	p1 := multinic.DownPort{NodeName: "worker-1", InstanceID: "vm-1", PortID: "port-1"}
+	state := nextDownPortState(nil, sentResult([]string{"worker-1", "worker-2"}, p1), false, t0)
+	require.NotNil(t, state.LastAttempt)
+	assert.True(t, state.LastAttempt.Time.Equal(t0))
+	assert.Zero(t, state.FastAttempts)
+	assert.Nil(t, resendOf(state, t0.Add(19*time.Second)))
+	assert.Equal(t, []string{"worker-1"}, resendOf(state, t0.Add(20*time.Second)))
+}
+
+// More DOWN nodes than status may list: the list is cut and every node is
+// re-sent when due, so nobody is forgotten and the status write fits.
+func TestDownPortNodesAreBounded(t *testing.T) {
+	var ports []multinic.DownPort
+	for i := range v1alpha1.MaxDownPortNodes + 5 {
+		ports = append(ports, multinic.DownPort{NodeName: fmt.Sprintf("worker-%04d", i), InstanceID: fmt.Sprintf("vm-%d", i), PortID: fmt.Sprintf("port-%d", i)})
+	}
+	state := nextDownPortState(nil, downResult(ports...), false, t0)
+	assert.Len(t, state.Nodes, v1alpha1.MaxDownPortNodes)
+	assert.Equal(t, int32(5), state.MoreNodes)
+	nodes, all := poll.downPortResend(state, t0)
+	assert.Len(t, nodes, v1alpha1.MaxDownPortNodes)
+	assert.True(t, all, "the unlisted nodes are re-sent with everything")
 }
 
 func TestDownPortsHashIgnoresOrder(t *testing.T) {

@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +40,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if fuzzing() {
+		// Every fuzz worker runs TestMain: an API server each would swamp
+		// the machine, and FuzzSyncConfig needs none. Use -run '^$'.
+		os.Exit(m.Run())
+	}
 	crds, err := testenv.CRDDir()
 	if err != nil {
 		panic(err)
@@ -60,6 +67,15 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 // fixture is one test's world: a namespace on the real API server, the

@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -10,6 +13,41 @@ const (
 	ConditionDegraded = "Degraded"
 	ReasonSynced      = "Synced"
 	ReasonNoChange    = "NoChange"
+	// ReasonPartialSync is Degraded's reason when a pass completed but left
+	// something out (VMs skipped, ports dropped, subnets or nodes refused).
+	ReasonPartialSync = "PartialSync"
+	// ReasonComplete is Degraded's reason when everything went through.
+	ReasonComplete = "Complete"
+)
+
+// Bounds of the duration settings. The schema enforces them at admission;
+// the operator applies the same bounds at run time, so a value stored before
+// a rule existed (or with validation off) can neither stop polling nor
+// hot-loop against the dependencies.
+const (
+	MinPollInterval   = time.Second
+	MaxPollInterval   = 24 * time.Hour
+	MinResyncInterval = time.Minute
+	MaxResyncInterval = 7 * 24 * time.Hour
+	MinTimeout        = time.Second
+	MaxTimeout        = 10 * time.Minute
+)
+
+// Bounds of what the operator writes to status, so that no status write can
+// be refused for its size however bad the input.
+const (
+	// MaxMessageLength is the length (in bytes, before an ellipsis) that
+	// every message in status, events and logs is cut to: well under the
+	// condition message limit (32768) and the events.k8s.io note limit (1024).
+	MaxMessageLength = 1000
+	// MaxReasonLength bounds each reason in the status lists.
+	MaxReasonLength = 256
+	// MaxStatusListItems bounds skippedVMs, droppedPorts, skippedSubnets and
+	// rejectedNodes; the Degraded condition counts them all.
+	MaxStatusListItems = 20
+	// MaxDownPortNodes bounds downPortRetry.nodes; beyond it every node is
+	// re-sent instead.
+	MaxDownPortNodes = 200
 )
 
 // OpenstackConfigSpec names the VMs whose extra NICs are kept in sync and
@@ -29,12 +67,15 @@ type OpenstackConfigSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=255
 	SubnetIDs []string `json:"subnetIDs,omitempty"`
 	// SubnetID is a single target subnet.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	SubnetID string `json:"subnetID,omitempty"`
 	// SubnetName must match exactly one subnet of the project.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	SubnetName string `json:"subnetName,omitempty"`
 
 	// +optional
@@ -47,12 +88,15 @@ type OpenstackConfigSpec struct {
 type Credentials struct {
 	// OpenstackProviderID is the Contrabass provider ID.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
 	OpenstackProviderID string `json:"openstackProviderID"`
 	// ProjectID scopes the Keystone token and the port queries.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
 	ProjectID string `json:"projectID"`
 	// K8sProviderID routes node configs at Viola; defaults to openstackProviderID.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	K8sProviderID string `json:"k8sProviderID,omitempty"`
 }
 
@@ -66,45 +110,75 @@ type Secrets struct {
 // SecretKeyRef is one key of a Secret in the CR's namespace.
 type SecretKeyRef struct {
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Name string `json:"name"`
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	Key string `json:"key"`
+}
+
+// Duration is a Go duration such as "30s" or "1h30m".
+//
+// It decodes whatever is stored: a value the schema refuses today but that
+// was stored before the rule existed (or with validation off) must not fail
+// the list of every OpenstackConfig. The operator parses it per CR and
+// reports a bad one as a ConfigError naming the field.
+// +kubebuilder:validation:MaxLength=64
+// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+type Duration string
+
+// UnmarshalJSON accepts any JSON value; a non-string keeps its raw text so
+// that the operator can name it in its error.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		s = string(data)
+	}
+	*d = Duration(s)
+	return nil
 }
 
 // Settings tune endpoints, timeouts and polling.
 type Settings struct {
 	// ContrabassEndpoint is the base URL of the Contrabass admin API.
+	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
 	ContrabassEndpoint string `json:"contrabassEndpoint"`
 	// ContrabassEncryptKey is the key in plain text; prefer a Secret.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	ContrabassEncryptKey string `json:"contrabassEncryptKey,omitempty"`
+	// ContrabassTimeout bounds each request to Contrabass.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	ContrabassTimeout *metav1.Duration `json:"contrabassTimeout,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	ContrabassTimeout Duration `json:"contrabassTimeout,omitempty"`
 	// +optional
 	ContrabassInsecureTLS bool `json:"contrabassInsecureTLS,omitempty"`
 
 	// ViolaEndpoint overrides the operator-wide VIOLA_ENDPOINT.
 	// +optional
+	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
 	ViolaEndpoint string `json:"violaEndpoint,omitempty"`
 
+	// OpenstackTimeout bounds each request to Keystone, Neutron and Nova.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	OpenstackTimeout *metav1.Duration `json:"openstackTimeout,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	OpenstackTimeout Duration `json:"openstackTimeout,omitempty"`
 	// +optional
 	OpenstackInsecureTLS bool `json:"openstackInsecureTLS,omitempty"`
 	// OpenstackNeutronEndpoint skips the catalog for Neutron.
 	// +optional
+	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
 	OpenstackNeutronEndpoint string `json:"openstackNeutronEndpoint,omitempty"`
 	// OpenstackNovaEndpoint skips the catalog for Nova.
 	// +optional
+	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
 	OpenstackNovaEndpoint string `json:"openstackNovaEndpoint,omitempty"`
 	// OpenstackEndpointInterface picks catalog endpoints.
@@ -114,15 +188,20 @@ type Settings struct {
 	OpenstackEndpointInterface string `json:"openstackEndpointInterface,omitempty"`
 	// OpenstackEndpointRegion prefers catalog endpoints of this region.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	OpenstackEndpointRegion string `json:"openstackEndpointRegion,omitempty"`
 	// OpenstackNodeNameMetadataKey names the Nova metadata key that holds the node name.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	OpenstackNodeNameMetadataKey string `json:"openstackNodeNameMetadataKey,omitempty"`
-	// OpenstackPortAllowedStatuses lists the port statuses to configure; "*" allows any.
+	// OpenstackPortAllowedStatuses lists the port statuses to configure
+	// (Neutron's are ACTIVE, DOWN, BUILD, ERROR and N/A); "*" allows any.
 	// +optional
 	// +kubebuilder:default={ACTIVE,DOWN}
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:items:Pattern=`^(\*|[A-Za-z_]+)$`
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^(\*|[A-Za-z][A-Za-z_/]*)$`
 	OpenstackPortAllowedStatuses []string `json:"openstackPortAllowedStatuses,omitempty"`
 
 	// DownPortFastRetryMax bounds the fast re-sends of a node with DOWN ports.
@@ -131,37 +210,46 @@ type Settings struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000
 	DownPortFastRetryMax *int32 `json:"downPortFastRetryMax,omitempty"`
+	// PollFastInterval is the poll interval within pollFastWindow after a
+	// pass that sent something.
 	// +optional
 	// +kubebuilder:default="20s"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	PollFastInterval *metav1.Duration `json:"pollFastInterval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	PollFastInterval Duration `json:"pollFastInterval,omitempty"`
+	// PollSlowInterval is the poll interval when nothing was sent lately.
 	// +optional
 	// +kubebuilder:default="2m"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	PollSlowInterval *metav1.Duration `json:"pollSlowInterval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	PollSlowInterval Duration `json:"pollSlowInterval,omitempty"`
+	// PollErrorInterval is the poll interval after a failed pass.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	PollErrorInterval *metav1.Duration `json:"pollErrorInterval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	PollErrorInterval Duration `json:"pollErrorInterval,omitempty"`
+	// PollFastWindow is how long fast polling lasts after a pass that sent something.
 	// +optional
 	// +kubebuilder:default="3m"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	PollFastWindow *metav1.Duration `json:"pollFastWindow,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	PollFastWindow Duration `json:"pollFastWindow,omitempty"`
 	// ResyncInterval re-sends every node at least this often, even unchanged,
 	// so drift on the Biz side heals. "0s" disables it.
 	// +optional
 	// +kubebuilder:default="30m"
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`duration(self) == duration("0s") || (duration(self) >= duration("1m") && duration(self) <= duration("168h"))`,message="must be 0s (disabled) or a duration from 1m to 168h (7 days)"
+	ResyncInterval Duration `json:"resyncInterval,omitempty"`
+	// PassTimeout is the deadline of one whole pass (Contrabass to Viola,
+	// retries included), so one CR cannot hold a worker for minutes.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	PassTimeout Duration `json:"passTimeout,omitempty"`
 }
 
-// OpenstackConfigStatus is written by the operator.
+// OpenstackConfigStatus is written by the operator. Every list and message
+// in it is bounded, so a status write is never refused for its size.
 type OpenstackConfigStatus struct {
+	// Ready is True when the last pass completed; Degraded is True when it
+	// failed or left something out (the message counts what).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -178,19 +266,32 @@ type OpenstackConfigStatus struct {
 	// LastResyncAt is when every node was last re-sent regardless of changes.
 	// +optional
 	LastResyncAt *metav1.Time `json:"lastResyncAt,omitempty"`
-	// LastError is the last failure, empty once a pass succeeds.
+	// LastError is the last failure, cut to one line of bounded length;
+	// empty once a pass succeeds.
 	// +optional
 	LastError string `json:"lastError,omitempty"`
 	// Nodes is how many node configs the last pass computed.
 	// +optional
 	Nodes int32 `json:"nodes,omitempty"`
-	// SkippedVMs are VMs that produced no node config, with the reason.
+	// SkippedVMs are VMs that produced no node config, with the reason
+	// (e.g. Nova does not know them, or their name is not a valid node name).
+	// At most 20 are listed; the Degraded condition counts them all.
 	// +optional
 	SkippedVMs []SkippedVM `json:"skippedVMs,omitempty"`
 	// DroppedPorts are selected ports beyond the ten interface names
 	// (multinic0..multinic9) of their node; they are not configured.
+	// At most 20 are listed; the Degraded condition counts them all.
 	// +optional
 	DroppedPorts []DroppedPort `json:"droppedPorts,omitempty"`
+	// SkippedSubnets are target subnets that contributed no interfaces,
+	// e.g. because their network reports no usable MTU (68-9000).
+	// At most 20 are listed; the Degraded condition counts them all.
+	// +optional
+	SkippedSubnets []SkippedSubnet `json:"skippedSubnets,omitempty"`
+	// RejectedNodes are node configs left out of the POST as invalid.
+	// At most 20 are listed; the Degraded condition counts them all.
+	// +optional
+	RejectedNodes []RejectedNode `json:"rejectedNodes,omitempty"`
 	// DownPortRetry tracks re-sends of nodes whose ports are DOWN.
 	// +optional
 	DownPortRetry *DownPortRetry `json:"downPortRetry,omitempty"`
@@ -211,10 +312,28 @@ type DroppedPort struct {
 	MACAddress string `json:"macAddress"`
 }
 
+// SkippedSubnet is a target subnet that contributed no interfaces.
+type SkippedSubnet struct {
+	SubnetID string `json:"subnetId"`
+	// +optional
+	NetworkID string `json:"networkId,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+// RejectedNode is a node config that was built but left out of the POST.
+type RejectedNode struct {
+	NodeName string `json:"nodeName"`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	Reason     string `json:"reason"`
+}
+
 // DownPortRetry is the state of re-sending nodes with DOWN ports.
 type DownPortRetry struct {
 	// Hash identifies the set of DOWN ports; a new set restarts the count.
 	Hash string `json:"hash"`
+	// LastAttempt is when the nodes were last sent; unset until the first
+	// send, which is due as soon as the DOWN ports are seen.
 	// +optional
 	LastAttempt *metav1.Time `json:"lastAttempt,omitempty"`
 	// FastAttempts counts re-sends at pollFastInterval.
@@ -222,6 +341,10 @@ type DownPortRetry struct {
 	// Nodes are the nodes that have DOWN ports and are re-sent.
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
+	// MoreNodes counts nodes with DOWN ports beyond those listed (at most
+	// 200 are); while it is not zero every node is re-sent.
+	// +optional
+	MoreNodes int32 `json:"moreNodes,omitempty"`
 }
 
 // OpenstackConfig keeps the extra NICs of OpenStack-hosted Kubernetes nodes
@@ -231,6 +354,7 @@ type DownPortRetry struct {
 // +kubebuilder:resource:shortName=osc
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Degraded",type=string,JSONPath=`.status.conditions[?(@.type=="Degraded")].status`
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodes`
 // +kubebuilder:printcolumn:name="Last Synced",type=date,JSONPath=`.status.lastSyncedAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

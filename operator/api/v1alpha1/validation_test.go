@@ -2,7 +2,9 @@ package v1alpha1_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,16 +57,17 @@ func TestAPIServerAppliesDefaults(t *testing.T) {
 	require.NoError(t, k8s.Create(context.Background(), oc))
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), oc) })
 	s := oc.Spec.Settings
-	assert.Equal(t, "30s", s.ContrabassTimeout.Duration.String())
-	assert.Equal(t, "30s", s.OpenstackTimeout.Duration.String())
+	assert.Equal(t, v1alpha1.Duration("30s"), s.ContrabassTimeout)
+	assert.Equal(t, v1alpha1.Duration("30s"), s.OpenstackTimeout)
 	assert.Equal(t, "public", s.OpenstackEndpointInterface)
 	assert.Equal(t, []string{"ACTIVE", "DOWN"}, s.OpenstackPortAllowedStatuses)
 	assert.Equal(t, int32(5), *s.DownPortFastRetryMax)
-	assert.Equal(t, "20s", s.PollFastInterval.Duration.String())
-	assert.Equal(t, "2m0s", s.PollSlowInterval.Duration.String())
-	assert.Equal(t, "30s", s.PollErrorInterval.Duration.String())
-	assert.Equal(t, "3m0s", s.PollFastWindow.Duration.String())
-	assert.Equal(t, "30m0s", s.ResyncInterval.Duration.String())
+	assert.Equal(t, v1alpha1.Duration("20s"), s.PollFastInterval)
+	assert.Equal(t, v1alpha1.Duration("2m"), s.PollSlowInterval)
+	assert.Equal(t, v1alpha1.Duration("30s"), s.PollErrorInterval)
+	assert.Equal(t, v1alpha1.Duration("3m"), s.PollFastWindow)
+	assert.Equal(t, v1alpha1.Duration("30m"), s.ResyncInterval)
+	assert.Equal(t, v1alpha1.Duration("1m"), s.PassTimeout)
 }
 
 // The API server must refuse a CR that cannot work, before the operator
@@ -95,6 +98,25 @@ func TestAPIServerRejectsInvalidConfigs(t *testing.T) {
 		{"secret ref without key", func(s map[string]any) {
 			s["secrets"] = map[string]any{"contrabassEncryptKeySecretRef": map[string]any{"name": "k"}}
 		}, "key"},
+		// Issue 10.2/10.3: every duration is bounded, so nothing stored can
+		// overflow Go's parser, stop polling (0s) or hot-loop (1ns).
+		{"duration overflowing Go's parser", setting("pollFastInterval", "9999999999h"), "spec.settings.pollFastInterval"},
+		{"zero slow interval", setting("pollSlowInterval", "0s"), "spec.settings.pollSlowInterval"},
+		{"nanosecond error interval", setting("pollErrorInterval", "1ns"), "spec.settings.pollErrorInterval"},
+		{"fast window over a day", setting("pollFastWindow", "25h"), "spec.settings.pollFastWindow"},
+		{"resync under a minute", setting("resyncInterval", "30s"), "spec.settings.resyncInterval"},
+		{"resync over a week", setting("resyncInterval", "169h"), "spec.settings.resyncInterval"},
+		{"contrabass timeout over 10m", setting("contrabassTimeout", "11m"), "spec.settings.contrabassTimeout"},
+		{"openstack timeout under 1s", setting("openstackTimeout", "500ms"), "spec.settings.openstackTimeout"},
+		{"zero pass timeout", setting("passTimeout", "0s"), "spec.settings.passTimeout"},
+		{"pass timeout overflowing", setting("passTimeout", "99999999999999999999s"), "spec.settings.passTimeout"},
+		{"overlong duration", setting("pollFastInterval", strings.Repeat("1", 100)+"s"), "spec.settings.pollFastInterval"},
+		{"non-string duration", setting("pollFastInterval", 20), "spec.settings.pollFastInterval"},
+		{"overlong endpoint", setting("contrabassEndpoint", "http://"+strings.Repeat("a", 3000)), "spec.settings.contrabassEndpoint"},
+		{"status with a space", setting("openstackPortAllowedStatuses", []any{"N A"}), "spec.settings.openstackPortAllowedStatuses[0]"},
+		{"secret name with upper case", func(s map[string]any) {
+			s["secrets"] = map[string]any{"contrabassEncryptKeySecretRef": map[string]any{"name": "My-Key", "key": "k"}}
+		}, "spec.secrets.contrabassEncryptKeySecretRef.name"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +127,7 @@ func TestAPIServerRejectsInvalidConfigs(t *testing.T) {
 				"settings":    map[string]any{"contrabassEndpoint": "http://contrabass.local"},
 			}
 			tc.mutate(spec)
-			obj := &unstructuredConfig{name: "invalid-" + string(rune('a'+i)), spec: spec}
+			obj := &unstructuredConfig{name: fmt.Sprintf("invalid-%d", i), spec: spec}
 			err := k8s.Create(context.Background(), obj.toUnstructured())
 			require.Error(t, err)
 			assert.True(t, apierrors.IsInvalid(err), "want 422 Invalid, got %v", err)
@@ -132,4 +154,28 @@ func TestStatusIsASubresource(t *testing.T) {
 	require.NoError(t, k8s.Get(ctx, client.ObjectKeyFromObject(oc), &again))
 	assert.Equal(t, int32(3), again.Status.Nodes)
 	assert.Equal(t, int32(5), *again.Spec.Settings.DownPortFastRetryMax)
+}
+
+func setting(name string, value any) func(map[string]any) {
+	return func(s map[string]any) { s["settings"].(map[string]any)[name] = value }
+}
+
+// The bounds are inclusive, 0s still disables resync, and Neutron's real
+// statuses (N/A included) are accepted.
+func TestAPIServerAcceptsBoundaryValues(t *testing.T) {
+	ctx := context.Background()
+	oc := &v1alpha1.OpenstackConfig{ObjectMeta: metav1.ObjectMeta{Name: "boundaries", Namespace: "default"}, Spec: validSpec()}
+	s := &oc.Spec.Settings
+	s.PollFastInterval, s.PollSlowInterval, s.PollErrorInterval, s.PollFastWindow = "1s", "24h", "1h30m", "1000ms"
+	s.ResyncInterval = "0s"
+	s.ContrabassTimeout, s.OpenstackTimeout, s.PassTimeout = "1s", "10m", "600s"
+	s.OpenstackPortAllowedStatuses = []string{"ACTIVE", "DOWN", "BUILD", "ERROR", "N/A", "*"}
+	require.NoError(t, k8s.Create(ctx, oc))
+	t.Cleanup(func() { _ = k8s.Delete(ctx, oc) })
+
+	week := oc.DeepCopy()
+	week.Name, week.ResourceVersion = "boundaries-week", ""
+	week.Spec.Settings.ResyncInterval = "168h"
+	require.NoError(t, k8s.Create(ctx, week))
+	t.Cleanup(func() { _ = k8s.Delete(ctx, week) })
 }

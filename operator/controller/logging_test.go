@@ -1,0 +1,133 @@
+package controller_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/controller"
+)
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// verboseLogger is what --zap-log-level=10 gives: every V level enabled.
+func verboseLogger(w *syncBuffer) logr.Logger {
+	return zap.New(zap.WriteTo(w), zap.Level(zapcore.Level(-10)))
+}
+
+func TestSafeLoggerMasksAndCuts(t *testing.T) {
+	var out syncBuffer
+	logger := controller.SafeLogger(verboseLogger(&out))
+	const secretURL = "https://viola:s3cr3t-pw@viola.example.com:8443/v1"
+	logger.Info("starting manager "+secretURL, "violaEndpoint", secretURL, "endpoints", []string{secretURL})
+	logger.Error(errors.New("post "+secretURL+": 500\n"+strings.Repeat("<html>", 20000)), "sync failed")
+	logger.WithValues("endpoint", secretURL).Info("with values")
+	logger.V(8).Info("request body", "body", "a whole CR")
+
+	logs := out.String()
+	assert.NotContains(t, logs, "s3cr3t-pw")
+	assert.Contains(t, logs, "https://***@viola.example.com:8443/v1", "the URL stays readable")
+	assert.NotContains(t, logs, "a whole CR", "V(8) and above are off whatever the level")
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		assert.Less(t, len(line), 4*v1alpha1.MaxMessageLength, "every line is bounded: %.200s", line)
+	}
+	assert.True(t, logger.V(controller.MaxLogVerbosity).Enabled())
+	assert.False(t, logger.V(controller.MaxLogVerbosity+1).Enabled())
+}
+
+func TestRedactURLCredentials(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:pw@host:80/x":                  "http://***@host:80/x",
+		"post https://u:p@ss@h/x: 500":              "post https://***@h/x: 500",
+		`endpoint "http://tok@h", other "http://h"`: `endpoint "http://***@h", other "http://h"`,
+		"http://host/path?mail=a@b":                 "http://host/path?mail=a@b",
+		"mail admin@example.com":                    "mail admin@example.com",
+		"no url here":                               "no url here",
+	} {
+		assert.Equal(t, want, controller.RedactURLCredentials(in), in)
+	}
+}
+
+// client-go logs request and response bodies at V(8) and above through the
+// reconcile context's logger: whole CRs (settings.contrabassEncryptKey) and,
+// through the API reader, Secrets. At --zap-log-level=10 the operator's
+// logger must print neither, while the same run without it does.
+func TestVerboseLoggingNeverPrintsCRsOrSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		safe bool
+	}{{"raw zap logger leaks (control)", false}, {"SafeLogger", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			logger := verboseLogger(&out)
+			if tc.safe {
+				logger = controller.SafeLogger(logger)
+			}
+			f := newFixture(t)
+			mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+				Scheme:                 scheme,
+				Logger:                 logger,
+				Metrics:                metricsserver.Options{BindAddress: "0"},
+				HealthProbeBindAddress: "0",
+				Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+			})
+			require.NoError(t, err)
+			f.reconciler.Client = mgr.GetClient()
+			f.reconciler.APIReader = mgr.GetAPIReader()
+			require.NoError(t, f.reconciler.SetupWithManager(mgr))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- mgr.Start(ctx) }()
+			defer func() { cancel(); require.NoError(t, <-done) }()
+
+			oc := f.config("verbose") // the key is in settings.contrabassEncryptKey
+			f.create(oc)
+			f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", multinictest.EncryptKey) // read through the API reader
+			require.Eventually(t, func() bool {
+				var got v1alpha1.OpenstackConfig
+				return k8s.Get(ctx, client.ObjectKeyFromObject(oc), &got) == nil &&
+					meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)
+			}, 30*time.Second, 50*time.Millisecond)
+			logs := out.String()
+			require.Contains(t, logs, "synced node configs to viola", "the operator logs at all")
+			leaked := strings.Contains(logs, multinictest.EncryptKey) ||
+				strings.Contains(logs, base64.StdEncoding.EncodeToString([]byte(multinictest.EncryptKey)))
+			assert.Equal(t, !tc.safe, leaked, "key in logs")
+		})
+	}
+}
