@@ -7,18 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
@@ -146,20 +142,7 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.reconciler.MaxConcurrentReconciles = 4
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(t, err)
-	f.reconciler.Client = mgr.GetClient()
-	f.reconciler.APIReader = mgr.GetAPIReader()
-	require.NoError(t, f.reconciler.SetupWithManager(mgr))
-	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	stopped := f.runManager(logr.Logger{})
 
 	secret := map[string][]byte{}
 	for _, c := range badCRs {
@@ -188,19 +171,13 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, c.name)
-		cleanupConfig(t, u.GetName(), f.ns)
+		cleanupConfig(t, client.ObjectKeyFromObject(u))
 		accepted = append(accepted, badCR{name: u.GetName(), reason: c.reason, field: c.name})
 	}
 	require.NotEmpty(t, accepted)
 
 	good := f.create(f.config("good"))
-	readyOf := func(name string) *metav1.Condition {
-		var got v1alpha1.OpenstackConfig
-		if k8s.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &got) != nil {
-			return nil
-		}
-		return meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
-	}
+	readyOf := func(name string) *metav1.Condition { return f.condition(name, v1alpha1.ConditionReady) }
 	require.Eventually(t, func() bool {
 		c := readyOf(good.Name)
 		return c != nil && c.Status == "True"
@@ -216,8 +193,8 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 	calls := f.env.Contrabass.Requests() + f.env.OpenStack.Requests(openstacktest.RouteTokens) - before
 	assert.LessOrEqual(t, calls, 4*(len(accepted)+1), "Contrabass and Keystone requests in 5s")
 	select {
-	case err := <-done:
-		t.Fatalf("the manager stopped: %v", err)
+	case <-stopped:
+		t.Fatal("the manager stopped")
 	default:
 	}
 
@@ -233,17 +210,4 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 		assert.NotContains(t, cond.Message, "hunter2", c.name)
 		t.Logf("%s (%s): %s %s: %.150s", c.name, c.field, cond.Status, cond.Reason, cond.Message)
 	}
-}
-
-// cleanupConfig removes a CR made outside the fixture when the test ends.
-func cleanupConfig(t *testing.T, name, namespace string) {
-	t.Cleanup(func() {
-		var latest v1alpha1.OpenstackConfig
-		if k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &latest) != nil {
-			return
-		}
-		latest.Finalizers = nil
-		_ = k8s.Update(context.Background(), &latest)
-		_ = k8s.Delete(context.Background(), &latest)
-	})
 }

@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -14,13 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
@@ -99,29 +92,14 @@ func TestVerboseLoggingNeverPrintsCRsOrSecrets(t *testing.T) {
 				logger = controller.SafeLogger(logger)
 			}
 			f := newFixture(t)
-			mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-				Scheme:                 scheme,
-				Logger:                 logger,
-				Metrics:                metricsserver.Options{BindAddress: "0"},
-				HealthProbeBindAddress: "0",
-				Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-			})
-			require.NoError(t, err)
-			f.reconciler.Client = mgr.GetClient()
-			f.reconciler.APIReader = mgr.GetAPIReader()
-			require.NoError(t, f.reconciler.SetupWithManager(mgr))
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- mgr.Start(ctx) }()
-			defer func() { cancel(); require.NoError(t, <-done) }()
+			f.runManager(logger)
 
 			oc := f.config("verbose") // the key is in settings.contrabassEncryptKey
 			f.create(oc)
 			f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", multinictest.EncryptKey) // read through the API reader
 			require.Eventually(t, func() bool {
-				var got v1alpha1.OpenstackConfig
-				return k8s.Get(ctx, client.ObjectKeyFromObject(oc), &got) == nil &&
-					meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)
+				c := f.condition(oc.Name, v1alpha1.ConditionReady)
+				return c != nil && c.Status == "True"
 			}, 30*time.Second, 50*time.Millisecond)
 			logs := out.String()
 			require.Contains(t, logs, "synced node configs to viola", "the operator logs at all")

@@ -6,18 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
@@ -91,47 +87,17 @@ func TestStoredBadDurationDoesNotStallOtherConfigs(t *testing.T) {
 		u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("OpenstackConfig"))
 		return k8s.Create(ctx, u) == nil
 	}, 30*time.Second, 100*time.Millisecond, "the CRD without the rules stores the value")
-	t.Cleanup(func() {
-		var latest v1alpha1.OpenstackConfig
-		if k8s.Get(ctx, client.ObjectKeyFromObject(bad), &latest) == nil {
-			latest.Finalizers = nil
-			_ = k8s.Update(ctx, &latest)
-			_ = k8s.Delete(ctx, &latest)
-		}
-	})
+	cleanupConfig(t, client.ObjectKeyFromObject(bad))
 
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(t, err)
-	f.reconciler.Client = mgr.GetClient()
-	f.reconciler.APIReader = mgr.GetAPIReader()
-	require.NoError(t, f.reconciler.SetupWithManager(mgr))
-	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	f.runManager(logr.Logger{})
 
 	good := f.create(f.config("good-neighbour"))
-	ready := func(oc *v1alpha1.OpenstackConfig) *v1alpha1.OpenstackConfig {
-		var got v1alpha1.OpenstackConfig
-		if k8s.Get(ctx, client.ObjectKeyFromObject(oc), &got) != nil {
-			return nil
-		}
-		if meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady) == nil {
-			return nil
-		}
-		return &got
-	}
 	require.Eventually(t, func() bool {
-		got := ready(good)
-		return got != nil && meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)
+		c := f.condition(good.Name, v1alpha1.ConditionReady)
+		return c != nil && c.Status == "True"
 	}, 30*time.Second, 50*time.Millisecond, "a good CR syncs next to the bad one")
-	require.Eventually(t, func() bool { return ready(bad) != nil }, 30*time.Second, 50*time.Millisecond)
-	cond := meta.FindStatusCondition(ready(bad).Status.Conditions, v1alpha1.ConditionReady)
+	require.Eventually(t, func() bool { return f.condition(bad.Name, v1alpha1.ConditionReady) != nil }, 30*time.Second, 50*time.Millisecond)
+	cond := f.condition(bad.Name, v1alpha1.ConditionReady)
 	assert.Equal(t, "ConfigError", cond.Reason)
 	assert.Contains(t, cond.Message, `spec.settings.pollFastInterval "9999999999h" is not a Go duration`)
 	assert.False(t, strings.Contains(cond.Message, "\n"))

@@ -10,15 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/multinic/multinic/contrabass"
@@ -145,16 +151,57 @@ func (f *fixture) create(oc *v1alpha1.OpenstackConfig) *v1alpha1.OpenstackConfig
 	f.t.Helper()
 	ctx := context.Background()
 	require.NoError(f.t, k8s.Create(ctx, oc))
-	f.t.Cleanup(func() {
+	cleanupConfig(f.t, client.ObjectKeyFromObject(oc))
+	return oc
+}
+
+// cleanupConfig removes a CR, finalizer and all, when the test ends.
+func cleanupConfig(t *testing.T, key client.ObjectKey) {
+	t.Cleanup(func() {
+		ctx := context.Background()
 		var latest v1alpha1.OpenstackConfig
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), &latest); err != nil {
+		if err := k8s.Get(ctx, key, &latest); err != nil {
 			return
 		}
 		latest.Finalizers = nil
 		_ = k8s.Update(ctx, &latest)
 		_ = k8s.Delete(ctx, &latest)
 	})
-	return oc
+}
+
+// runManager runs the fixture's reconciler in a real manager (with logger,
+// when it has a sink) until the test ends. The channel closes if the
+// manager stops early.
+func (f *fixture) runManager(logger logr.Logger) <-chan struct{} {
+	f.t.Helper()
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 logger,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Controller names are process-global; -count=N runs this again.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(f.t, err)
+	f.reconciler.Client = mgr.GetClient()
+	f.reconciler.APIReader = mgr.GetAPIReader()
+	require.NoError(f.t, f.reconciler.SetupWithManager(mgr))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	var runErr error
+	go func() { defer close(stopped); runErr = mgr.Start(ctx) }()
+	f.t.Cleanup(func() { cancel(); <-stopped; require.NoError(f.t, runErr) })
+	return stopped
+}
+
+// condition reads a condition of the named CR from the API server; nil
+// until the operator wrote it.
+func (f *fixture) condition(name, conditionType string) *metav1.Condition {
+	var got v1alpha1.OpenstackConfig
+	if k8s.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, &got) != nil {
+		return nil
+	}
+	return meta.FindStatusCondition(got.Status.Conditions, conditionType)
 }
 
 func (f *fixture) reconcile(oc *v1alpha1.OpenstackConfig) reconcile.Result {

@@ -1,18 +1,12 @@
 package controller_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
@@ -23,31 +17,13 @@ import (
 // poll would, so the reconcile came from the Secret watch.
 func TestSecretWatchTriggersReconcile(t *testing.T) {
 	f := newFixture(t)
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Controller names are process-global; -count=N runs this again.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	require.NoError(t, err)
-	f.reconciler.Client = mgr.GetClient()
-	f.reconciler.APIReader = mgr.GetAPIReader()
-	require.NoError(t, f.reconciler.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	f.runManager(logr.Logger{})
 
 	oc := f.config("watched")
 	oc.Spec.Settings.ContrabassEncryptKey = ""
 	f.create(oc)
 	readyReason := func() string {
-		var got v1alpha1.OpenstackConfig
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), &got); err != nil {
-			return ""
-		}
-		if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		if c := f.condition(oc.Name, v1alpha1.ConditionReady); c != nil {
 			return c.Reason
 		}
 		return ""
