@@ -52,8 +52,10 @@ demo: ## Run the whole flow on this machine; DEMO_ONCE=1 exits after one round.
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator binary into bin/.
+build: ## Build the operator and the CLI (multinicctl, and the kubectl plugin kubectl-multinic) into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/multinic-operator ./operator
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/multinicctl ./operator/cmd/multinicctl
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kubectl-multinic ./operator/cmd/kubectl-multinic
 
 .PHONY: run
 run: ## Run the operator against the current kubeconfig.
