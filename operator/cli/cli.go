@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/multinic/multinic/operator/controller"
@@ -44,6 +45,9 @@ type Options struct {
 	Defaults controller.Defaults
 	// Now is the clock for ages in status; time.Now when nil.
 	Now func() time.Time
+	// RESTConfig, when set, is the cluster to use instead of a kubeconfig
+	// (a program embedding the command, like the demo); -n still applies.
+	RESTConfig *rest.Config
 }
 
 // Main runs the command with the process's arguments, streams and signals

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -78,15 +80,18 @@ type kube struct {
 
 // connect builds clients from kubectl's flags and kubeconfig.
 func (g *globals) connect() (*kube, error) {
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(g.rules, &g.kubeFlags)
-	namespace, _, err := loader.Namespace()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+	config, namespace := g.opts.RESTConfig, cmp.Or(g.kubeFlags.Context.Namespace, "default")
+	if config == nil {
+		loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(g.rules, &g.kubeFlags)
+		var err error
+		if namespace, _, err = loader.Namespace(); err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+		if config, err = loader.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w (use -f FILE to check a CR without a cluster)", err)
+		}
 	}
-	config, err := loader.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w (use -f FILE to check a CR without a cluster)", err)
-	}
+	config = rest.CopyConfig(config)
 	config.UserAgent = "multinicctl"
 	scheme, err := controller.NewScheme()
 	if err != nil {
@@ -237,11 +242,12 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	// Where the Viola endpoint comes from, or, when nowhere, why this tool
 	// found no VIOLA_ENDPOINT of the operator.
 	looked := "without a cluster this tool cannot read the operator's VIOLA_ENDPOINT"
+	var envErr error
 	if t.kube != nil {
 		env, err := t.kube.operatorEnv(ctx, in.operator)
 		if err != nil {
 			looked = "the operator's VIOLA_ENDPOINT could not be read: " + err.Error()
-			s.warnings = append(s.warnings, "the operator's VIOLA_* settings could not be read, defaults are used: "+err.Error())
+			envErr = err
 		} else {
 			looked = env.from + " sets no VIOLA_ENDPOINT"
 			if env.endpoint != "" {
@@ -263,6 +269,10 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	defaults.Viola.InsecureTLS = defaults.Viola.InsecureTLS || in.violaInsecure
 
 	cfg, problems := controller.SpecConfig(t.oc, defaults)
+	if envErr != nil && strings.HasPrefix(cfg.Viola.Endpoint, "https://") && !in.violaInsecure {
+		// Only TLS makes the operator's other VIOLA_* settings matter.
+		s.warnings = append(s.warnings, "the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): "+envErr.Error())
+	}
 	if cfg.Viola.Endpoint == "" {
 		problems = append(problems, "("+looked+"; pass --viola-endpoint)")
 	}
