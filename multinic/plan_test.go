@@ -10,6 +10,7 @@ import (
 
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/viola"
 )
@@ -138,14 +139,21 @@ func TestPlanPredictsThePass(t *testing.T) {
 	assert.Equal(t, plan.Nodes, real.Nodes)
 }
 
-func TestDiffKeepsRecordsOfSkippedVMsAndHonoursResends(t *testing.T) {
+// synced is the sample after one real pass recorded in a fresh inventory.
+func synced(t *testing.T) (*multinictest.Env, multinictest.Sample, *inventory.Store, multinic.Config) {
+	t.Helper()
 	env, sample := newEnv(t)
 	store := openInventory(t)
 	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
 	cfg.Inventory = store
-	ctx := context.Background()
-	_, err := multinic.Sync(ctx, cfg)
+	_, err := multinic.Sync(context.Background(), cfg)
 	require.NoError(t, err)
+	return env, sample, store, cfg
+}
+
+func TestDiffKeepsRecordsOfSkippedVMsAndHonoursResends(t *testing.T) {
+	env, sample, store, cfg := synced(t)
+	ctx := context.Background()
 
 	require.True(t, env.OpenStack.RemoveVM(sample.VMIDs[2])) // Nova no longer knows worker-3
 	cfg.Inventory = readOnly{t: t, records: store.List(inventory.Filter{})}
@@ -167,13 +175,8 @@ func TestDiffKeepsRecordsOfSkippedVMsAndHonoursResends(t *testing.T) {
 }
 
 func TestFieldChangesNameEveryDifference(t *testing.T) {
-	env, sample := newEnv(t)
-	store := openInventory(t)
-	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
-	cfg.Inventory = store
+	env, sample, _, cfg := synced(t)
 	ctx := context.Background()
-	_, err := multinic.Sync(ctx, cfg)
-	require.NoError(t, err)
 
 	cloud := env.OpenStack
 	port := func(id string, vm int, subnet, mac, ip string) {

@@ -74,14 +74,7 @@ Secrets (the key, the decrypted password, tokens) are never printed.`,
   %[1]s check -f biz-cluster-1.yaml --encrypt-key-file ./key --viola-endpoint http://viola-api:8080`, g.opts.Name),
 		Args: argsAtMost(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := in.validate(); err != nil {
-				return err
-			}
-			t, err := g.load(cmd.Context(), &in, args)
-			if err != nil {
-				return err
-			}
-			src, err := inventorySourceFor(t, &in)
+			t, src, err := g.prepare(cmd.Context(), &in, args)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"testing"
 	"time"
@@ -104,12 +103,7 @@ type statusJSON struct {
 	} `json:"events"`
 }
 
-func decodeStatus(t *testing.T, out string) statusJSON {
-	t.Helper()
-	var s statusJSON
-	require.NoError(t, json.Unmarshal([]byte(out), &s), out)
-	return s
-}
+func decodeStatus(t *testing.T, out string) statusJSON { return decode[statusJSON](t, out) }
 
 func reasons(events []struct {
 	Reason   string      `json:"reason"`

@@ -77,14 +77,7 @@ and are not shown.`,
   %[1]s plan -f biz-cluster-1.yaml --encrypt-key-file ./key --inventory-file ./inventory.json`, g.opts.Name),
 		Args: argsAtMost(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := in.validate(); err != nil {
-				return err
-			}
-			t, err := g.load(cmd.Context(), &in, args)
-			if err != nil {
-				return err
-			}
-			src, err := inventorySourceFor(t, &in)
+			t, src, err := g.prepare(cmd.Context(), &in, args)
 			if err != nil {
 				return err
 			}

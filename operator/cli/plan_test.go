@@ -30,12 +30,15 @@ type planJSON struct {
 	} `json:"error"`
 }
 
-func decodePlan(t *testing.T, out string) planJSON {
+// decode reads a command's -o json output.
+func decode[T any](t *testing.T, out string) T {
 	t.Helper()
-	var p planJSON
-	require.NoError(t, json.Unmarshal([]byte(out), &p), out)
-	return p
+	var v T
+	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+	return v
 }
+
+func decodePlan(t *testing.T, out string) planJSON { return decode[planJSON](t, out) }
 
 func TestPlanWithoutInventory(t *testing.T) {
 	w := newWorld(t)

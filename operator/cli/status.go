@@ -69,17 +69,10 @@ usable MTU, rejected node configs, and the CR's recent events.`,
   %[1]s status -n multinic-system biz-cluster-1 -o yaml`, g.opts.Name),
 		Args: argsAtMost(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := in.validate(); err != nil {
-				return err
-			}
 			if in.file != "" {
 				return usageError{fmt.Errorf("status reads the CR from the cluster; -f is for check and plan")}
 			}
-			t, err := g.load(cmd.Context(), &in, args)
-			if err != nil {
-				return err
-			}
-			src, err := inventorySourceFor(t, &in)
+			t, src, err := g.prepare(cmd.Context(), &in, args)
 			if err != nil {
 				return err
 			}

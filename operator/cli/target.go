@@ -116,6 +116,22 @@ type target struct {
 	kube *kube // nil with -f
 }
 
+// prepare checks the flags, then reads the CR and picks the inventory source.
+func (g *globals) prepare(ctx context.Context, in *inputFlags, args []string) (*target, inventorySource, error) {
+	if err := in.validate(); err != nil {
+		return nil, nil, err
+	}
+	t, err := g.load(ctx, in, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := inventorySourceFor(t, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, src, nil
+}
+
 // load reads the CR from the cluster (NAME) or from -f.
 func (g *globals) load(ctx context.Context, in *inputFlags, args []string) (*target, error) {
 	if in.file != "" {
