@@ -88,6 +88,21 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, at(9).Add(20*time.Second).UTC(), report.NextDownPortResend, "2 of 5 fast attempts: due a pollFastInterval after the last")
 }
 
+func TestStatusOfAFailingConfigNamesTheFix(t *testing.T) {
+	w := newWorld(t)
+	oc := w.createCR(t, nil)
+	oc.Status.Conditions = []metav1.Condition{{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: string(multinic.ReasonContrabass), LastTransitionTime: at(5),
+		Message: `contrabass: GET provider "provider-1": dial tcp 10.0.0.1:443: connect: connection refused (cannot connect: check settings.contrabassEndpoint)`,
+	}}
+	oc.Status.LastError = oc.Status.Conditions[0].Message
+	require.NoError(t, k8s.Status().Update(context.Background(), oc))
+	got := run(t, w.kube("status", "biz-cluster-1", "--inventory-url", w.inventoryURL)...)
+	require.Equal(t, 0, got.code, got.stderr)
+	assert.Contains(t, got.stdout, "Ready      False   ContrabassError  5m     contrabass: GET provider")
+	assert.Contains(t, got.stdout, "\nfix: fix the URL in the named setting, or the network/DNS path to it\n")
+}
+
 func TestStatusBeforeTheOperatorWrote(t *testing.T) {
 	w := newWorld(t)
 	w.createCR(t, nil)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,4 +53,20 @@ func TestCheckTLS(t *testing.T) {
 		assert.Equal(t, 0, got.code, got.stdout)
 		assert.Contains(t, got.stdout, "certificate NOT verified (insecure TLS is on)")
 	})
+}
+
+// TestURLCredentialsAreNotPrinted: a password in an endpoint URL is a
+// secret like the key; neither the settings nor a failure shows it.
+func TestURLCredentialsAreNotPrinted(t *testing.T) {
+	w := newWorld(t)
+	const password = "s3cr3t-in-url"
+	viola := strings.Replace(w.refusedURL(t, "refused-viola"), "http://", "http://ops:"+password+"@", 1)
+	contrabass := strings.Replace(w.env.Contrabass.URL, "http://", "http://ops:"+password+"@", 1)
+	cr := strings.Replace(w.crYAML(subnetsAB, "", true), "contrabassEndpoint: "+w.env.Contrabass.URL, "contrabassEndpoint: "+contrabass, 1)
+	for _, output := range []string{"text", "json"} {
+		got := run(t, "check", "-f", w.file(t, "cr.yaml", cr), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey), "--viola-endpoint", viola, "-o", output)
+		assert.Equal(t, 1, got.code, "Viola refuses")
+		assert.NotContains(t, got.stdout+got.stderr, password)
+		assert.Contains(t, got.stdout, "ops:xxxxx@", "the URL is shown, its password masked")
+	}
 }
