@@ -75,9 +75,11 @@ demo: ## Run the whole flow on this machine; DEMO_ONCE=1 exits after one round.
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator and Viola test API binaries into bin/, stamped with VERSION.
+build: ## Build the operator, the Viola test API and the CLI (multinicctl, kubectl-multinic) into bin/, stamped with VERSION.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinic-operator ./operator
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/viola-test-api ./viola/testapi/cmd/viola-test-api
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinicctl ./operator/cmd/multinicctl
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-multinic ./operator/cmd/kubectl-multinic
 
 .PHONY: run
 run: ## Run the operator against the current kubeconfig.

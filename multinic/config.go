@@ -52,6 +52,11 @@ type Config struct {
 	// Resend names nodes to send even when unchanged (for example nodes
 	// with DOWN ports that the agent should retry).
 	Resend []string
+	// DryRun stops the pass where it would POST: nothing is sent to Viola
+	// and nothing is written to the inventory, yet the Result holds the
+	// same node configs, skips and rejections as a real pass, and its Diff
+	// says what that pass would send and which records it leaves behind.
+	DryRun bool
 	// PassTimeout bounds the whole pass (Contrabass, Keystone, Neutron,
 	// Nova, Viola, retries included), so one config cannot hold a caller for
 	// minutes. On expiry the error carries the reason of the step that was
@@ -98,6 +103,38 @@ func (c Config) now() time.Time {
 }
 
 func (c Config) validate() *Error {
+	errs := c.settingsProblems()
+	switch key := c.encryptKey(); len(key) {
+	case 16, 24, 32:
+	case 0:
+		errs = append(errs, errors.New("the Contrabass encrypt key is empty (set it in "+encryptKeySources+")"))
+	default:
+		// Checked here, before any request, because a wrong length can only
+		// be a wrong key; the key itself is never quoted.
+		errs = append(errs, fmt.Errorf("the Contrabass encrypt key (from %s) is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", encryptKeySources, len(key)))
+	}
+	if len(errs) > 0 {
+		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
+	}
+	return c.subnetProblem()
+}
+
+// ValidateSettings reports what makes cfg unusable before any request,
+// except the encrypt key, whose source only the caller knows and so checks
+// itself (Sync checks it too): missing identifiers, endpoints and subnet
+// selector, a negative pass timeout. The error is an *Error with reason
+// ConfigError or SubnetRequired.
+func (c Config) ValidateSettings() error {
+	if errs := c.settingsProblems(); len(errs) > 0 {
+		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
+	}
+	if err := c.subnetProblem(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c Config) settingsProblems() []error {
 	var errs []error
 	if c.ProviderID == "" {
 		errs = append(errs, errors.New("credentials.openstackProviderID is required"))
@@ -114,21 +151,13 @@ func (c Config) validate() *Error {
 	if c.Viola.Endpoint == "" {
 		errs = append(errs, errors.New("settings.violaEndpoint is required (or the operator's VIOLA_ENDPOINT)"))
 	}
-	switch key := c.encryptKey(); len(key) {
-	case 16, 24, 32:
-	case 0:
-		errs = append(errs, errors.New("the Contrabass encrypt key is empty (set it in "+encryptKeySources+")"))
-	default:
-		// Checked here, before any request, because a wrong length can only
-		// be a wrong key; the key itself is never quoted.
-		errs = append(errs, fmt.Errorf("the Contrabass encrypt key (from %s) is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", encryptKeySources, len(key)))
-	}
 	if c.PassTimeout < 0 {
 		errs = append(errs, fmt.Errorf("the pass timeout must not be negative, got %s", c.PassTimeout))
 	}
-	if len(errs) > 0 {
-		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
-	}
+	return errs
+}
+
+func (c Config) subnetProblem() *Error {
 	if len(c.targetSubnetIDs()) == 0 && c.SubnetName == "" {
 		return fail(ReasonSubnetRequired, fmt.Errorf("one of subnetIDs, subnetID or subnetName is required"))
 	}

@@ -46,6 +46,56 @@ type Result struct {
 	// RejectedNodes are node configs left out of the POST because they are
 	// invalid (SPEC §5: one bad node never blocks the others).
 	RejectedNodes []RejectedNode
+	// PortStatuses are the Neutron statuses of the ports in Nodes, by port
+	// ID, so a reader can tell which interfaces are not up yet.
+	PortStatuses map[string]string
+	// Diff compares each node with the inventory's record of what was last
+	// sent, and names the records of the routing key that match no node.
+	// Without an Inventory every node is new. A dry run fills it the same way.
+	Diff []NodeDiff
+}
+
+// Change is how a node config compares with the inventory.
+type Change string
+
+const (
+	// ChangeNew: the inventory has no record of this node name.
+	ChangeNew Change = "new"
+	// ChangeChanged: the record differs; NodeDiff.Fields says where.
+	ChangeChanged Change = "changed"
+	// ChangeUnchanged: the record is identical.
+	ChangeUnchanged Change = "unchanged"
+	// ChangeRemoved: a record whose VM is no longer in VMIDs, or whose VM
+	// now has another node name. The operator prunes it after the pass,
+	// unless another OpenstackConfig of the same routing key lists the VM:
+	// the library cannot know that, a caller that can may say so.
+	ChangeRemoved Change = "removed"
+	// ChangeKept: a record of a VM in VMIDs that produced no node config in
+	// this pass (skipped, say); it is left as it is.
+	ChangeKept Change = "kept"
+)
+
+// NodeDiff is one line of Result.Diff.
+type NodeDiff struct {
+	NodeName   string `json:"nodeName"`
+	InstanceID string `json:"instanceId"`
+	Change     Change `json:"change"`
+	// Fields are the differences of a changed node, in interface order.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Due means the pass sends the node (in a dry run: would send it),
+	// because it changed or a re-send was asked for.
+	Due bool `json:"due"`
+	// Note says why a record is removed or kept.
+	Note string `json:"note,omitempty"`
+}
+
+// FieldChange is one difference between the recorded and the new config,
+// e.g. {"interfaces[multinic1].mtu", "1450", "9000"}. Old is empty for
+// something added, New for something removed.
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old,omitempty"`
+	New   string `json:"new,omitempty"`
 }
 
 // SkippedSubnet is a target subnet whose ports gave no interfaces.
@@ -195,6 +245,15 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	res, err := p.collect(ctx)
 	if err != nil {
 		return res, err
+	}
+	res.Diff = p.diff(res.Nodes)
+	if cfg.DryRun {
+		for _, d := range res.Diff {
+			if !d.Due && d.Change == ChangeUnchanged {
+				res.Unchanged = append(res.Unchanged, d.NodeName)
+			}
+		}
+		return res, nil
 	}
 	return p.send(ctx, vc, res)
 }
@@ -484,22 +543,15 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 			}
 			continue
 		}
-		server, ok := servers[id]
-		raw := server.NodeName(p.cfg.NodeNameMetadataKey)
-		switch {
-		case !ok:
-			unnamed[id] = nodeNameError(serverErrs[id])
-		case strings.TrimSpace(raw) == "":
-			unnamed[id] = fmt.Errorf("nova: server %q has no name", id)
-		}
-		if unnamed[id] != nil {
-			skip(id, "", safeText(unnamed[id], p.secrets))
+		name, unnamedErr, invalid := p.nodeName(id, servers, serverErrs)
+		if unnamedErr != nil {
+			unnamed[id] = unnamedErr
+			skip(id, "", safeText(unnamedErr, p.secrets))
 			continue
 		}
 		named++
-		name := viola.NormalizeNodeName(raw)
-		if err := viola.CheckNodeName(name); err != nil {
-			skip(id, "", safeText(fmt.Errorf("node name %q of VM %s (%s) cannot be a Kubernetes node name: after trimming and lower-casing, %w", raw, id, p.nameSource(server), err), p.secrets))
+		if invalid != nil {
+			skip(id, "", safeText(invalid, p.secrets))
 			continue
 		}
 		if owner, dup := nodeOwner[name]; dup {
@@ -519,6 +571,10 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 		}
 		res.Nodes = append(res.Nodes, node)
 		for _, iface := range ifaces {
+			if res.PortStatuses == nil {
+				res.PortStatuses = map[string]string{}
+			}
+			res.PortStatuses[iface.PortID] = portStatus(cands, iface.PortID)
 			if strings.EqualFold(portStatus(cands, iface.PortID), "DOWN") {
 				res.DownPorts = append(res.DownPorts, DownPort{NodeName: name, InstanceID: id, PortID: iface.PortID, MACAddress: iface.MACAddress})
 			}
@@ -529,6 +585,25 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	}
 	slices.SortFunc(res.Nodes, func(a, b viola.NodeConfig) int { return strings.Compare(a.NodeName, b.NodeName) })
 	return res, nil
+}
+
+// nodeName is the node name Nova gives VM id, trimmed and lower-cased
+// (SPEC §5). unnamed says why Nova gave none; invalid why the name it gave
+// cannot be a Kubernetes node name.
+func (p *pass) nodeName(id string, servers map[string]openstack.Server, serverErrs map[string]error) (name string, unnamed, invalid error) {
+	server, ok := servers[id]
+	raw := server.NodeName(p.cfg.NodeNameMetadataKey)
+	switch {
+	case !ok:
+		return "", nodeNameError(serverErrs[id]), nil
+	case strings.TrimSpace(raw) == "":
+		return "", fmt.Errorf("nova: server %q has no name", id), nil
+	}
+	name = viola.NormalizeNodeName(raw)
+	if err := viola.CheckNodeName(name); err != nil {
+		return "", nil, fmt.Errorf("node name %q of VM %s (%s) cannot be a Kubernetes node name: after trimming and lower-casing, %w", raw, id, p.nameSource(server), err)
+	}
+	return name, nil, nil
 }
 
 // nameSource says where a node name came from, for messages.
@@ -585,20 +660,18 @@ func (p *pass) previousByInstance() map[string]*viola.NodeConfig {
 // send posts the nodes that changed (or are due) and records what Viola
 // accepted, even when part of the post failed.
 func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, error) {
-	last := make(map[string]inventory.Record, len(p.previous))
-	for _, rec := range p.previous {
-		last[rec.NodeName] = rec
-	}
-	forced := map[string]bool{}
-	for _, n := range p.cfg.Resend {
-		forced[n] = true
+	diffs := make(map[string]NodeDiff, len(res.Nodes))
+	for _, d := range res.Diff {
+		if d.Change != ChangeRemoved && d.Change != ChangeKept {
+			diffs[d.NodeName] = d
+		}
 	}
 	var due []viola.NodeConfig
 	changed := map[string]bool{}
 	for _, node := range res.Nodes {
-		rec, known := last[node.NodeName]
-		changed[node.NodeName] = !known || rec.LastConfigHash != inventory.ConfigHash(node)
-		if changed[node.NodeName] || p.cfg.ResendAll || forced[node.NodeName] {
+		d := diffs[node.NodeName]
+		changed[node.NodeName] = d.Change != ChangeUnchanged
+		if d.Due {
 			due = append(due, node)
 		} else {
 			res.Unchanged = append(res.Unchanged, node.NodeName)

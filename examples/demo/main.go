@@ -149,6 +149,9 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	}
 	step("OpenstackConfig %s/%s status", oc.Namespace, oc.Name)
 	printStatus(out, ready)
+	if err := printCheckAndPlan(ctx, out, mgmtCfg, oc.Name, violaURL, inventoryURL); err != nil {
+		return err
+	}
 	step("inventory API: GET %s/v1/inventory/node-configs", inventoryURL)
 	if err := printInventory(ctx, out, inventoryURL); err != nil {
 		return err

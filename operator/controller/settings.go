@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/multinic"
@@ -116,14 +117,45 @@ func passTimeoutOf(set v1alpha1.Settings) time.Duration {
 // before the schema had its rules, and what needs other objects (Secrets).
 // The polling it returns is usable even with an error.
 func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfig) (multinic.Config, polling, error) {
+	cfg, poll, problems := specConfig(oc, r.Defaults)
+	// The Secret is read even when something else is wrong, so that one
+	// error lists every problem and one edit fixes them all.
+	key, err := ResolveEncryptKey(ctx, r.APIReader, oc)
+	if err != nil {
+		if multinic.ReasonOf(err) != multinic.ReasonConfig {
+			return multinic.Config{}, poll, err
+		}
+		problems = append(problems, strings.TrimPrefix(err.Error(), string(multinic.ReasonConfig)+": "))
+	}
+	if len(problems) > 0 {
+		return multinic.Config{}, poll, configError("%s", strings.Join(problems, "; "))
+	}
+	cfg.EncryptKey = key.Value
+	cfg.Inventory = r.Inventory
+	cfg.Now = r.Clock.Now
+	return cfg, poll, nil
+}
+
+// SpecConfig is the part of the CR-to-Config conversion that needs nothing
+// but the CR and the operator's defaults: every field except EncryptKey,
+// Inventory and Now. problems name each setting that is missing or does not
+// parse, worded as the operator's ConfigError words them. Tools that run the
+// flow outside the operator (multinicctl) use it, so they see a CR exactly
+// as the operator does.
+func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (cfg multinic.Config, problems []string) {
+	cfg, _, problems = specConfig(oc, defaults)
+	return cfg, problems
+}
+
+func specConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (multinic.Config, polling, []string) {
 	spec, set := oc.Spec, oc.Spec.Settings
 	poll, problems := pollingOf(set)
 	var timeouts durationSettings
-	contrabassOpts := r.Defaults.Contrabass
+	contrabassOpts := defaults.Contrabass
 	contrabassOpts.Endpoint = set.ContrabassEndpoint
 	contrabassOpts.Timeout = timeouts.get("contrabassTimeout", set.ContrabassTimeout, contrabassOpts.Timeout, timeoutBounds)
 	contrabassOpts.InsecureTLS = set.ContrabassInsecureTLS
-	openstackOpts := r.Defaults.OpenStack
+	openstackOpts := defaults.OpenStack
 	openstackOpts.Timeout = timeouts.get("openstackTimeout", set.OpenstackTimeout, openstackOpts.Timeout, timeoutBounds)
 	openstackOpts.InsecureTLS = set.OpenstackInsecureTLS
 	openstackOpts.EndpointInterface = set.OpenstackEndpointInterface
@@ -136,24 +168,12 @@ func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	if set.ContrabassEndpoint == "" {
 		problems = append(problems, "spec.settings.contrabassEndpoint is required")
 	}
-	violaOpts := r.Defaults.Viola
+	violaOpts := defaults.Viola
 	if set.ViolaEndpoint != "" {
 		violaOpts.Endpoint = set.ViolaEndpoint
 	}
 	if violaOpts.Endpoint == "" {
 		problems = append(problems, "no Viola endpoint: set spec.settings.violaEndpoint or the operator's VIOLA_ENDPOINT")
-	}
-	// The Secret is read even when something else is wrong, so that one
-	// error lists every problem and one edit fixes them all.
-	key, err := r.encryptKey(ctx, oc)
-	if err != nil {
-		if multinic.ReasonOf(err) != multinic.ReasonConfig {
-			return multinic.Config{}, poll, err
-		}
-		problems = append(problems, strings.TrimPrefix(err.Error(), string(multinic.ReasonConfig)+": "))
-	}
-	if len(problems) > 0 {
-		return multinic.Config{}, poll, configError("%s", strings.Join(problems, "; "))
 	}
 	cfg := multinic.Config{
 		ProviderID:          spec.Credentials.OpenstackProviderID,
@@ -163,40 +183,46 @@ func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfi
 		SubnetIDs:           spec.SubnetIDs,
 		SubnetID:            spec.SubnetID,
 		SubnetName:          spec.SubnetName,
-		EncryptKey:          key,
 		Contrabass:          contrabassOpts,
 		OpenStack:           openstackOpts,
 		Viola:               violaOpts,
 		NodeNameMetadataKey: set.OpenstackNodeNameMetadataKey,
 		PortAllowedStatuses: set.OpenstackPortAllowedStatuses,
-		Inventory:           r.Inventory,
 		PassTimeout:         passTimeout,
-		Now:                 r.Clock.Now,
 	}
-	return cfg, poll, nil
+	return cfg, poll, problems
 }
 
-// encryptKey resolves the Contrabass key in SPEC order: the CR's Secret
-// reference, the namespace's default Secret, then the CR's plain setting.
-// Surrounding white space is dropped (a Secret made with --from-file ends
-// in a newline) and the length is checked before any request is made.
-func (r *Reconciler) encryptKey(ctx context.Context, oc *v1alpha1.OpenstackConfig) (string, error) {
+// EncryptKey is a resolved Contrabass encrypt key and where it was found,
+// e.g. "key CONTRABASS_ENCRYPT_KEY of Secret ns/contrabass-encrypt-key".
+type EncryptKey struct {
+	Value  string
+	Source string
+}
+
+// ResolveEncryptKey finds the Contrabass key in SPEC order: the CR's Secret
+// reference, the namespace's default Secret, then the CR's plain setting,
+// reading Secrets through reader. Surrounding white space is dropped (a
+// Secret made with --from-file ends in a newline) and the length is checked
+// before any request is made. A ConfigError tells a Secret that does not
+// exist from one without the key.
+func ResolveEncryptKey(ctx context.Context, reader client.Reader, oc *v1alpha1.OpenstackConfig) (EncryptKey, error) {
 	if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
 		// An explicit reference that does not resolve is an error rather
 		// than a silent fall-through to a key the user did not choose.
 		const field = "spec.secrets.contrabassEncryptKeySecretRef"
-		key, problem, err := r.secretValue(ctx, oc.Namespace, ref.Name, ref.Key)
+		key, problem, err := secretValue(ctx, reader, oc.Namespace, ref.Name, ref.Key)
 		if err != nil {
-			return "", err
+			return EncryptKey{}, err
 		}
 		if problem != "" {
-			return "", configError("%s: %s", field, problem)
+			return EncryptKey{}, configError("%s: %s", field, problem)
 		}
 		return checkedKey(key, fmt.Sprintf("%s: key %q of Secret %s/%s", field, ref.Key, oc.Namespace, ref.Name))
 	}
-	key, defaultProblem, err := r.secretValue(ctx, oc.Namespace, DefaultEncryptKeySecret, DefaultEncryptKeyField)
+	key, defaultProblem, err := secretValue(ctx, reader, oc.Namespace, DefaultEncryptKeySecret, DefaultEncryptKeyField)
 	if err != nil {
-		return "", err
+		return EncryptKey{}, err
 	}
 	if defaultProblem == "" {
 		return checkedKey(key, fmt.Sprintf("key %s of Secret %s/%s", DefaultEncryptKeyField, oc.Namespace, DefaultEncryptKeySecret))
@@ -204,31 +230,37 @@ func (r *Reconciler) encryptKey(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	if plain := strings.TrimSpace(oc.Spec.Settings.ContrabassEncryptKey); plain != "" {
 		return checkedKey(plain, "spec.settings.contrabassEncryptKey")
 	}
-	return "", configError("no Contrabass encrypt key: set spec.secrets.contrabassEncryptKeySecretRef, create Secret %s/%s with key %s (%s), or set spec.settings.contrabassEncryptKey",
+	return EncryptKey{}, configError("no Contrabass encrypt key: set spec.secrets.contrabassEncryptKeySecretRef, create Secret %s/%s with key %s (%s), or set spec.settings.contrabassEncryptKey",
 		oc.Namespace, DefaultEncryptKeySecret, DefaultEncryptKeyField, defaultProblem)
+}
+
+// CheckEncryptKey is the check ResolveEncryptKey applies, for a key from
+// elsewhere (a file): surrounding white space dropped, 16, 24 or 32 bytes.
+func CheckEncryptKey(key, source string) (EncryptKey, error) {
+	return checkedKey(strings.TrimSpace(key), source)
 }
 
 // checkedKey refuses a key AES cannot use, naming where it came from but
 // never its value.
-func checkedKey(key, source string) (string, error) {
+func checkedKey(key, source string) (EncryptKey, error) {
 	switch len(key) {
 	case 16, 24, 32:
-		return key, nil
+		return EncryptKey{Value: key, Source: source}, nil
 	}
-	return "", configError("%s is %d bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes (AES-128/192/256)", source, len(key))
+	return EncryptKey{}, configError("%s is %d bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes (AES-128/192/256)", source, len(key))
 }
 
 // secretValue reads one key of a Secret, trimmed. problem says why there is
 // no value (no such Secret, no such key, an empty key); err is a failure to
 // read at all.
-func (r *Reconciler) secretValue(ctx context.Context, namespace, name, key string) (value, problem string, err error) {
+func secretValue(ctx context.Context, reader client.Reader, namespace, name, key string) (value, problem string, err error) {
 	var secret corev1.Secret
-	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &secret)
+	err = reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &secret)
 	if apierrors.IsNotFound(err) {
 		return "", fmt.Sprintf("Secret %s/%s does not exist", namespace, name), nil
 	}
 	if err != nil {
-		return "", "", configError("read Secret %s/%s: %v", namespace, name, err)
+		return "", "", configError("read Secret %s/%s: %w", namespace, name, err)
 	}
 	raw, ok := secret.Data[key]
 	if !ok {

@@ -1,0 +1,251 @@
+package multinic_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/openstack/openstacktest"
+)
+
+func runCheck(t *testing.T, cfg multinic.Config) ([]multinic.CheckStep, error) {
+	t.Helper()
+	var steps []multinic.CheckStep
+	err := multinic.Check(context.Background(), cfg, func(st multinic.CheckStep) { steps = append(steps, st) })
+	for _, st := range steps {
+		text := fmt.Sprint(st.Details, st.Warnings)
+		if st.Err != nil {
+			text += st.Err.Error()
+		}
+		assert.NotContains(t, text, multinictest.AdminPassword, "step %s", st.Name)
+		assert.NotContains(t, text, multinictest.EncryptKey, "step %s", st.Name)
+	}
+	return steps, err
+}
+
+func statuses(steps []multinic.CheckStep) map[string]multinic.CheckStatus {
+	out := map[string]multinic.CheckStatus{}
+	for _, st := range steps {
+		out[st.Name] = st.Status
+	}
+	return out
+}
+
+func stepNamed(t *testing.T, steps []multinic.CheckStep, name string) multinic.CheckStep {
+	t.Helper()
+	for _, st := range steps {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no step %q", name)
+	return multinic.CheckStep{}
+}
+
+func TestCheckPassesOnTheSampleAndSendsNothing(t *testing.T) {
+	env, sample := newEnv(t)
+	steps, err := runCheck(t, env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB))
+	require.NoError(t, err)
+	var names []string
+	for _, st := range steps {
+		names = append(names, st.Name)
+		assert.Equal(t, multinic.CheckPassed, st.Status, "%s: %v", st.Name, st.Err)
+	}
+	assert.Equal(t, []string{"contrabass", "decrypt", "keystone", "catalog", "subnets", "ports", "nova", "nodes", "viola"}, names)
+	assert.Zero(t, env.Viola.Requests(), "the Viola step only connects")
+	assert.Equal(t, []string{"subnet-a (biz-a-subnet) 10.10.0.0/24, network net-a, MTU 1450", "subnet-b (biz-b-subnet) 10.20.0.0/24, network net-b, MTU 9000"}, stepNamed(t, steps, "subnets").Details)
+	ports := stepNamed(t, steps, "ports")
+	assert.Contains(t, ports.Details, sample.VMIDs[1]+": 3 ports, 2 on target subnets (ACTIVE 1, DOWN 1), 2 selected")
+	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN; it is sent, and re-sent while it stays DOWN"}, ports.Warnings)
+	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (Nova server name)")
+	assert.Contains(t, stepNamed(t, steps, "nodes").Details, "worker-1: multinic0 10.10.0.11/24 mtu 1450, multinic1 10.20.0.11/24 mtu 9000")
+	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "(plain HTTP)")
+}
+
+func TestCheckFailures(t *testing.T) {
+	refused := func() string { // a port nothing listens on
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		return "http://" + addr
+	}
+	tests := []struct {
+		name    string
+		setup   func(env *multinictest.Env, sample multinictest.Sample, cfg *multinic.Config)
+		failed  string // first failed step
+		reason  multinic.Reason
+		message string
+		want    map[string]multinic.CheckStatus
+	}{
+		{
+			name: "Contrabass refuses connections",
+			setup: func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) {
+				cfg.Contrabass.Endpoint = refused()
+			},
+			failed:  "contrabass",
+			reason:  multinic.ReasonContrabass,
+			message: "(cannot connect: check settings.contrabassEndpoint)",
+			want:    map[string]multinic.CheckStatus{"decrypt": multinic.CheckSkipped, "nodes": multinic.CheckSkipped, "viola": multinic.CheckPassed},
+		},
+		{
+			name: "Contrabass answers 500",
+			setup: func(env *multinictest.Env, _ multinictest.Sample, _ *multinic.Config) {
+				env.Contrabass.Fail(http.StatusInternalServerError, -1)
+			},
+			failed:  "contrabass",
+			reason:  multinic.ReasonContrabass,
+			message: "500",
+		},
+		{
+			name: "wrong encrypt key",
+			setup: func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) {
+				cfg.EncryptKey = "0123456789abcdef"
+			},
+			failed:  "decrypt",
+			reason:  multinic.ReasonContrabass,
+			message: "decrypt adminPw",
+			want:    map[string]multinic.CheckStatus{"contrabass": multinic.CheckPassed, "keystone": multinic.CheckSkipped, "viola": multinic.CheckPassed},
+		},
+		{
+			name:    "key of the wrong length",
+			setup:   func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) { cfg.EncryptKey = "short" },
+			failed:  "config",
+			reason:  multinic.ReasonConfig,
+			message: "is 5 bytes",
+		},
+		{
+			name: "Keystone refuses the token",
+			setup: func(env *multinictest.Env, _ multinictest.Sample, _ *multinic.Config) {
+				env.OpenStack.Fail(openstacktest.RouteTokens, http.StatusUnauthorized, -1)
+			},
+			failed:  "keystone",
+			reason:  multinic.ReasonKeystone,
+			message: "401",
+		},
+		{
+			name: "no network in the catalog",
+			setup: func(env *multinictest.Env, _ multinictest.Sample, _ *multinic.Config) {
+				env.OpenStack.OmitFromCatalog("network")
+			},
+			failed:  "catalog",
+			reason:  multinic.ReasonNeutronEndpoint,
+			message: `no "network" endpoint with interface "public"`,
+			want:    map[string]multinic.CheckStatus{"subnets": multinic.CheckSkipped, "ports": multinic.CheckSkipped, "nova": multinic.CheckPassed, "nodes": multinic.CheckSkipped},
+		},
+		{
+			name: "subnet not found",
+			setup: func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) {
+				cfg.SubnetIDs, cfg.SubnetName = nil, "no-such-subnet"
+			},
+			failed:  "subnets",
+			reason:  multinic.ReasonSubnetNotFound,
+			message: `no subnet named "no-such-subnet"`,
+			want:    map[string]multinic.CheckStatus{"ports": multinic.CheckSkipped, "nova": multinic.CheckPassed},
+		},
+		{
+			name: "network without MTU",
+			setup: func(env *multinictest.Env, _ multinictest.Sample, _ *multinic.Config) {
+				env.OpenStack.AddNetwork(openstacktest.Network{ID: "net-b", Name: "biz-b", MTU: 9100})
+			},
+			failed:  "subnets",
+			reason:  multinic.ReasonNeutronSubnet,
+			message: "subnet subnet-b: network net-b reports MTU 9100, outside 68-9000",
+			want:    map[string]multinic.CheckStatus{"ports": multinic.CheckPassed, "nodes": multinic.CheckPassed},
+		},
+		{
+			name: "only DOWN ports, not allowed",
+			setup: func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) {
+				cfg.SubnetIDs = []string{"subnet-b"}
+				cfg.PortAllowedStatuses = []string{"ACTIVE"}
+			},
+			failed:  "ports",
+			reason:  multinic.ReasonNeutronPort,
+			message: "its ports on target subnets are DOWN 1, none of them allowed by openstackPortAllowedStatuses (ACTIVE)",
+		},
+		{
+			name: "Nova does not know a VM",
+			setup: func(env *multinictest.Env, sample multinictest.Sample, _ *multinic.Config) {
+				env.OpenStack.RemoveVM(sample.VMIDs[2])
+			},
+			failed:  "nova",
+			reason:  multinic.ReasonNova,
+			message: "VM 00000000-0000-4000-8000-000000000003: ",
+			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
+		},
+		{
+			name: "a name that is no node name",
+			setup: func(env *multinictest.Env, sample multinictest.Sample, _ *multinic.Config) {
+				env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Name = "Worker_1" })
+			},
+			failed:  "nova",
+			reason:  multinic.ReasonNova,
+			message: `node name "Worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova server name) cannot be a Kubernetes node name`,
+		},
+		{
+			name:    "Viola refuses connections",
+			setup:   func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) { cfg.Viola.Endpoint = refused() },
+			failed:  "viola",
+			reason:  multinic.ReasonViolaPost,
+			message: "(cannot connect: check settings.violaEndpoint, or the operator's VIOLA_ENDPOINT)",
+			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+			tt.setup(env, sample, &cfg)
+			steps, err := runCheck(t, cfg)
+			require.Error(t, err)
+			assert.Equal(t, tt.reason, multinic.ReasonOf(err))
+			assert.Contains(t, err.Error(), tt.message)
+			first := ""
+			for _, st := range steps {
+				if st.Status == multinic.CheckFailed && first == "" {
+					first = st.Name
+					assert.Same(t, st.Err, err.(*multinic.Error), "the result is the first failed step's error")
+				}
+			}
+			assert.Equal(t, tt.failed, first)
+			got := statuses(steps)
+			for name, want := range tt.want {
+				assert.Equal(t, want, got[name], "step %s", name)
+			}
+			assert.Zero(t, env.Viola.Requests())
+		})
+	}
+}
+
+func TestCheckViolaTLS(t *testing.T) {
+	env, sample := newEnv(t)
+	tlsServer := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsServer.Close)
+	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+	cfg.Viola.Endpoint = tlsServer.URL
+
+	steps, err := runCheck(t, cfg)
+	require.Error(t, err)
+	assert.Equal(t, multinic.ReasonViolaPost, multinic.ReasonOf(err))
+	assert.Contains(t, err.Error(), "its TLS certificate is not trusted: trust its CA, or set the operator's VIOLA_INSECURE_TLS=true")
+	assert.Equal(t, multinic.CheckFailed, stepNamed(t, steps, "viola").Status)
+
+	cfg.Viola.HTTPClient = tlsServer.Client() // trusts the test CA
+	steps, err = runCheck(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TCP and TLS handshake with " + strings.TrimPrefix(tlsServer.URL, "https://") + "; certificate verified"}, stepNamed(t, steps, "viola").Details)
+
+	cfg.Viola.HTTPClient, cfg.Viola.InsecureTLS = nil, true
+	steps, err = runCheck(t, cfg)
+	require.NoError(t, err)
+	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "certificate NOT verified")
+}

@@ -1,0 +1,133 @@
+package multinic
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/viola"
+)
+
+// diff compares nodes with the inventory records of the routing key (read
+// once into p.previous) the way send decides what to post: by node name
+// and config hash. Records that match no node follow, with what becomes of
+// them, so a dry run can show everything a pass would change.
+func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
+	last := make(map[string]inventory.Record, len(p.previous))
+	for _, rec := range p.previous {
+		last[rec.NodeName] = rec
+	}
+	forced := map[string]bool{}
+	for _, n := range p.cfg.Resend {
+		forced[n] = true
+	}
+	out := make([]NodeDiff, 0, len(nodes))
+	nodeOf := make(map[string]string, len(nodes)) // instance ID → node name
+	named := make(map[string]bool, len(nodes))
+	for _, node := range nodes {
+		nodeOf[node.InstanceID] = node.NodeName
+		named[node.NodeName] = true
+		d := NodeDiff{NodeName: node.NodeName, InstanceID: node.InstanceID, Change: ChangeUnchanged}
+		rec, known := last[node.NodeName]
+		switch {
+		case !known:
+			d.Change = ChangeNew
+		case rec.LastConfigHash != inventory.ConfigHash(node):
+			d.Change = ChangeChanged
+			d.Fields = fieldChanges(rec.Config, node)
+		}
+		d.Due = d.Change != ChangeUnchanged || p.cfg.ResendAll || forced[node.NodeName]
+		out = append(out, d)
+	}
+	vms := map[string]bool{}
+	for _, id := range p.cfg.VMIDs {
+		vms[id] = true
+	}
+	var rest []NodeDiff
+	for _, rec := range p.previous {
+		if named[rec.NodeName] {
+			continue // compared above (a record of another VM under this name is replaced)
+		}
+		d := NodeDiff{NodeName: rec.NodeName, InstanceID: rec.InstanceID}
+		switch name, current := nodeOf[rec.InstanceID]; {
+		case !vms[rec.InstanceID]:
+			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is not in vmNames", rec.InstanceID)
+		case current:
+			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is now node %s", rec.InstanceID, name)
+		default:
+			d.Change, d.Note = ChangeKept, fmt.Sprintf("VM %s produced no node config in this pass", rec.InstanceID)
+		}
+		rest = append(rest, d)
+	}
+	slices.SortFunc(rest, func(a, b NodeDiff) int { return cmp.Compare(a.NodeName, b.NodeName) })
+	return append(out, rest...)
+}
+
+// fieldChanges lists how next differs from the recorded prev: the instance
+// ID, then interfaces by name (added, removed, or their differing fields).
+// It is never empty for configs whose hashes differ.
+func fieldChanges(prev, next viola.NodeConfig) []FieldChange {
+	var out []FieldChange
+	if prev.InstanceID != next.InstanceID {
+		out = append(out, FieldChange{Field: "instanceId", Old: prev.InstanceID, New: next.InstanceID})
+	}
+	byName := func(ifaces []viola.Interface) map[string]viola.Interface {
+		m := make(map[string]viola.Interface, len(ifaces))
+		for _, iface := range ifaces {
+			m[iface.Name] = iface
+		}
+		return m
+	}
+	old, cur := byName(prev.Interfaces), byName(next.Interfaces)
+	var names []string
+	for name := range old {
+		names = append(names, name)
+	}
+	for name := range cur {
+		if _, both := old[name]; !both {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, compareInterfaceNames)
+	for _, name := range names {
+		o, wasThere := old[name]
+		n, isThere := cur[name]
+		field := "interfaces[" + name + "]"
+		switch {
+		case !wasThere:
+			out = append(out, FieldChange{Field: field, New: describeInterface(n)})
+		case !isThere:
+			out = append(out, FieldChange{Field: field, Old: describeInterface(o)})
+		default:
+			for _, f := range []struct{ name, old, new string }{
+				{"id", strconv.Itoa(o.ID), strconv.Itoa(n.ID)},
+				{"macAddress", o.MACAddress, n.MACAddress},
+				{"address", o.Address, n.Address},
+				{"cidr", o.CIDR, n.CIDR},
+				{"mtu", strconv.Itoa(o.MTU), strconv.Itoa(n.MTU)},
+				{"portId", o.PortID, n.PortID},
+			} {
+				if f.old != f.new {
+					out = append(out, FieldChange{Field: field + "." + f.name, Old: f.old, New: f.new})
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		// Same fields, different hash: a record that repeats an interface
+		// name, which only a hand-edited file can hold.
+		out = append(out, FieldChange{Field: "config", Old: "recorded hash", New: "a different hash"})
+	}
+	return out
+}
+
+// compareInterfaceNames orders multinic2 before multinic10.
+func compareInterfaceNames(a, b string) int {
+	return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b))
+}
+
+func describeInterface(iface viola.Interface) string {
+	return fmt.Sprintf("%s %s %s mtu %d", iface.MACAddress, iface.Address, iface.CIDR, iface.MTU)
+}

@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/multinic/multinic/inventory"
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/viola"
+)
+
+// planReport is the plan as -o json/yaml emits it.
+type planReport struct {
+	Config     string `json:"config"`
+	DryRun     bool   `json:"dryRun"`
+	RoutingKey string `json:"routingKey,omitempty"`
+	// Inventory names the source the diff is against; InventoryError says
+	// why it could not be read (the diff then treats every node as new).
+	Inventory      string `json:"inventory"`
+	InventoryError string `json:"inventoryError,omitempty"`
+	// Payload is exactly what the POST would carry (the nodes that are due),
+	// in batches of at most 250, with x-provider-id: RoutingKey.
+	Payload        []viola.NodeConfig       `json:"payload"`
+	Nodes          []viola.NodeConfig       `json:"nodes"`
+	PortStatuses   map[string]string        `json:"portStatuses,omitempty"`
+	Diff           []multinic.NodeDiff      `json:"diff"`
+	SkippedVMs     []v1alpha1.SkippedVM     `json:"skippedVMs,omitempty"`
+	RejectedNodes  []v1alpha1.RejectedNode  `json:"rejectedNodes,omitempty"`
+	DroppedPorts   []v1alpha1.DroppedPort   `json:"droppedPorts,omitempty"`
+	SkippedSubnets []v1alpha1.SkippedSubnet `json:"skippedSubnets,omitempty"`
+	Warnings       []string                 `json:"warnings,omitempty"`
+	Error          *failure                 `json:"error,omitempty"`
+}
+
+// failure is an error with its typed reason and the README's fix.
+type failure struct {
+	Reason  multinic.Reason `json:"reason"`
+	Message string          `json:"message"`
+	Fix     string          `json:"fix,omitempty"`
+}
+
+func newFailure(err error) *failure {
+	f := &failure{Reason: reasonOf(err), Message: err.Error()}
+	f.Fix = fixFor(f.Reason, f.Message)
+	return f
+}
+
+func newPlan(g *globals) *cobra.Command {
+	var in inputFlags
+	cmd := &cobra.Command{
+		Use:   "plan [NAME]",
+		Short: "Show what a pass would send, and how it differs from the inventory",
+		Long: `Run a pass that stops where it would POST (multinic's Config.DryRun): nothing
+is sent to Viola and nothing is written to the inventory, but the node configs,
+skipped VMs, rejected nodes and dropped ports are those of a real pass.
+
+Prints each node's interfaces (name, MAC, address, CIDR, MTU, port and its
+status), then the difference against the inventory: new, changed (with the
+changed fields), unchanged, removed (VM left vmNames, or was renamed) and kept
+(VM produced no node this pass). -o json or -o yaml adds "payload": exactly
+the POST body the pass would send.
+
+The inventory is read, never written: --inventory-file, --inventory-url, or on
+a cluster the operator's inventory Service through the API server. Re-sends of
+unchanged nodes (DOWN ports, resyncInterval) depend on the operator's timers
+and are not shown.`,
+		Example: fmt.Sprintf(`  %[1]s plan -n multinic-system biz-cluster-1
+  %[1]s plan -n multinic-system biz-cluster-1 -o json | jq .payload
+  %[1]s plan -f biz-cluster-1.yaml --encrypt-key-file ./key --inventory-file ./inventory.json`, g.opts.Name),
+		Args: argsAtMost(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, src, err := g.prepare(cmd.Context(), &in, args)
+			if err != nil {
+				return err
+			}
+			report := runPlan(cmd.Context(), g, t, &in, src)
+			if in.output == "text" {
+				printPlan(cmd.OutOrStdout(), report)
+			} else if err := write(cmd.OutOrStdout(), in.output, report); err != nil {
+				return err
+			}
+			if report.Error != nil || report.InventoryError != "" {
+				return exitError(ExitFailed)
+			}
+			return nil
+		},
+	}
+	in.bind(cmd.Flags())
+	return cmd
+}
+
+// readOnly gives the pass the inventory's records and refuses writes, which
+// a dry run never makes.
+type readOnly []inventory.Record
+
+func (r readOnly) List(inventory.Filter) []inventory.Record { return slices.Clone(r) }
+
+func (readOnly) Upsert(string, ...viola.NodeConfig) (int, error) {
+	return 0, errors.New("multinicctl never writes the inventory")
+}
+
+func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inventorySource) planReport {
+	report := planReport{Config: t.ref, DryRun: true, Inventory: "none", Payload: []viola.NodeConfig{}, Nodes: []viola.NodeConfig{}, Diff: []multinic.NodeDiff{}}
+	s := g.resolve(ctx, t, in)
+	report.Warnings = s.warnings
+	if s.err != nil || s.keyErr != nil {
+		// One message for both, so one edit can fix them; the first's
+		// reason is the failure's.
+		var failed []error
+		for _, err := range []error{s.err, s.keyErr} {
+			if err != nil {
+				failed = append(failed, err)
+			}
+		}
+		report.Error = newFailure(failed[0])
+		if len(failed) > 1 {
+			report.Error.Message += "; " + failed[1].Error()
+			report.Error.Fix = fixFor(report.Error.Reason, report.Error.Message)
+		}
+		return report
+	}
+	cfg := s.cfg
+	cfg.DryRun = true
+	report.RoutingKey = cfg.RoutingKey()
+	if src == nil {
+		report.Warnings = append(report.Warnings, "no inventory source (without a cluster pass --inventory-url or --inventory-file): every node shows as new")
+	} else {
+		report.Inventory = src.String()
+		records, disabled, err := src.records(ctx, cfg.RoutingKey())
+		switch {
+		case err != nil:
+			report.InventoryError = err.Error()
+			report.Warnings = append(report.Warnings, "the inventory could not be read, so every node shows as new: "+err.Error())
+		case disabled:
+			report.Warnings = append(report.Warnings, "the inventory is disabled (INVENTORY_ENABLED=false): the operator compares with what it sent since it started, unknown here; every node shows as new")
+		default:
+			cfg.Inventory = readOnly(records)
+		}
+	}
+	res, err := multinic.Sync(ctx, cfg)
+	if err != nil {
+		report.Error = newFailure(err)
+		return report
+	}
+	report.Nodes = append(report.Nodes, res.Nodes...)
+	report.PortStatuses = res.PortStatuses
+	report.Diff = append(report.Diff, res.Diff...)
+	due := map[string]bool{}
+	for _, d := range res.Diff {
+		due[d.NodeName] = d.Due
+	}
+	for _, n := range res.Nodes {
+		if due[n.NodeName] {
+			report.Payload = append(report.Payload, n)
+		}
+	}
+	for _, vm := range res.Skipped {
+		report.SkippedVMs = append(report.SkippedVMs, v1alpha1.SkippedVM{InstanceID: vm.InstanceID, NodeName: vm.NodeName, Reason: vm.Reason})
+	}
+	for _, n := range res.RejectedNodes {
+		report.RejectedNodes = append(report.RejectedNodes, v1alpha1.RejectedNode{NodeName: n.NodeName, InstanceID: n.InstanceID, Reason: n.Reason})
+	}
+	for _, p := range res.DroppedPorts {
+		report.DroppedPorts = append(report.DroppedPorts, v1alpha1.DroppedPort{InstanceID: p.InstanceID, PortID: p.PortID, MACAddress: p.MACAddress})
+	}
+	for _, sn := range res.SkippedSubnets {
+		report.SkippedSubnets = append(report.SkippedSubnets, v1alpha1.SkippedSubnet{SubnetID: sn.SubnetID, NetworkID: sn.NetworkID, Reason: sn.Reason})
+	}
+	report.Warnings = append(report.Warnings, claimRemoved(ctx, t, cfg, report.Diff)...)
+	return report
+}
+
+// claimRemoved applies the operator's last pruning rule, which the library
+// cannot know: a record of a VM that another OpenstackConfig of the same
+// routing key lists is kept. Without a cluster it says the list is unknown.
+func claimRemoved(ctx context.Context, t *target, cfg multinic.Config, diff []multinic.NodeDiff) []string {
+	var left []int
+	for i, d := range diff {
+		if d.Change == multinic.ChangeRemoved && !slices.Contains(cfg.VMIDs, d.InstanceID) {
+			left = append(left, i)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	if t.kube == nil {
+		return []string{"without a cluster this tool cannot see other OpenstackConfigs: a removed record whose VM another one of routing key " + cfg.RoutingKey() + " lists is kept"}
+	}
+	var list v1alpha1.OpenstackConfigList
+	if err := t.kube.client.List(ctx, &list); err != nil {
+		return []string{"other OpenstackConfigs could not be listed, so a removed record may be kept because another one lists its VM: " + err.Error()}
+	}
+	claimed := map[string]string{}
+	for _, other := range list.Items {
+		key := multinic.Config{ProviderID: other.Spec.Credentials.OpenstackProviderID, K8sProviderID: other.Spec.Credentials.K8sProviderID}.RoutingKey()
+		if other.UID == t.oc.UID || !other.DeletionTimestamp.IsZero() || key != cfg.RoutingKey() {
+			continue
+		}
+		for _, vm := range other.Spec.VMNames {
+			claimed[vm] = other.Namespace + "/" + other.Name
+		}
+	}
+	for _, i := range left {
+		if owner, ok := claimed[diff[i].InstanceID]; ok {
+			diff[i].Change = multinic.ChangeKept
+			diff[i].Note = fmt.Sprintf("VM %s is listed by OpenstackConfig %s", diff[i].InstanceID, owner)
+		}
+	}
+	return nil
+}
+
+var changeMarks = map[multinic.Change]string{
+	multinic.ChangeNew: "+", multinic.ChangeChanged: "~", multinic.ChangeUnchanged: "=", multinic.ChangeRemoved: "-", multinic.ChangeKept: "·",
+}
+
+func printPlan(out io.Writer, r planReport) {
+	fmt.Fprintf(out, "Plan for OpenstackConfig %s: a dry run; nothing was sent, the inventory was not written\n", r.Config)
+	for _, w := range r.Warnings {
+		fmt.Fprintf(out, "! %s\n", w)
+	}
+	if r.Error != nil {
+		fmt.Fprintf(out, "✗ %s\n", r.Error.Message)
+		if r.Error.Fix != "" {
+			fmt.Fprintf(out, "  fix: %s\n", r.Error.Fix)
+		}
+		return
+	}
+	fmt.Fprintf(out, "Routing key (x-provider-id): %s\n\n", r.RoutingKey)
+	if len(r.Nodes) == 0 {
+		fmt.Fprintln(out, "No node config would be sent.")
+	} else {
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tINSTANCE\tINTERFACE\tMAC\tADDRESS\tCIDR\tMTU\tPORT\tSTATUS")
+		for _, n := range r.Nodes {
+			for i, iface := range n.Interfaces {
+				node, instance := n.NodeName, n.InstanceID
+				if i > 0 {
+					node, instance = "", ""
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", node, instance, iface.Name, iface.MACAddress, iface.Address, iface.CIDR, iface.MTU, iface.PortID, r.PortStatuses[iface.PortID])
+			}
+		}
+		_ = tw.Flush()
+	}
+	section := func(title string, rows [][]string) {
+		if len(rows) == 0 {
+			return
+		}
+		fmt.Fprintf(out, "\n%s (%d):\n", title, len(rows))
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, row := range rows {
+			fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t"))
+		}
+		_ = tw.Flush()
+	}
+	var rows [][]string
+	for _, vm := range r.SkippedVMs {
+		rows = append(rows, []string{vm.InstanceID, vm.Reason})
+	}
+	section("Skipped VMs", rows)
+	rows = nil
+	for _, n := range r.RejectedNodes {
+		rows = append(rows, []string{n.NodeName, n.InstanceID, n.Reason})
+	}
+	section("Rejected node configs (left out of the POST)", rows)
+	rows = nil
+	for _, p := range r.DroppedPorts {
+		rows = append(rows, []string{p.InstanceID, p.PortID, p.MACAddress})
+	}
+	section("Ports beyond multinic9 (dropped)", rows)
+	rows = nil
+	for _, sn := range r.SkippedSubnets {
+		rows = append(rows, []string{sn.SubnetID, sn.Reason})
+	}
+	section("Subnets without usable MTU", rows)
+
+	fmt.Fprintf(out, "\nAgainst the inventory (%s):\n", r.Inventory)
+	nameWidth, changeWidth := 0, 0
+	for _, d := range r.Diff {
+		nameWidth, changeWidth = max(nameWidth, len(d.NodeName)), max(changeWidth, len(d.Change))
+	}
+	counts := map[multinic.Change]int{}
+	sending := 0
+	for _, d := range r.Diff {
+		counts[d.Change]++
+		note := d.Note
+		if d.Due {
+			sending++
+			note = "would be sent"
+		}
+		line := fmt.Sprintf("  %s %-*s  %-*s  %s", changeMarks[d.Change], nameWidth, d.NodeName, changeWidth, d.Change, note)
+		fmt.Fprintln(out, strings.TrimRight(line, " "))
+		for _, f := range d.Fields {
+			fmt.Fprintf(out, "      %s\n", describeField(f))
+		}
+	}
+	fmt.Fprintf(out, "\nWould send %s (%d new, %d changed); %d unchanged; %s would be removed, %d kept.\n",
+		plural(sending, "node config", "node configs"), counts[multinic.ChangeNew], counts[multinic.ChangeChanged], counts[multinic.ChangeUnchanged],
+		plural(counts[multinic.ChangeRemoved], "inventory record", "inventory records"), counts[multinic.ChangeKept])
+}
+
+func describeField(f multinic.FieldChange) string {
+	switch {
+	case f.Old == "":
+		return f.Field + ": added " + f.New
+	case f.New == "":
+		return f.Field + ": removed " + f.Old
+	}
+	return f.Field + ": " + f.Old + " → " + f.New
+}

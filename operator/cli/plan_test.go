@@ -1,0 +1,173 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
+	"github.com/multinic/multinic/openstack/openstacktest"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/viola"
+)
+
+type planJSON struct {
+	DryRun     bool                `json:"dryRun"`
+	RoutingKey string              `json:"routingKey"`
+	Payload    []viola.NodeConfig  `json:"payload"`
+	Nodes      []viola.NodeConfig  `json:"nodes"`
+	Diff       []multinic.NodeDiff `json:"diff"`
+	Error      *struct {
+		Reason multinic.Reason `json:"reason"`
+		Fix    string          `json:"fix"`
+	} `json:"error"`
+}
+
+// decode reads a command's -o json output.
+func decode[T any](t *testing.T, out string) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+	return v
+}
+
+func decodePlan(t *testing.T, out string) planJSON { return decode[planJSON](t, out) }
+
+func TestPlanWithoutInventory(t *testing.T) {
+	w := newWorld(t)
+	args := []string{"plan", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", false)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey)}
+	got := run(t, args...)
+	require.Equal(t, 0, got.code, got.stderr)
+	golden(t, "plan-file-new.txt", w.normalize(got.stdout))
+	assert.Empty(t, w.env.Viola.Posts())
+}
+
+// TestPlanPredictsThePass syncs once for real, changes the cloud, and
+// checks that the plan (against the inventory file and against the
+// inventory API) names every change, writes nothing, and that the next real
+// pass sends exactly the plan's payload.
+func TestPlanPredictsThePass(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cfg := w.env.Config(append(append([]string{}, w.sample.VMIDs...), "00000000-0000-4000-8000-000000000004"), w.sample.SubnetA, w.sample.SubnetB)
+	w.env.OpenStack.AddVM(openstacktest.VM{ID: "00000000-0000-4000-8000-000000000004", Name: "worker-4"})
+	w.env.OpenStack.AddPort(openstacktest.Port{ID: "port-a-4", NetworkID: "net-a", DeviceID: "00000000-0000-4000-8000-000000000004", Status: "ACTIVE",
+		MACAddress: "fa:16:3e:0a:00:04", FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-a", IPAddress: "10.10.0.14"}}})
+	cfg.Inventory = w.store
+	_, err := multinic.Sync(ctx, cfg)
+	require.NoError(t, err)
+	posts := len(w.env.Viola.Posts())
+
+	// worker-1's B address moves, worker-2 is renamed, worker-3 stays,
+	// worker-4 is not in the CR (vmNames lists worker-1..3).
+	require.True(t, w.env.OpenStack.UpdatePort("port-b-1", func(p *openstacktest.Port) { p.FixedIPs[0].IPAddress = "10.20.0.21" }))
+	require.True(t, w.env.OpenStack.UpdateVM(w.sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	before, err := os.ReadFile(w.store.Path())
+	require.NoError(t, err)
+	copied := filepath.Join(w.dir, "inventory-copy.json")
+	require.NoError(t, os.WriteFile(copied, before, 0o600))
+
+	base := []string{"plan", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", false)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey)}
+	fromFile := run(t, append(base, "--inventory-file", copied)...)
+	require.Equal(t, 0, fromFile.code, fromFile.stderr)
+	golden(t, "plan-file-changes.txt", w.normalize(fromFile.stdout))
+	fromAPI := run(t, append(base, "--inventory-url", w.inventoryURL, "-o", "json")...)
+	require.Equal(t, 0, fromAPI.code, fromAPI.stderr)
+	golden(t, "plan-file-changes.json", w.normalize(fromAPI.stdout))
+	yamlRun := run(t, append(base, "--inventory-url", w.inventoryURL, "-o", "yaml")...)
+	require.Equal(t, 0, yamlRun.code)
+	assert.Contains(t, yamlRun.stdout, "payload:\n- instanceId: 00000000-0000-4000-8000-000000000001\n")
+
+	after, err := os.ReadFile(w.store.Path())
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "plan never writes the inventory")
+	assert.Len(t, w.env.Viola.Posts(), posts, "plan never posts")
+
+	plan := decodePlan(t, fromAPI.stdout)
+	assert.True(t, plan.DryRun)
+	cfg.VMIDs = w.sample.VMIDs
+	res, err := multinic.Sync(ctx, cfg)
+	require.NoError(t, err)
+	require.Len(t, w.env.Viola.Posts(), posts+1)
+	assert.Equal(t, plan.Payload, w.env.Viola.Posts()[posts].Configs, "the payload is exactly what the next pass posts")
+	assert.Equal(t, plan.Nodes, res.Nodes)
+}
+
+// TestPlanCluster reads the CR, its Secret and the other CRs from the API
+// server: a record of a VM that another CR of the same provider lists is
+// kept, as the operator keeps it.
+func TestPlanCluster(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// Other tests' CRs on this API server list the same VMs: a routing
+	// key of this test's own keeps them apart, as distinct Biz clusters are.
+	cfg := w.env.Config(w.sample.VMIDs, w.sample.SubnetA, w.sample.SubnetB)
+	cfg.K8sProviderID = "biz-" + w.namespace
+	cfg.Inventory = w.store
+	_, err := multinic.Sync(ctx, cfg)
+	require.NoError(t, err)
+
+	w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey})
+	w.createCR(t, func(oc *v1alpha1.OpenstackConfig) {
+		oc.Spec.VMNames = w.sample.VMIDs[:1]
+		oc.Spec.Credentials.K8sProviderID = cfg.K8sProviderID
+	})
+	other := w.createCR(t, func(oc *v1alpha1.OpenstackConfig) {
+		oc.Name = "biz-cluster-2"
+		oc.Spec.VMNames = w.sample.VMIDs[2:]
+		oc.Spec.Credentials.K8sProviderID = cfg.K8sProviderID
+	})
+	// Same VM, other routing key: not a claim.
+	w.createCR(t, func(oc *v1alpha1.OpenstackConfig) {
+		oc.Name = "elsewhere"
+		oc.Spec.VMNames = w.sample.VMIDs[1:2]
+	})
+	got := run(t, w.kube("plan", "-n", w.namespace, "biz-cluster-1", "--inventory-url", w.inventoryURL)...)
+	require.Equal(t, 0, got.code, got.stderr)
+	golden(t, "plan-cluster.txt", w.normalize(got.stdout))
+
+	plan := decodePlan(t, run(t, w.kube("plan", "biz-cluster-1", "--inventory-url", w.inventoryURL, "-o", "json")...).stdout)
+	changes := map[string]multinic.NodeDiff{}
+	for _, d := range plan.Diff {
+		changes[d.NodeName] = d
+	}
+	assert.Equal(t, multinic.ChangeUnchanged, changes["worker-1"].Change)
+	assert.Equal(t, multinic.ChangeRemoved, changes["worker-2"].Change, "no CR lists worker-2's VM")
+	assert.Equal(t, multinic.ChangeKept, changes["worker-3"].Change)
+	assert.Equal(t, "VM "+w.sample.VMIDs[2]+" is listed by OpenstackConfig "+w.namespace+"/"+other.Name, changes["worker-3"].Note)
+	assert.Empty(t, plan.Payload)
+}
+
+func TestPlanFailures(t *testing.T) {
+	t.Run("settings", func(t *testing.T) {
+		w := newWorld(t)
+		got := run(t, "plan", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", true)), "-o", "json")
+		assert.Equal(t, 1, got.code)
+		plan := decodePlan(t, got.stdout)
+		require.NotNil(t, plan.Error)
+		assert.Equal(t, multinic.ReasonConfig, plan.Error.Reason)
+		assert.Equal(t, "set settings.violaEndpoint, or the operator's VIOLA_ENDPOINT (--viola-endpoint for this tool); without a cluster, pass the key with --encrypt-key-file (the file holds the key only)", plan.Error.Fix)
+		assert.Equal(t, []viola.NodeConfig{}, plan.Payload)
+	})
+	t.Run("subnet-not-found", func(t *testing.T) {
+		w := newWorld(t)
+		got := run(t, "plan", "-f", w.file(t, "cr.yaml", w.crYAML("  subnetName: nope\n", "", false)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey))
+		assert.Equal(t, 1, got.code)
+		golden(t, "plan-subnet-not-found.txt", w.normalize(got.stdout))
+	})
+	t.Run("inventory-unreachable", func(t *testing.T) {
+		w := newWorld(t)
+		got := run(t, "plan", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", false)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey),
+			"--inventory-url", w.refusedURL(t, "refused-inventory"))
+		assert.Equal(t, 1, got.code, "the plan is shown, but its diff is not to be trusted")
+		assert.Contains(t, got.stdout, "! the inventory could not be read, so every node shows as new: ")
+		assert.Contains(t, got.stdout, "worker-1  00000000-0000-4000-8000-000000000001  multinic0")
+	})
+}

@@ -1,0 +1,11 @@
+// Command multinicctl checks, plans and shows multinic OpenstackConfigs:
+// the operations checklist as commands. See "multinicctl --help".
+package main
+
+import (
+	"os"
+
+	"github.com/multinic/multinic/operator/cli"
+)
+
+func main() { os.Exit(cli.Main("multinicctl")) }
