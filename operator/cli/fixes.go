@@ -16,13 +16,15 @@ type fix struct {
 	fix    string
 }
 
+const passDeadlineFix = "the dependency of that reason did not answer in time; check it, or raise `passTimeout` (max 10m)"
+
 // fixes are tried in order; the first match wins, so specific rows come
 // before the general one of their reason.
 var fixes = []fix{
 	{"", []string{"its TLS certificate is not trusted"}, "trust the CA, or set the named `*InsecureTLS` setting"},
 	{"", []string{"cannot connect: check"}, "fix the URL in the named setting, or the network/DNS path to it"},
-	{"", []string{"pass deadline exceeded"}, "the dependency of that reason did not answer in time; check it"},
-	{"", []string{"did not finish within settings.passTimeout"}, "a dependency hangs; check it, or raise `passTimeout` (max 10m)"},
+	{"", []string{"pass deadline exceeded"}, passDeadlineFix},
+	{"", []string{"did not finish within settings.passTimeout"}, passDeadlineFix},
 	{multinic.ReasonConfig, []string{"contrabassEndpoint is required"}, "add `settings.contrabassEndpoint`"},
 	{multinic.ReasonConfig, []string{"Viola endpoint"}, "set `settings.violaEndpoint`, or the operator's `VIOLA_ENDPOINT` (`--viola-endpoint` for this tool)"},
 	{multinic.ReasonConfig, []string{"violaEndpoint is required"}, "set `settings.violaEndpoint`, or the operator's `VIOLA_ENDPOINT` (`--viola-endpoint` for this tool)"},
