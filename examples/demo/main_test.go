@@ -7,7 +7,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/multinic/multinic/internal/syncbuf"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 
@@ -63,7 +63,7 @@ func TestDemoServesKubectlAccess(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, out, options{inventoryAddr: "127.0.0.1:0", logs: io.Discard}) }()
 
@@ -103,22 +103,4 @@ func TestDemoServesKubectlAccess(t *testing.T) {
 
 	cancel()
 	assert.NoError(t, <-done, "Ctrl-C is a clean stop")
-}
-
-// syncBuffer is the demo's output, written by run and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,11 +1,9 @@
 package controller_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,36 +13,19 @@ import (
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/multinic/multinic/internal/syncbuf"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // verboseLogger is what --zap-log-level=10 gives: every V level enabled.
-func verboseLogger(w *syncBuffer) logr.Logger {
+func verboseLogger(w *syncbuf.Buffer) logr.Logger {
 	return zap.New(zap.WriteTo(w), zap.Level(zapcore.Level(-10)))
 }
 
 func TestSafeLoggerMasksAndCuts(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	logger := controller.SafeLogger(verboseLogger(&out))
 	const secretURL = "https://viola:s3cr3t-pw@viola.example.com:8443/v1"
 	logger.Info("starting manager "+secretURL, "violaEndpoint", secretURL, "endpoints", []string{secretURL})
@@ -86,7 +67,7 @@ func TestVerboseLoggingNeverPrintsCRsOrSecrets(t *testing.T) {
 		safe bool
 	}{{"raw zap logger leaks (control)", false}, {"SafeLogger", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out syncbuf.Buffer
 			logger := verboseLogger(&out)
 			if tc.safe {
 				logger = controller.SafeLogger(logger)

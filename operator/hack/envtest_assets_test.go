@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +23,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/internal/syncbuf"
 )
 
 // envtest-assets.sh is tested with its own cache directory, a local
@@ -157,7 +158,7 @@ func TestEnvtestAssetsSaysWhenItWaitsForAnotherProcess(t *testing.T) {
 	cmd := exec.Command("bash", scriptPath(t, "envtest-assets.sh"))
 	cmd.Env = append(os.Environ(), "MULTINIC_CACHE="+cache, "MULTINIC_ENVTEST=")
 	var out bytes.Buffer
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = &out, stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
@@ -185,22 +186,4 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
-}
-
-// syncBuffer is written by the command's copier and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
