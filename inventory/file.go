@@ -70,22 +70,22 @@ func decodeFile(data []byte, path string) ([]Record, error) {
 
 // writeFile replaces the file at path with records: a temporary file in the
 // same directory is written, fsynced and renamed over path, so readers and a
-// crash see either the old or the new file.
-func writeFile(path string, records []Record) error {
+// crash see either the old or the new file. It returns the bytes written.
+func writeFile(path string, records []Record) (int, error) {
 	if records == nil {
 		records = []Record{}
 	}
 	data, err := json.Marshal(fileContent{Version: fileVersion, Records: records})
 	if err != nil {
-		return fmt.Errorf("encode inventory: %w", err)
+		return 0, fmt.Errorf("encode inventory: %w", err)
 	}
 	data = append(data, '\n')
 	dir := filepath.Dir(path)
 	if err := replaceFile(path, data); err != nil {
-		return fmt.Errorf("write inventory file %s: %w", path, err)
+		return 0, fmt.Errorf("write inventory file %s: %w", path, err)
 	}
 	syncDir(dir)
-	return nil
+	return len(data), nil
 }
 
 // replaceFile is renameio.WriteFile without its WithExistingPermissions: that

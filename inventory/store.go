@@ -75,6 +75,25 @@ type Store struct {
 	// snapshot, which is never modified once stored.
 	writeMu sync.Mutex
 	current atomic.Pointer[snapshot]
+
+	fileWrites, bytesWritten atomic.Int64
+}
+
+// WriteStats counts the durable writes of a Store since Open.
+type WriteStats struct {
+	// Files is how many times the file was replaced.
+	Files int64
+	// Bytes is the content written by those replacements.
+	Bytes int64
+}
+
+// WriteStats reports what the store has written to disk since Open (not
+// counting the file Open may create), so write amplification is measurable.
+func (s *Store) WriteStats() WriteStats {
+	if s == nil {
+		return WriteStats{}
+	}
+	return WriteStats{Files: s.fileWrites.Load(), Bytes: s.bytesWritten.Load()}
 }
 
 type recordKey struct{ providerID, nodeName string }
@@ -186,7 +205,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("create inventory directory: %w", err)
 		}
 		snap := newSnapshot(nil)
-		if err := writeFile(path, snap.records); err != nil {
+		if _, err := writeFile(path, snap.records); err != nil {
 			if s.quarantined != "" {
 				// No Store is returned, so the error is the only place
 				// the caller can learn where the corrupt file went.
@@ -383,9 +402,12 @@ func (s *Store) remove(old *snapshot, drop map[int]bool) (int, error) {
 // see a change that a crash would undo. The caller holds writeMu.
 func (s *Store) publish(next *snapshot) error {
 	if s.path != "" {
-		if err := writeFile(s.path, next.records); err != nil {
+		n, err := writeFile(s.path, next.records)
+		if err != nil {
 			return err
 		}
+		s.fileWrites.Add(1)
+		s.bytesWritten.Add(int64(n))
 	}
 	s.current.Store(next)
 	return nil

@@ -54,6 +54,9 @@ type OperatorOptions struct {
 	MaxConcurrentReconciles int
 }
 
+// DefaultMaxConcurrentReconciles is the --max-concurrent-reconciles default.
+const DefaultMaxConcurrentReconciles = 4
+
 // AddToManager wires the reconciler, probes and inventory server into mgr:
 // everything the operator runs, shared by main and the demo.
 func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
