@@ -68,23 +68,15 @@ func decodeFile(data []byte, path string) ([]Record, error) {
 	return content.Records, nil
 }
 
-// writeFile replaces the file at path with records: a temporary file in the
+// writeSnapshot replaces the file at path with snap: a temporary file in the
 // same directory is written, fsynced and renamed over path, so readers and a
 // crash see either the old or the new file. It returns the bytes written.
-func writeFile(path string, records []Record) (int, error) {
-	if records == nil {
-		records = []Record{}
-	}
-	data, err := json.Marshal(fileContent{Version: fileVersion, Records: records})
-	if err != nil {
-		return 0, fmt.Errorf("encode inventory: %w", err)
-	}
-	data = append(data, '\n')
-	dir := filepath.Dir(path)
+func writeSnapshot(path string, snap *snapshot) (int, error) {
+	data := snap.encodeFile()
 	if err := replaceFile(path, data); err != nil {
 		return 0, fmt.Errorf("write inventory file %s: %w", path, err)
 	}
-	syncDir(dir)
+	syncDir(filepath.Dir(path))
 	return len(data), nil
 }
 
