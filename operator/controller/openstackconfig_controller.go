@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -125,6 +126,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	} else {
 		r.recordPass(ctx, &oc, status, res, resynced, resent, now)
 	}
+	if !statusWriteNeeded(&oc.Status, status, poll.fastWindow, now) {
+		return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
+	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -205,6 +209,26 @@ func deadlineError(err error, timeout time.Duration) error {
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
+}
+
+// statusWriteNeeded tells whether next must be written over stored. Every
+// change is written at once, except lastSyncedAt alone: a pass that changes
+// nothing else refreshes it only when the stored time is at least a fast
+// window old. Without that, every poll of every CR would be a write to the
+// API server (and an event to every watcher) that says nothing new; with it
+// a CR that keeps polling writes at most once per fast window, and
+// lastSyncedAt is never older than the fast window plus the slow interval
+// while passes succeed. The exact time of the last successful pass is in the
+// multinic_openstackconfig_last_sync_timestamp_seconds metric, and Ready,
+// reasons and messages are always current because they are not the
+// timestamp.
+func statusWriteNeeded(stored, next *v1alpha1.OpenstackConfigStatus, fastWindow time.Duration, now time.Time) bool {
+	if stored.LastSyncedAt != nil && next.LastSyncedAt != nil && now.Sub(stored.LastSyncedAt.Time) < fastWindow {
+		unchanged := next.DeepCopy()
+		unchanged.LastSyncedAt = stored.LastSyncedAt
+		next = unchanged
+	}
+	return !equality.Semantic.DeepEqual(stored, next)
 }
 
 // writeStatus replaces the status on the latest version of the object, so a
