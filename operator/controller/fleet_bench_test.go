@@ -218,6 +218,8 @@ func (fl fleet) run(tb testing.TB) fleetResult {
 		poke[1] = api.writes() - writes
 	}
 	res.PeakHeapInuse, res.PeakRSS = sampler.stop()
+	// No pass pruned the records of another CR of its routing key.
+	require.Equal(tb, fl.CRs*fl.VMsPerCR, len(store.List(inventory.Filter{})), "inventory records")
 	return res
 }
 

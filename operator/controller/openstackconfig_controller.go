@@ -55,6 +55,11 @@ type Reconciler struct {
 	Metrics   *Metrics
 	// MaxConcurrentReconciles lets several CRs sync at once; one when zero.
 	MaxConcurrentReconciles int
+
+	// routingKeyIndexed says Client's cache indexes CRs by routing key
+	// (SetupWithManager adds the index; a Reconciler used without a
+	// manager lists every CR).
+	routingKeyIndexed bool
 }
 
 // +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs,verbs=get;list;watch;update;patch
@@ -247,6 +252,10 @@ func (r *Reconciler) writeStatus(ctx context.Context, key types.NamespacedName, 
 // SetupWithManager registers the controller. Secrets are watched by metadata
 // only: a change to a referenced Secret triggers a reconcile of its CRs.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.OpenstackConfig{}, routingKeyField, indexRoutingKey); err != nil {
+		return fmt.Errorf("index OpenstackConfigs by routing key: %w", err)
+	}
+	r.routingKeyIndexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.OpenstackConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret)).
