@@ -68,8 +68,8 @@ type fleetResult struct {
 	// every CR with nothing changed: passes, then the API-server writes
 	// those passes made.
 	FirstUnchanged, NextUnchanged [2]int
-	Inventory                           inventory.WriteStats
-	InventoryFileSize                   int64
+	Inventory                     inventory.WriteStats
+	InventoryFileSize             int64
 	// Peak heap in use and resident set of this process (operator, fakes
 	// and the test itself; the API server and etcd run apart), sampled.
 	PeakHeapInuse, PeakRSS uint64
