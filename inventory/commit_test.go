@@ -170,3 +170,36 @@ func providersOf(recs []Record) []string {
 	}
 	return out
 }
+
+// PruneNodes decides by instance ID and node name, within one provider, in
+// one write, and refuses a nil keep like Prune.
+func TestPruneNodes(t *testing.T) {
+	s, path := openTemp(t)
+	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"), node("worker-2", "vm-2", "fa:16:3e:00:00:02"),
+		node("worker-3", "vm-3", "fa:16:3e:00:00:03"))
+	require.NoError(t, err)
+	_, err = s.Upsert("other", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
+	require.NoError(t, err)
+	before := s.WriteStats()
+
+	var seen []string
+	n, err := s.PruneNodes("prov", func(instanceID, nodeName string) bool {
+		seen = append(seen, instanceID+"/"+nodeName)
+		return instanceID != "vm-2" && nodeName != "worker-3"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"vm-1/worker-1", "vm-2/worker-2", "vm-3/worker-3"}, seen, "only the provider's records")
+	assert.Equal(t, int64(1), s.WriteStats().Files-before.Files)
+	recs, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"other", "prov"}, providersOf(recs))
+	assert.Len(t, recs, 2)
+
+	n, err = s.PruneNodes("prov", func(string, string) bool { return true })
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, int64(1), s.WriteStats().Files-before.Files, "nothing pruned, nothing written")
+	_, err = s.PruneNodes("prov", nil)
+	assert.ErrorContains(t, err, "keep func is nil")
+}

@@ -341,6 +341,24 @@ func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error)
 // fine. A nil keep is an error rather than "keep nothing", so a forgotten
 // argument cannot wipe a provider. A keep that panics fails this Prune only.
 func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
+	if keep == nil {
+		return s.prune(providerID, nil)
+	}
+	return s.prune(providerID, func(r *Record) bool { return keep(cloneRecord(*r)) })
+}
+
+// PruneNodes is Prune for callers that decide by a record's identity alone:
+// keep gets the instance ID and node name of each record of providerID, so
+// nothing is copied however many records the provider has. The rules of
+// Prune's keep apply.
+func (s *Store) PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error) {
+	if keep == nil {
+		return s.prune(providerID, nil)
+	}
+	return s.prune(providerID, func(r *Record) bool { return keep(r.InstanceID, r.NodeName) })
+}
+
+func (s *Store) prune(providerID string, keep func(*Record) bool) (int, error) {
 	if s == nil {
 		return 0, nil
 	}
@@ -354,7 +372,7 @@ func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
 		return 0, fmt.Errorf("inventory prune for provider %q: keep func is nil", providerID)
 	}
 	return s.commit(func(old *snapshot) (*snapshot, int) {
-		return old.without(providerID, func(r *Record) bool { return !keep(cloneRecord(*r)) })
+		return old.without(providerID, func(r *Record) bool { return !keep(r) })
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
@@ -15,7 +14,9 @@ import (
 // Inventory is what the reconciler needs of the inventory store.
 type Inventory interface {
 	multinic.Inventory
-	Prune(providerID string, keep func(inventory.Record) bool) (int, error)
+	// PruneNodes is inventory.Store.PruneNodes: the reconciler decides by
+	// instance and node name, so no record is copied.
+	PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error)
 }
 
 func routingKey(oc *v1alpha1.OpenstackConfig) string {
@@ -75,15 +76,15 @@ func (r *Reconciler) pruneInventory(ctx context.Context, oc *v1alpha1.OpenstackC
 	for _, n := range res.Nodes {
 		current[n.InstanceID] = n.NodeName
 	}
-	return r.Inventory.Prune(routingKey(oc), func(rec inventory.Record) bool {
-		if others[rec.InstanceID] {
+	return r.Inventory.PruneNodes(routingKey(oc), func(instanceID, nodeName string) bool {
+		if others[instanceID] {
 			return true
 		}
-		if !mine[rec.InstanceID] {
+		if !mine[instanceID] {
 			return false
 		}
-		name, synced := current[rec.InstanceID]
-		return !synced || name == rec.NodeName
+		name, synced := current[instanceID]
+		return !synced || name == nodeName
 	})
 }
 
@@ -101,7 +102,7 @@ func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig)
 	for _, vm := range oc.Spec.VMNames {
 		mine[vm] = !others[vm]
 	}
-	if _, err := r.Inventory.Prune(routingKey(oc), func(rec inventory.Record) bool { return !mine[rec.InstanceID] }); err != nil {
+	if _, err := r.Inventory.PruneNodes(routingKey(oc), func(instanceID, _ string) bool { return !mine[instanceID] }); err != nil {
 		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
 	}
 	orig := oc.DeepCopy()
