@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,7 +57,7 @@ func cloud(t *testing.T) *openstacktest.Server {
 	return s
 }
 
-func session(t *testing.T, s *openstacktest.Server, transport http.RoundTripper) *Session {
+func session(t testing.TB, s *openstacktest.Server, transport http.RoundTripper) *Session {
 	t.Helper()
 	if transport == nil {
 		transport = http.DefaultTransport
@@ -299,4 +300,33 @@ func TestDescribedErrorsMaskURLPasswords(t *testing.T) {
 	})
 	assert.NotContains(t, err.Error(), "s3cret")
 	assert.Contains(t, err.Error(), "https://admin:xxxxx@keystone:5000/v3/auth/tokens")
+}
+
+// decodeJSON's fast decoder only ever makes a good answer cheaper: what it
+// refuses is decided by encoding/json as gophercloud did (first value only),
+// with encoding/json's own error, and nothing of the refused attempt stays.
+func TestDecodeJSONKeepsGophercloudsBehaviour(t *testing.T) {
+	std := func(body string, out any) error {
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		return dec.Decode(out)
+	}
+	for _, body := range []string{
+		`{"ports":[{"id":"p1","device_id":"vm","mac_address":"m"}]} and then some`,
+		`{"ports":[{"id":"p1"}]}{"ports":[]}`,
+		`{"ports":[{"id":"p1","fixed_ips":[{"subnet_id":7}]}]}`,
+		`{"ports":[{"id":"p1","device_id":"vm"},`,
+		``,
+		"\xff\xfe{}",
+	} {
+		var got, want portPage
+		err, wantErr := decodeJSON([]byte(body), &got), std(body, &want)
+		if wantErr != nil {
+			require.Error(t, err, body)
+			assert.Equal(t, wantErr.Error(), err.Error(), body)
+			continue
+		}
+		require.NoError(t, err, body)
+		assert.Equal(t, want, got, body)
+	}
 }

@@ -1,10 +1,12 @@
 package openstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,20 +16,21 @@ import (
 	"github.com/multinic/multinic/internal/retryhttp"
 )
 
-// Port is the part of a Neutron port multinic uses.
+// Port is the part of a Neutron port multinic uses; the tags are Neutron's
+// attribute names, so a page decodes straight into it.
 type Port struct {
-	ID         string
-	NetworkID  string
-	Status     string
-	MACAddress string
-	DeviceID   string
-	FixedIPs   []FixedIP
+	ID         string    `json:"id"`
+	NetworkID  string    `json:"network_id"`
+	Status     string    `json:"status"`
+	MACAddress string    `json:"mac_address"`
+	DeviceID   string    `json:"device_id"`
+	FixedIPs   []FixedIP `json:"fixed_ips"`
 }
 
 // FixedIP is one address of a port.
 type FixedIP struct {
-	SubnetID  string
-	IPAddress string
+	SubnetID  string `json:"subnet_id"`
+	IPAddress string `json:"ip_address"`
 }
 
 // Subnet is the part of a Neutron subnet multinic uses.
@@ -70,42 +73,55 @@ func (q portQuery) ToPortListQuery() (string, error) {
 // Ports lists the ports of the given VMs in the session's project. VM IDs are
 // split into batches that keep each URL short, the batches run concurrently,
 // and every page of each batch is followed. The order is by VM, as given,
-// then by port ID.
+// then by port ID; a VM listed twice contributes its ports once, and a port
+// of a device that was not asked for is left out.
 func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 	if s.networkErr != nil {
 		return nil, s.networkErr
 	}
-	batches := chunk(vmIDs, s.opts.DeviceIDBatchSize)
+	order := make(map[string]int, len(vmIDs)) // VM ID → place in the answer
+	unique := make([]string, 0, len(vmIDs))
+	for _, id := range vmIDs {
+		if _, dup := order[id]; !dup {
+			order[id] = len(unique)
+			unique = append(unique, id)
+		}
+	}
+	batches := chunk(unique, s.opts.DeviceIDBatchSize)
 	results := make([][]Port, len(batches))
 	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
 		return eachPage(ctx, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
-			for _, p := range page.Ports {
-				results[i] = append(results[i], p.port())
-			}
+			results[i] = append(results[i], page.Ports...)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
 	}
-	byDevice := make(map[string][]Port, len(vmIDs))
+	total := 0
 	for _, batch := range results {
-		for _, p := range batch {
-			byDevice[p.DeviceID] = append(byDevice[p.DeviceID], p)
-		}
+		total += len(batch)
 	}
-	var out []Port
-	for _, id := range vmIDs {
-		out = append(out, byDevice[id]...)
-		delete(byDevice, id) // a VM listed twice contributes its ports once
+	out := make([]Port, 0, total)
+	for _, batch := range results {
+		// Batches are disjoint and in VM order; within one, Neutron's port
+		// ID order becomes VM order, then port ID order.
+		start := len(out)
+		for _, p := range batch {
+			if _, asked := order[p.DeviceID]; asked {
+				out = append(out, p)
+			}
+		}
+		mine := out[start:]
+		slices.SortStableFunc(mine, func(a, b Port) int { return cmp.Compare(order[a.DeviceID], order[b.DeviceID]) })
 	}
 	return out, nil
 }
 
 // portPage is one page of GET /v2.0/ports, limited to portFields.
 type portPage struct {
-	Ports []portJSON         `json:"ports"`
+	Ports []Port             `json:"ports"`
 	Links []gophercloud.Link `json:"ports_links"`
 }
 
@@ -125,26 +141,6 @@ func (p portPage) check() error {
 		}
 	}
 	return nil
-}
-
-type portJSON struct {
-	ID         string `json:"id"`
-	NetworkID  string `json:"network_id"`
-	Status     string `json:"status"`
-	MACAddress string `json:"mac_address"`
-	DeviceID   string `json:"device_id"`
-	FixedIPs   []struct {
-		SubnetID  string `json:"subnet_id"`
-		IPAddress string `json:"ip_address"`
-	} `json:"fixed_ips"`
-}
-
-func (p portJSON) port() Port {
-	ips := make([]FixedIP, len(p.FixedIPs))
-	for i, ip := range p.FixedIPs {
-		ips[i] = FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
-	}
-	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, FixedIPs: ips}
 }
 
 // subnetFields are the subnet attributes the flow reads.

@@ -1,14 +1,19 @@
 package openstack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/multinic/multinic/internal/retryhttp"
@@ -51,10 +56,55 @@ func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClie
 	return nil
 }
 
-// getJSON GETs url and decodes a 200 answer into out.
+// getJSON GETs url through gophercloud (token, re-auth, status errors) and
+// decodes a 200 answer into out. The body is read whole into a reused
+// buffer, within the client's MaxResponseBytes, then decoded by decodeJSON.
 func getJSON(ctx context.Context, client *gophercloud.ServiceClient, url string, out any) error {
-	_, err := client.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
-	return err
+	resp, err := client.Get(ctx, url, nil, &gophercloud.RequestOpts{OkCodes: []int{200}, KeepResponseBody: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if n := resp.ContentLength; n > 0 && n <= maxPooledBody {
+		// Room for the body and the read that finds its end, so the buffer
+		// is not doubled for that last read.
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return err
+	}
+	return decodeJSON(buf.Bytes(), out)
+}
+
+// bodyBuffers hold answer bodies between reading and decoding: a fleet pass
+// reads hundreds of pages of a few hundred KB, which would otherwise each be
+// a new allocation for the garbage collector. Buffers beyond maxPooledBody
+// (a rare, detailed Nova page) are left to it.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 4 << 20
+
+// decodeJSON decodes body into out with goccy/go-json, which decodes the
+// flow's pages about four times faster than encoding/json with a third of
+// the garbage (profiles in the README). Any body it refuses is decoded
+// again by encoding/json exactly as gophercloud would (first value only,
+// UseNumber), so what is accepted, and every error message, stays
+// encoding/json's: the fast path can only make a good answer cheaper.
+func decodeJSON(body []byte, out any) error {
+	if err := gojson.Unmarshal(body, out); err == nil {
+		return nil
+	}
+	reflect.ValueOf(out).Elem().SetZero() // nothing of the failed attempt stays
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(out)
 }
 
 func nextLink(links []gophercloud.Link) string {
