@@ -403,7 +403,7 @@ func (p *pass) collect(ctx context.Context) (Result, error) {
 	})
 	wg.Go(func() {
 		serversErr = recovered.Call(func() (err error) {
-			servers, serverErrs, err = p.session.Servers(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "")
+			servers, serverErrs, err = p.session.ServersAt(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
 			return err
 		})
 	})

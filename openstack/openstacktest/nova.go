@@ -132,6 +132,7 @@ func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id 
 		writeError(w, svcNova, http.StatusNotFound, fmt.Sprintf("Instance %s could not be found.", id), "")
 		return
 	}
+	s.serversServed.Add(1)
 	writeJSON(w, http.StatusOK, map[string]any{"server": doc})
 }
 
@@ -219,6 +220,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, pr
 		}
 	}
 	s.mu.RUnlock()
+	s.serversServed.Add(int64(len(items)))
 
 	body := map[string]any{"servers": items}
 	if more {
