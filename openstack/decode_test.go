@@ -318,6 +318,13 @@ func TestDecodeJSONKeepsGophercloudsBehaviour(t *testing.T) {
 		`{"ports":[{"id":"p1","device_id":"vm"},`,
 		``,
 		"\xff\xfe{}",
+		// Pages are given room before decoding: an answer without the list
+		// must still decode to a nil list, an empty one to an empty list.
+		`{}`,
+		`{"ports":[]}`,
+		`{"ports":null}`,
+		`{"other":{"id":"x","ports":[{"id":"p"}]}}`,
+		`{"ports":[{"id":"p1","device_id":"vm","mac_address":"m"}],"ports_links":[{"rel":"next","href":"http://n"}]}`,
 	} {
 		var got, want portPage
 		err, wantErr := decodeJSON([]byte(body), &got), std(body, &want)

@@ -1,12 +1,10 @@
 package openstack
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 
@@ -91,30 +89,40 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 	results := make([][]Port, len(batches))
 	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
-		return eachPage(ctx, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
-			results[i] = append(results[i], page.Ports...)
+		return eachPage(ctx, s, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
+			if results[i] == nil {
+				results[i] = page.Ports // one page per batch is the rule: no copy
+			} else {
+				results[i] = append(results[i], page.Ports...)
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
 	}
-	total := 0
+	// Counting sort by place of the VM: stable, so each VM's ports stay in
+	// Neutron's port ID order, and linear, where sorting 40,000 ports of a
+	// 10,000-VM fleet was a tenth of the pass.
+	starts := make([]int, len(unique)+1)
 	for _, batch := range results {
-		total += len(batch)
-	}
-	out := make([]Port, 0, total)
-	for _, batch := range results {
-		// Batches are disjoint and in VM order; within one, Neutron's port
-		// ID order becomes VM order, then port ID order.
-		start := len(out)
 		for _, p := range batch {
-			if _, asked := order[p.DeviceID]; asked {
-				out = append(out, p)
+			if k, asked := order[p.DeviceID]; asked {
+				starts[k+1]++
 			}
 		}
-		mine := out[start:]
-		slices.SortStableFunc(mine, func(a, b Port) int { return cmp.Compare(order[a.DeviceID], order[b.DeviceID]) })
+	}
+	for k := range unique {
+		starts[k+1] += starts[k]
+	}
+	out := make([]Port, starts[len(unique)])
+	for _, batch := range results {
+		for _, p := range batch {
+			if k, asked := order[p.DeviceID]; asked {
+				out[starts[k]] = p
+				starts[k]++
+			}
+		}
 	}
 	return out, nil
 }
@@ -126,6 +134,11 @@ type portPage struct {
 }
 
 func (p portPage) next() string { return nextLink(p.Links) }
+
+// presize: with portFields, "id" is a key of ports only (fixed IPs carry
+// subnet_id and ip_address).
+func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, countItems(body, `"id":`)) }
+func (p *portPage) listed() int         { return len(p.Ports) }
 
 // check refuses a page that is not a port list: an empty list decodes to an
 // empty slice, only a missing or null "ports" to nil. A port without the
@@ -175,7 +188,7 @@ func (s *Session) Subnet(ctx context.Context, id string) (Subnet, error) {
 	var body struct {
 		Subnet *subnetJSON `json:"subnet"`
 	}
-	err := getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
+	err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, 404) {
 			return Subnet{}, fmt.Errorf("neutron: no subnet with ID %q (Neutron answered 404): %w", id, ErrSubnetNotFound)
@@ -215,7 +228,7 @@ func (s *Session) SubnetByName(ctx context.Context, name string) (Subnet, error)
 	}
 	q := url.Values{"name": {name}, "project_id": {s.projectID}, "fields": subnetFields}
 	var matches []Subnet
-	err := eachPage(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), func(page subnetPage) error {
+	err := eachPage(ctx, s, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), func(page subnetPage) error {
 		for _, sn := range page.Subnets {
 			if sn.Name == name { // Neutron's name filter is exact, but be sure
 				matches = append(matches, sn.subnet())
@@ -246,7 +259,7 @@ const maxListedSubnets = 10
 func (s *Session) projectSubnets(ctx context.Context) string {
 	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "name"}, "limit": {fmt.Sprint(maxListedSubnets + 1)}}
 	var page subnetPage
-	if err := getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
+	if err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
 		return "its subnets could not be listed"
 	}
 	var names []string
@@ -282,7 +295,7 @@ func (s *Session) NetworkMTU(ctx context.Context, networkID string) (int, error)
 			MTU *int   `json:"mtu"`
 		} `json:"network"`
 	}
-	err := getJSON(ctx, s.network, s.network.ServiceURL("networks", url.PathEscape(networkID))+fieldsQuery([]string{"id", "mtu"}), &body)
+	err := s.getJSON(ctx, s.network, s.network.ServiceURL("networks", url.PathEscape(networkID))+fieldsQuery([]string{"id", "mtu"}), &body)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("neutron: get network %q: %w", networkID, describe(err))

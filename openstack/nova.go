@@ -190,7 +190,7 @@ func (s *Session) server(ctx context.Context, id string) (Server, error) {
 	var body struct {
 		Server *Server `json:"server"`
 	}
-	err := getJSON(ctx, s.compute, s.compute.ServiceURL("servers", url.PathEscape(id)), &body)
+	err := s.getJSON(ctx, s.compute, s.compute.ServiceURL("servers", url.PathEscape(id)), &body)
 	switch {
 	case gophercloud.ResponseCodeIs(err, 404):
 		return Server{}, fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
@@ -214,7 +214,7 @@ func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (ma
 	}
 	all := map[string]Server{}
 	query := "?limit=" + strconv.Itoa(serverPageLimit)
-	err := eachPage(ctx, s.compute, s.compute.ServiceURL(path)+query, func(page serverPage) error {
+	err := eachPage(ctx, s, s.compute, s.compute.ServiceURL(path)+query, func(page serverPage) error {
 		for _, srv := range page.Servers {
 			all[srv.ID] = srv
 		}
@@ -232,6 +232,11 @@ type serverPage struct {
 }
 
 func (p serverPage) next() string { return nextLink(p.Links) }
+
+// presize: "id" is a key of each server; a detailed one has a few more
+// (image, flavor), which only leaves room to spare.
+func (p *serverPage) presize(body []byte) { p.Servers = make([]Server, 0, countItems(body, `"id":`)) }
+func (p *serverPage) listed() int         { return len(p.Servers) }
 
 func (p serverPage) check() error {
 	if p.Servers == nil {
