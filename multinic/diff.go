@@ -34,7 +34,7 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 		switch {
 		case !known:
 			d.Change = ChangeNew
-		case rec.LastConfigHash != inventory.ConfigHash(node):
+		case !sameConfig(rec, node):
 			d.Change = ChangeChanged
 			d.Fields = fieldChanges(rec.Config, node)
 		}
@@ -63,6 +63,18 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 	}
 	slices.SortFunc(rest, func(a, b NodeDiff) int { return cmp.Compare(a.NodeName, b.NodeName) })
 	return append(out, rest...)
+}
+
+// sameConfig tells whether node is what rec records, as send decides it: by
+// config hash. A record holding exactly node is the same without hashing,
+// since a Record's LastConfigHash is ConfigHash(Config) (the Store enforces
+// it on load and upsert); hashing every node of a 10,000-node pass was a
+// tenth of its CPU. Anything else is compared by hash, as before.
+func sameConfig(rec inventory.Record, node viola.NodeConfig) bool {
+	if rec.Config.NodeName == node.NodeName && rec.Config.InstanceID == node.InstanceID && slices.Equal(rec.Config.Interfaces, node.Interfaces) {
+		return true
+	}
+	return rec.LastConfigHash == inventory.ConfigHash(node)
 }
 
 // fieldChanges lists how next differs from the recorded prev: the instance

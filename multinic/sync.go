@@ -518,10 +518,7 @@ func (p *pass) subnetError(ctx context.Context, err error) *Error {
 func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
-	portsByVM := map[string][]openstack.Port{}
-	for _, port := range ports {
-		portsByVM[port.DeviceID] = append(portsByVM[port.DeviceID], port)
-	}
+	portsByVM := groupByVM(ports, len(vmIDs))
 	statuses := p.cfg.PortAllowedStatuses
 	if len(statuses) == 0 {
 		statuses = []string{"ACTIVE", "DOWN"}
@@ -569,13 +566,15 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 			res.RejectedNodes = append(res.RejectedNodes, RejectedNode{NodeName: name, InstanceID: id, Reason: safeText(err, p.secrets)})
 			continue
 		}
+		if res.Nodes == nil {
+			res.Nodes = make([]viola.NodeConfig, 0, len(vmIDs))
+			res.PortStatuses = make(map[string]string, len(ports))
+		}
 		res.Nodes = append(res.Nodes, node)
 		for _, iface := range ifaces {
-			if res.PortStatuses == nil {
-				res.PortStatuses = map[string]string{}
-			}
-			res.PortStatuses[iface.PortID] = portStatus(cands, iface.PortID)
-			if strings.EqualFold(portStatus(cands, iface.PortID), "DOWN") {
+			status := portStatus(cands, iface.PortID)
+			res.PortStatuses[iface.PortID] = status
+			if strings.EqualFold(status, "DOWN") {
 				res.DownPorts = append(res.DownPorts, DownPort{NodeName: name, InstanceID: id, PortID: iface.PortID, MACAddress: iface.MACAddress})
 			}
 		}
@@ -585,6 +584,28 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	}
 	slices.SortFunc(res.Nodes, func(a, b viola.NodeConfig) int { return strings.Compare(a.NodeName, b.NodeName) })
 	return res, nil
+}
+
+// groupByVM maps each VM to its ports. Session.Ports returns them grouped
+// by VM, so each VM's ports are a run of the slice and are kept in place
+// rather than copied; a VM whose ports come in several runs (a caller's own
+// order) gets a copy of them all, in order.
+func groupByVM(ports []openstack.Port, vms int) map[string][]openstack.Port {
+	out := make(map[string][]openstack.Port, vms)
+	for i := 0; i < len(ports); {
+		j := i + 1
+		for j < len(ports) && ports[j].DeviceID == ports[i].DeviceID {
+			j++
+		}
+		id := ports[i].DeviceID
+		if prev, seen := out[id]; seen {
+			out[id] = append(slices.Clip(prev), ports[i:j]...)
+		} else {
+			out[id] = ports[i:j:j]
+		}
+		i = j
+	}
+	return out
 }
 
 // nodeName is the node name Nova gives VM id, trimmed and lower-cased
