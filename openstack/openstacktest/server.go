@@ -112,6 +112,12 @@ type Server struct {
 	subnetIDs     []string            // sorted
 	vmIDs         []string            // sorted
 	macsInUse     map[string]int      // ports per MAC; tests may reuse one on purpose
+	// novaCacheMu guards what Nova listings derive from s.vms while s.mu is
+	// only read-held: the VMs in Nova's order (nil when stale) and the
+	// encoded short-listing entries per VM record.
+	novaCacheMu   sync.Mutex
+	vmOrder       []*VM
+	serverRefs    map[*VM]cachedRef
 	nextMAC       uint32
 	nextGenerated uint64
 }
