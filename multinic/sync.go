@@ -173,6 +173,56 @@ type Syncer struct {
 	// connections, which a new client per pass would leak and never reuse.
 	contrabass map[contrabass.Options]*contrabass.Client
 	viola      map[viola.Options]*viola.Client
+	// last is the session each provider and project used last, for the
+	// early reads of the next pass (see run).
+	last map[lastKey]*openstack.Session
+	// networkGuesses map "<neutron endpoint> <subnet selector>" to the
+	// network the selected subnet was on (see readTargets).
+	networkGuesses sync.Map
+}
+
+// lastKey is what a pass knows before Contrabass answers.
+type lastKey struct {
+	contrabassEndpoint, providerID, projectID string
+	opts                                      openstack.Options
+}
+
+// lastSession is the session cfg's provider and project used last, if its
+// token is still good for a pass; nil otherwise.
+func (s *Syncer) lastSession(cfg Config) *openstack.Session {
+	key := lastKey{cfg.Contrabass.Endpoint, cfg.ProviderID, cfg.ProjectID, cfg.OpenStack}
+	if !hashable(key) {
+		return nil
+	}
+	s.mu.Lock()
+	sess := s.last[key]
+	s.mu.Unlock()
+	if !sess.Usable(cfg.now()) {
+		return nil
+	}
+	return sess
+}
+
+func (s *Syncer) rememberSession(cfg Config, sess *openstack.Session) {
+	key := lastKey{cfg.Contrabass.Endpoint, cfg.ProviderID, cfg.ProjectID, cfg.OpenStack}
+	if !hashable(key) {
+		return
+	}
+	now := cfg.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last[key] == sess {
+		return
+	}
+	if s.last == nil {
+		s.last = map[lastKey]*openstack.Session{}
+	}
+	for k, old := range s.last {
+		if old.Expired(now) {
+			delete(s.last, k)
+		}
+	}
+	s.last[key] = sess
 }
 
 type sessionKey struct {
@@ -189,7 +239,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
 	defer cancel()
-	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}}
+	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses}
 	var res Result
 	err := recovered.Call(func() error {
 		var err error
@@ -219,6 +269,36 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
+	// A warm pass reads OpenStack with the session its provider used last
+	// time while Contrabass answers: the provider record almost never
+	// changes. If it did (another Keystone, user, domain or password), what
+	// was read is discarded and read again with the right session.
+	guess := s.lastSession(cfg)
+	var early chan reads
+	cancelEarly := func() {}
+	if guess != nil {
+		var earlyCtx context.Context
+		earlyCtx, cancelEarly = context.WithCancel(ctx)
+		early = make(chan reads, 1)
+		go func() {
+			var r reads
+			if err := recovered.Call(func() error { r = p.read(earlyCtx, guess); return nil }); err != nil {
+				r = reads{portsErr: err}
+			}
+			early <- r
+		}()
+	}
+	// discard ends the early reads and waits for them, so nothing of them
+	// outlives the decision.
+	discard := func() {
+		if early != nil {
+			cancelEarly()
+			<-early
+			early = nil
+		}
+	}
+	defer discard()
+
 	provider, err := cb.GetProvider(ctx, cfg.ProviderID)
 	if err != nil {
 		return Result{}, p.fail(ctx, stepContrabass, err)
@@ -235,14 +315,24 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 		Password:       password,
 		ProjectID:      cfg.ProjectID,
 	}
-	p.session, err = s.session(ctx, creds, cfg.OpenStack, cfg.now())
-	if err != nil {
-		return Result{}, p.fail(ctx, stepKeystone, err)
+	var r reads
+	if guess != nil && guess.Reusable(creds, cfg.now()) {
+		p.session, r = guess, <-early
+		early = nil
+		cancelEarly()
+	} else {
+		discard()
+		p.session, err = s.session(ctx, creds, cfg.OpenStack, cfg.now())
+		if err != nil {
+			return Result{}, p.fail(ctx, stepKeystone, err)
+		}
+		r = p.read(ctx, p.session)
 	}
+	s.rememberSession(cfg, p.session)
 	if cfg.Inventory != nil {
 		p.previous = cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()})
 	}
-	res, err := p.collect(ctx)
+	res, err := p.collect(ctx, r)
 	if err != nil {
 		return res, err
 	}
@@ -369,92 +459,163 @@ type pass struct {
 	secrets []string
 	// previous are the inventory records of this routing key, read once.
 	previous []inventory.Record
+	// networkGuesses are the Syncer's networks of subnet selectors (see
+	// readTargets); a pass of its own (Check) starts with none.
+	networkGuesses *sync.Map
 }
 
-// collect reads Neutron and Nova concurrently and builds the node configs.
-func (p *pass) collect(ctx context.Context) (Result, error) {
-	vmIDs := dedupe(p.cfg.VMIDs)
-	var (
-		wg             sync.WaitGroup
-		ports          []openstack.Port
-		portsErr       error
-		targets        map[string]*target
-		skippedSubnets []SkippedSubnet
-		targetsErr     *Error
-		servers        map[string]openstack.Server
-		serverErrs     map[string]error
-		serversErr     error
-	)
+// reads is what a pass reads from Neutron and Nova, with the failures as
+// they came: they become errors of the pass (reasons, settings to check,
+// secrets masked) only in collect, once the pass knows its session is the
+// right one and every secret to mask.
+type reads struct {
+	vmIDs          []string
+	ports          []openstack.Port
+	portsErr       error
+	targets        map[string]*target
+	skippedSubnets []SkippedSubnet
+	targetsErr     error
+	servers        map[string]openstack.Server
+	serverErrs     map[string]error
+	serversErr     error
+}
+
+// read reads Neutron and Nova concurrently with session.
+func (p *pass) read(ctx context.Context, session *openstack.Session) reads {
+	r := reads{vmIDs: dedupe(p.cfg.VMIDs)}
+	var wg sync.WaitGroup
 	// Each goroutine recovers its own panic: an unrecovered one would end
 	// the process, not just this pass.
 	wg.Go(func() {
-		portsErr = recovered.Call(func() (err error) {
-			ports, err = p.session.Ports(ctx, vmIDs)
+		r.portsErr = recovered.Call(func() (err error) {
+			r.ports, err = session.Ports(ctx, r.vmIDs)
 			return err
 		})
 	})
 	wg.Go(func() {
-		if err := recovered.Call(func() error {
-			targets, skippedSubnets, targetsErr = p.resolveTargets(ctx)
-			return nil
-		}); err != nil {
-			targetsErr = p.fail(ctx, stepSubnets, err)
-		}
+		r.targetsErr = recovered.Call(func() (err error) {
+			r.targets, r.skippedSubnets, err = p.readTargets(ctx, session)
+			return err
+		})
 	})
 	wg.Go(func() {
-		serversErr = recovered.Call(func() (err error) {
-			servers, serverErrs, err = p.session.ServersAt(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
+		r.serversErr = recovered.Call(func() (err error) {
+			r.servers, r.serverErrs, err = session.ServersAt(ctx, r.vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
 			return err
 		})
 	})
 	wg.Wait()
-	// Report the most fundamental failure: an endpoint, then subnets (a
-	// misconfigured CR), then ports, then Nova.
+	return r
+}
+
+// collect turns what was read into node configs, or into the most
+// fundamental failure: an endpoint, then subnets (a misconfigured CR), then
+// ports, then Nova.
+func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	var endpointErr *openstack.EndpointError
 	switch {
-	case errors.As(portsErr, &endpointErr), targetsErr != nil && errors.As(targetsErr.Err, &endpointErr):
+	case errors.As(r.portsErr, &endpointErr), errors.As(r.targetsErr, &endpointErr):
 		return Result{}, fail(ReasonNeutronEndpoint, endpointErr, p.secrets...)
-	case targetsErr != nil:
-		return Result{}, targetsErr
-	case portsErr != nil:
-		return Result{}, p.fail(ctx, stepPorts, portsErr)
-	case serversErr != nil:
-		return Result{}, p.fail(ctx, stepNova, serversErr)
+	case r.targetsErr != nil:
+		return Result{}, p.subnetError(ctx, r.targetsErr)
+	case r.portsErr != nil:
+		return Result{}, p.fail(ctx, stepPorts, r.portsErr)
+	case r.serversErr != nil:
+		return Result{}, p.fail(ctx, stepNova, r.serversErr)
 	}
-	res, err := p.build(vmIDs, ports, targets, servers, serverErrs)
-	res.SkippedSubnets = skippedSubnets
+	res, err := p.build(r.vmIDs, r.ports, r.targets, r.servers, r.serverErrs)
+	res.SkippedSubnets = r.skippedSubnets
 	if err != nil {
 		return res, p.fail(ctx, stepNova, err)
 	}
 	return res, nil
 }
 
-// resolveTargets reads the target subnets and their networks' MTUs. A
-// subnet whose network reports no usable MTU stays a target, marked
-// unusable, so that its ports are recognised and reported rather than
-// silently ignored; it contributes no interfaces.
+// resolveTargets is readTargets with the pass's session, its failure
+// classified (Check's subnets step).
 func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, []SkippedSubnet, *Error) {
-	var subnets []openstack.Subnet
-	var err error
-	if ids := p.cfg.targetSubnetIDs(); len(ids) > 0 {
-		subnets, err = fetchEach(ctx, ids, p.session.Subnet)
-	} else {
-		var sn openstack.Subnet
-		sn, err = p.session.SubnetByName(ctx, p.cfg.SubnetName)
-		subnets = []openstack.Subnet{sn}
-	}
+	targets, skipped, err := p.readTargets(ctx, p.session)
 	if err != nil {
 		return nil, nil, p.subnetError(ctx, err)
 	}
+	return targets, skipped, nil
+}
+
+// readTargets reads the target subnets and their networks' MTUs. A subnet
+// whose network reports no usable MTU stays a target, marked unusable, so
+// that its ports are recognised and reported rather than silently ignored;
+// it contributes no interfaces.
+//
+// A subnet's network never changes, so the networks its selector named last
+// time are read together with the subnets, in one round trip; a network the
+// subnets turn out not to be on is not used, and the one they are on is read
+// after them, as without a guess.
+func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map[string]*target, []SkippedSubnet, error) {
+	neutron, err := session.NeutronEndpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := p.cfg.targetSubnetIDs()
+	selectors := ids
+	if len(ids) == 0 {
+		selectors = []string{"name:" + p.cfg.ProjectID + "/" + p.cfg.SubnetName}
+	}
+	var guessed []string
+	for _, sel := range selectors {
+		if n := p.guessNetwork(neutron + " " + sel); n != "" && !slices.Contains(guessed, n) {
+			guessed = append(guessed, n)
+		}
+	}
+	var (
+		subnets     []openstack.Subnet
+		subnetsErr  error
+		guessedMTUs []int
+		guessedErrs []error
+		wg          sync.WaitGroup
+	)
+	wg.Go(func() {
+		if len(ids) > 0 {
+			subnets, subnetsErr = fetchEach(ctx, ids, session.Subnet)
+			return
+		}
+		subnetsErr = recovered.Call(func() error {
+			sn, err := session.SubnetByName(ctx, p.cfg.SubnetName)
+			subnets = []openstack.Subnet{sn}
+			return err
+		})
+	})
+	wg.Go(func() { guessedMTUs, guessedErrs = fetchEachErr(ctx, guessed, session.NetworkMTU) })
+	wg.Wait()
+	if subnetsErr != nil {
+		return nil, nil, subnetsErr
+	}
 	var networks []string
-	for _, sn := range subnets {
+	for i, sn := range subnets {
 		if !slices.Contains(networks, sn.NetworkID) {
 			networks = append(networks, sn.NetworkID)
 		}
+		if p.networkGuesses != nil {
+			p.networkGuesses.Store(neutron+" "+selectors[min(i, len(selectors)-1)], sn.NetworkID)
+		}
 	}
-	mtus, err := fetchEach(ctx, networks, p.session.NetworkMTU)
-	if err != nil {
-		return nil, nil, p.subnetError(ctx, err)
+	mtus := make([]int, len(networks))
+	errs := make([]error, len(networks))
+	var missing []string
+	for i, n := range networks {
+		if g := slices.Index(guessed, n); g >= 0 {
+			mtus[i], errs[i] = guessedMTUs[g], guessedErrs[g]
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	fetched, fetchedErrs := fetchEachErr(ctx, missing, session.NetworkMTU)
+	for i, n := range networks {
+		if m := slices.Index(missing, n); m >= 0 {
+			mtus[i], errs[i] = fetched[m], fetchedErrs[m]
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
 	}
 	targets := make(map[string]*target, len(subnets))
 	var skipped []SkippedSubnet
@@ -482,9 +643,25 @@ func mtuProblem(networkID string, mtu int) string {
 	return ""
 }
 
+// guessNetwork is the network a subnet selector was on last time, or "".
+func (p *pass) guessNetwork(key string) string {
+	if p.networkGuesses == nil {
+		return ""
+	}
+	n, _ := p.networkGuesses.Load(key)
+	id, _ := n.(string)
+	return id
+}
+
 // fetchEach reads every id concurrently (target subnets and networks are a
 // handful) and returns the results in the order of ids.
 func fetchEach[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, error) {
+	out, errs := fetchEachErr(ctx, ids, get)
+	return out, errors.Join(errs...)
+}
+
+// fetchEachErr is fetchEach with each id's own error.
+func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, []error) {
 	out := make([]T, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -497,7 +674,7 @@ func fetchEach[T any](ctx context.Context, ids []string, get func(context.Contex
 		})
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return out, errs
 }
 
 func (p *pass) subnetError(ctx context.Context, err error) *Error {

@@ -212,8 +212,14 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 // Reusable reports whether the session was made for these credentials and
 // its token stays valid for a while yet, so a new pass can skip Keystone.
 func (s *Session) Reusable(creds Credentials, now time.Time) bool {
+	return s.Usable(now) && s.fingerprint == creds.fingerprint()
+}
+
+// Usable reports whether the token stays valid for a while yet (a pass's
+// worth), whoever the session was made for.
+func (s *Session) Usable(now time.Time) bool {
 	const margin = 2 * time.Minute
-	return s != nil && s.fingerprint == creds.fingerprint() && (s.expiresAt.IsZero() || now.Add(margin).Before(s.expiresAt))
+	return s != nil && (s.expiresAt.IsZero() || now.Add(margin).Before(s.expiresAt))
 }
 
 // Expired reports whether the token has lapsed by now.
