@@ -135,9 +135,9 @@ type portPage struct {
 
 func (p portPage) next() string { return nextLink(p.Links) }
 
-// presize: with portFields, "id" is a key of ports only (fixed IPs carry
-// subnet_id and ip_address).
-func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, countItems(body, `"id":`)) }
+// presize: a port limited to portFields takes at least ~250 bytes (four
+// UUIDs, a MAC and a fixed IP); 150 leaves room for terse ones.
+func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, itemsIn(body, 150, len(body))) }
 func (p *portPage) listed() int         { return len(p.Ports) }
 
 // check refuses a page that is not a port list: an empty list decodes to an

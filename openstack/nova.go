@@ -233,10 +233,13 @@ type serverPage struct {
 
 func (p serverPage) next() string { return nextLink(p.Links) }
 
-// presize: "id" is a key of each server; a detailed one has a few more
-// (image, flavor), which only leaves room to spare.
-func (p *serverPage) presize(body []byte) { p.Servers = make([]Server, 0, countItems(body, `"id":`)) }
-func (p *serverPage) listed() int         { return len(p.Servers) }
+// presize: a short-listing entry takes ~250 bytes (its id twice in links);
+// a page holds at most serverPageLimit, which bounds the room given to a
+// detailed page, whose entries are far longer.
+func (p *serverPage) presize(body []byte) {
+	p.Servers = make([]Server, 0, itemsIn(body, 150, serverPageLimit))
+}
+func (p *serverPage) listed() int { return len(p.Servers) }
 
 func (p serverPage) check() error {
 	if p.Servers == nil {
