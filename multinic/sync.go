@@ -470,7 +470,7 @@ type pass struct {
 // right one and every secret to mask.
 type reads struct {
 	vmIDs          []string
-	ports          []openstack.Port
+	portsByVM      map[string][]openstack.Port
 	portsErr       error
 	targets        map[string]*target
 	skippedSubnets []SkippedSubnet
@@ -488,7 +488,7 @@ func (p *pass) read(ctx context.Context, session *openstack.Session) reads {
 	// the process, not just this pass.
 	wg.Go(func() {
 		r.portsErr = recovered.Call(func() (err error) {
-			r.ports, err = session.Ports(ctx, r.vmIDs)
+			r.portsByVM, err = session.PortsByVM(ctx, r.vmIDs)
 			return err
 		})
 	})
@@ -523,7 +523,7 @@ func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	case r.serversErr != nil:
 		return Result{}, p.fail(ctx, stepNova, r.serversErr)
 	}
-	res, err := p.build(r.vmIDs, r.ports, r.targets, r.servers, r.serverErrs)
+	res, err := p.build(r.vmIDs, r.portsByVM, r.targets, r.servers, r.serverErrs)
 	res.SkippedSubnets = r.skippedSubnets
 	if err != nil {
 		return res, p.fail(ctx, stepNova, err)
@@ -692,10 +692,9 @@ func (p *pass) subnetError(ctx context.Context, err error) *Error {
 // against what the inventory says was sent before. Every VM, subnet or node
 // that cannot be sent is left out with its reason; only Nova naming none of
 // the VMs fails the pass.
-func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
+func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
-	portsByVM := groupByVM(ports, len(vmIDs))
 	statuses := p.cfg.PortAllowedStatuses
 	if len(statuses) == 0 {
 		statuses = []string{"ACTIVE", "DOWN"}
@@ -745,7 +744,11 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 		}
 		if res.Nodes == nil {
 			res.Nodes = make([]viola.NodeConfig, 0, len(vmIDs))
-			res.PortStatuses = make(map[string]string, len(ports))
+			ports := 0
+			for _, ps := range portsByVM {
+				ports += len(ps)
+			}
+			res.PortStatuses = make(map[string]string, ports)
 		}
 		res.Nodes = append(res.Nodes, node)
 		for _, iface := range ifaces {
@@ -763,10 +766,11 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	return res, nil
 }
 
-// groupByVM maps each VM to its ports. Session.Ports returns them grouped
-// by VM, so each VM's ports are a run of the slice and are kept in place
-// rather than copied; a VM whose ports come in several runs (a caller's own
-// order) gets a copy of them all, in order.
+// groupByVM maps each VM to its ports, as Session.PortsByVM does, for a
+// list of them (Check's). Session.Ports returns them grouped by VM, so each
+// VM's ports are a run of the slice and are kept in place rather than
+// copied; a VM whose ports come in several runs (a caller's own order) gets
+// a copy of them all, in order.
 func groupByVM(ports []openstack.Port, vms int) map[string][]openstack.Port {
 	out := make(map[string][]openstack.Port, vms)
 	for i := 0; i < len(ports); {
@@ -844,13 +848,16 @@ func portStatus(cands []candidate, portID string) string {
 // previousByInstance returns the config last sent for each VM of this routing
 // key; a VM whose node was renamed keeps its newest record.
 func (p *pass) previousByInstance() map[string]*viola.NodeConfig {
-	out := map[string]*viola.NodeConfig{}
-	newest := map[string]time.Time{}
-	for _, rec := range p.previous {
-		if t, seen := newest[rec.InstanceID]; !seen || rec.UpdatedAt.After(t) {
-			newest[rec.InstanceID] = rec.UpdatedAt
-			out[rec.InstanceID] = &rec.Config
+	newest := make(map[string]*inventory.Record, len(p.previous))
+	for i := range p.previous {
+		rec := &p.previous[i]
+		if prev, seen := newest[rec.InstanceID]; !seen || rec.UpdatedAt.After(prev.UpdatedAt) {
+			newest[rec.InstanceID] = rec
 		}
+	}
+	out := make(map[string]*viola.NodeConfig, len(newest))
+	for id, rec := range newest {
+		out[id] = &rec.Config
 	}
 	return out
 }
@@ -858,19 +865,14 @@ func (p *pass) previousByInstance() map[string]*viola.NodeConfig {
 // send posts the nodes that changed (or are due) and records what Viola
 // accepted, even when part of the post failed.
 func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, error) {
-	diffs := make(map[string]NodeDiff, len(res.Nodes))
-	for _, d := range res.Diff {
-		if d.Change != ChangeRemoved && d.Change != ChangeKept {
-			diffs[d.NodeName] = d
-		}
-	}
+	// diff lists the nodes first, in the order of res.Nodes.
 	var due []viola.NodeConfig
 	changed := map[string]bool{}
-	for _, node := range res.Nodes {
-		d := diffs[node.NodeName]
-		changed[node.NodeName] = d.Change != ChangeUnchanged
+	for i, node := range res.Nodes {
+		d := res.Diff[i]
 		if d.Due {
 			due = append(due, node)
+			changed[node.NodeName] = d.Change != ChangeUnchanged
 		} else {
 			res.Unchanged = append(res.Unchanged, node.NodeName)
 		}

@@ -72,16 +72,58 @@ func (q portQuery) ToPortListQuery() (string, error) {
 // split into batches that keep each URL short, the batches run concurrently,
 // and every page of each batch is followed. The order is by VM, as given,
 // then by port ID; a VM listed twice contributes its ports once, and a port
-// of a device that was not asked for is left out.
+// of a device that its batch did not ask for is left out.
 func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
+	batches, err := s.portBatches(ctx, vmIDs)
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, batch := range batches {
+		total += len(batch)
+	}
+	out := make([]Port, 0, total)
+	for _, batch := range batches {
+		out = append(out, batch...)
+	}
+	return out, nil
+}
+
+// PortsByVM is Ports grouped by VM: each VM that has ports maps to them, in
+// port ID order. It spares a fleet pass the copy of every port into one
+// list (4 MB for 10,000 VMs): the groups are parts of the decoded pages.
+func (s *Session) PortsByVM(ctx context.Context, vmIDs []string) (map[string][]Port, error) {
+	batches, err := s.portBatches(ctx, vmIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Port, len(vmIDs))
+	for _, batch := range batches {
+		for i := 0; i < len(batch); {
+			j := i + 1
+			for j < len(batch) && batch[j].DeviceID == batch[i].DeviceID {
+				j++
+			}
+			out[batch[i].DeviceID] = batch[i:j:j]
+			i = j
+		}
+	}
+	return out, nil
+}
+
+// portBatches reads the ports of vmIDs batch by batch. Each batch comes
+// back holding only ports of its own VMs, ordered by the VM's place in
+// vmIDs and then as Neutron listed them (port ID), so the batches in order
+// are the whole answer in order.
+func (s *Session) portBatches(ctx context.Context, vmIDs []string) ([][]Port, error) {
 	if s.networkErr != nil {
 		return nil, s.networkErr
 	}
-	order := make(map[string]int, len(vmIDs)) // VM ID → place in the answer
+	rank := make(map[string]int, len(vmIDs)) // VM ID → place in the answer
 	unique := make([]string, 0, len(vmIDs))
 	for _, id := range vmIDs {
-		if _, dup := order[id]; !dup {
-			order[id] = len(unique)
+		if _, dup := rank[id]; !dup {
+			rank[id] = len(unique)
 			unique = append(unique, id)
 		}
 	}
@@ -89,7 +131,7 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 	results := make([][]Port, len(batches))
 	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
-		return eachPage(ctx, s, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
+		err := eachPage(ctx, s, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
 			if results[i] == nil {
 				results[i] = page.Ports // one page per batch is the rule: no copy
 			} else {
@@ -97,34 +139,51 @@ func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
 			}
 			return nil
 		})
+		first := rank[batches[i][0]]
+		results[i] = orderByVM(results[i], rank, first, first+len(batches[i]))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
 	}
-	// Counting sort by place of the VM: stable, so each VM's ports stay in
-	// Neutron's port ID order, and linear, where sorting 40,000 ports of a
-	// 10,000-VM fleet was a tenth of the pass.
-	starts := make([]int, len(unique)+1)
-	for _, batch := range results {
-		for _, p := range batch {
-			if k, asked := order[p.DeviceID]; asked {
-				starts[k+1]++
-			}
+	return results, nil
+}
+
+// orderByVM keeps the ports whose VM ranks in [lo, hi) and orders them by
+// that rank, stably, in place: a counting sort gives each port its place
+// and the permutation is applied by swaps, so 40,000 ports of a 10,000-VM
+// fleet are neither copied nor sorted by comparison (which was a tenth of
+// the pass).
+func orderByVM(ports []Port, rank map[string]int, lo, hi int) []Port {
+	keys := make([]int32, 0, len(ports))
+	kept := ports[:0]
+	for _, p := range ports {
+		if k, ok := rank[p.DeviceID]; ok && k >= lo && k < hi {
+			kept = append(kept, p)
+			keys = append(keys, int32(k-lo))
 		}
 	}
-	for k := range unique {
+	clear(ports[len(kept):]) // nothing of the dropped ports stays reachable
+	starts := make([]int32, hi-lo+1)
+	for _, k := range keys {
+		starts[k+1]++
+	}
+	for k := range hi - lo {
 		starts[k+1] += starts[k]
 	}
-	out := make([]Port, starts[len(unique)])
-	for _, batch := range results {
-		for _, p := range batch {
-			if k, asked := order[p.DeviceID]; asked {
-				out[starts[k]] = p
-				starts[k]++
-			}
+	dest := keys // each key becomes its port's place
+	for i, k := range keys {
+		dest[i] = starts[k]
+		starts[k]++
+	}
+	for i := range kept {
+		for int(dest[i]) != i {
+			j := dest[i]
+			kept[i], kept[j] = kept[j], kept[i]
+			dest[i], dest[j] = dest[j], dest[i]
 		}
 	}
-	return out, nil
+	return kept
 }
 
 // portPage is one page of GET /v2.0/ports, limited to portFields.
@@ -135,9 +194,8 @@ type portPage struct {
 
 func (p portPage) next() string { return nextLink(p.Links) }
 
-// presize: a port limited to portFields takes at least ~250 bytes (four
-// UUIDs, a MAC and a fixed IP); 150 leaves room for terse ones.
-func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, itemsIn(body, 150, len(body))) }
+// presize: limited to portFields, a port's only array is its fixed_ips.
+func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, arraysIn(body, len(body))) }
 func (p *portPage) listed() int         { return len(p.Ports) }
 
 // check refuses a page that is not a port list: an empty list decodes to an

@@ -212,16 +212,22 @@ func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (ma
 	if withMetadata {
 		path = "servers/detail"
 	}
-	all := map[string]Server{}
+	var pages [][]Server
+	total := 0
 	query := "?limit=" + strconv.Itoa(serverPageLimit)
 	err := eachPage(ctx, s, s.compute, s.compute.ServiceURL(path)+query, func(page serverPage) error {
-		for _, srv := range page.Servers {
-			all[srv.ID] = srv
-		}
+		pages = append(pages, page.Servers)
+		total += len(page.Servers)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nova: list servers: %w", describe(err))
+	}
+	all := make(map[string]Server, total) // sized once, not grown page by page
+	for _, page := range pages {
+		for _, srv := range page {
+			all[srv.ID] = srv
+		}
 	}
 	return all, nil
 }
@@ -233,11 +239,10 @@ type serverPage struct {
 
 func (p serverPage) next() string { return nextLink(p.Links) }
 
-// presize: a short-listing entry takes ~250 bytes (its id twice in links);
-// a page holds at most serverPageLimit, which bounds the room given to a
-// detailed page, whose entries are far longer.
+// presize: a short-listing entry's only array is its links; a detailed
+// one has several, and a page holds at most serverPageLimit.
 func (p *serverPage) presize(body []byte) {
-	p.Servers = make([]Server, 0, itemsIn(body, 150, serverPageLimit))
+	p.Servers = make([]Server, 0, arraysIn(body, serverPageLimit))
 }
 func (p *serverPage) listed() int { return len(p.Servers) }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,4 +153,46 @@ func TestServerListPagesAreBounded(t *testing.T) {
 	assert.Len(t, found, 2500)
 	assert.Empty(t, failed)
 	assert.Equal(t, 3, s.Requests(openstacktest.RouteServers), "pages of 1000, links followed")
+}
+
+// orderByVM is a stable counting sort applied in place; it must agree with
+// a plain stable sort by VM rank, dropping ports of VMs outside the batch.
+func TestOrderByVM(t *testing.T) {
+	rank := map[string]int{"vm-a": 0, "vm-b": 1, "vm-c": 2, "vm-d": 3, "vm-x": 7}
+	var ports []Port
+	for i, dev := range []string{"vm-c", "vm-a", "vm-b", "vm-c", "vm-x", "vm-a", "unknown", "vm-b", "vm-a", "vm-d", "vm-c"} {
+		ports = append(ports, Port{ID: fmt.Sprintf("p%02d", i), DeviceID: dev})
+	}
+	var want []Port
+	for _, p := range ports {
+		if k, ok := rank[p.DeviceID]; ok && k < 3 {
+			want = append(want, p)
+		}
+	}
+	slices.SortStableFunc(want, func(a, b Port) int { return rank[a.DeviceID] - rank[b.DeviceID] })
+	got := orderByVM(slices.Clone(ports), rank, 0, 3)
+	assert.Equal(t, want, got)
+	assert.Empty(t, orderByVM(nil, rank, 0, 3))
+}
+
+// PortsByVM groups exactly what Ports lists, without copying it.
+func TestPortsByVMGroupsPorts(t *testing.T) {
+	s := openstacktest.NewServer()
+	t.Cleanup(s.Close)
+	fleet := s.AddFleet(openstacktest.Fleet{VMs: 250, TargetSubnets: 2, TargetPortsPerVM: 3, OtherPortsPerVM: 1})
+	sess := session(t, s, nil)
+	vms := append(slices.Clone(fleet.VMIDs[100:]), fleet.VMIDs[:100]...) // another order than Neutron's
+	vms = append(vms, vms[5], "00000000-0000-4000-8000-00000000dead")
+	list, err := sess.Ports(context.Background(), vms)
+	require.NoError(t, err)
+	require.Len(t, list, 1000)
+	grouped, err := sess.PortsByVM(context.Background(), vms)
+	require.NoError(t, err)
+	require.Len(t, grouped, 250)
+	var regrouped []Port
+	for _, id := range vms[:250] {
+		regrouped = append(regrouped, grouped[id]...)
+	}
+	assert.Equal(t, list, regrouped, "by VM as given, then by port ID")
+	assert.True(t, slices.IsSortedFunc(grouped[vms[0]], func(a, b Port) int { return strings.Compare(a.ID, b.ID) }))
 }

@@ -117,12 +117,14 @@ type presizer interface {
 	listed() int
 }
 
-// itemsIn estimates how many list items body holds from its length and the
-// fewest bytes an item takes (its required keys and IDs), at most limit;
-// only a capacity hint, so an odd body costs at most some growth or spare
-// room. Counting keys instead cost a tenth of a pass's decoding.
-func itemsIn(body []byte, minItemBytes, limit int) int {
-	return min(len(body)/minItemBytes, limit)
+// arraysIn is how many JSON arrays body opens, at most limit: a list page
+// whose items each hold one array (a port's fixed_ips, a short-listing
+// entry's links) holds about that many items, plus the list itself and its
+// links. Only a capacity hint, so an odd body costs at most some growth or
+// spare room; counting one byte is vectorised, where counting a key cost a
+// tenth of a pass's decoding.
+func arraysIn(body []byte, limit int) int {
+	return min(bytes.Count(body, []byte{'['}), limit)
 }
 
 // bodyBuffers hold answer bodies between reading and decoding: a fleet pass

@@ -297,7 +297,11 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		}
 		candidates = candidates[i:]
 	}
-	var items [][]byte
+	room := len(candidates) // at most a page of them when paging
+	if limit > 0 {
+		room = min(room, limit)
+	}
+	items := make([][]byte, 0, room)
 	size := 0
 	more := false
 	firstID, lastID := "", ""
