@@ -546,10 +546,12 @@ func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, []Skippe
 // that its ports are recognised and reported rather than silently ignored;
 // it contributes no interfaces.
 //
-// A subnet's network never changes, so the networks its selector named last
-// time are read together with the subnets, in one round trip; a network the
-// subnets turn out not to be on is not used, and the one they are on is read
-// after them, as without a guess.
+// The subnets' networks are read in the same round trip as the subnets: a
+// subnet's network never changes, so a pass reads the networks its
+// selectors were on last time; a pass without that memory lists the MTUs
+// of the project's networks, where target subnets usually are. Only a
+// network that was not read so (guessed wrong, or another project's shared
+// network) is read after the subnets answered, as it always was before.
 func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map[string]*target, []SkippedSubnet, error) {
 	neutron, err := session.NeutronEndpoint()
 	if err != nil {
@@ -566,12 +568,13 @@ func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map
 			guessed = append(guessed, n)
 		}
 	}
+	known := map[string]int{}    // network → MTU, read alongside the subnets
+	failed := map[string]error{} // network → why its guessed read failed
 	var (
-		subnets     []openstack.Subnet
-		subnetsErr  error
-		guessedMTUs []int
-		guessedErrs []error
-		wg          sync.WaitGroup
+		subnets    []openstack.Subnet
+		subnetsErr error
+		listErr    error
+		wg         sync.WaitGroup
 	)
 	wg.Go(func() {
 		if len(ids) > 0 {
@@ -584,43 +587,58 @@ func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map
 			return err
 		})
 	})
-	wg.Go(func() { guessedMTUs, guessedErrs = fetchEachErr(ctx, guessed, session.NetworkMTU) })
+	wg.Go(func() {
+		if len(guessed) < len(selectors) {
+			listErr = recovered.Call(func() (err error) {
+				known, err = session.ProjectNetworkMTUs(ctx)
+				return err
+			})
+			return
+		}
+		mtus, errs := fetchEachErr(ctx, guessed, session.NetworkMTU)
+		for i, n := range guessed {
+			if errs[i] != nil {
+				failed[n] = errs[i]
+			} else {
+				known[n] = mtus[i]
+			}
+		}
+	})
 	wg.Wait()
 	if subnetsErr != nil {
 		return nil, nil, subnetsErr
 	}
-	var networks []string
+	if listErr != nil {
+		return nil, nil, listErr // the read of the networks failed, as a GET of one would
+	}
+	var missing []string
+	var errs []error
 	for i, sn := range subnets {
-		if !slices.Contains(networks, sn.NetworkID) {
-			networks = append(networks, sn.NetworkID)
+		_, ok := known[sn.NetworkID]
+		switch {
+		case failed[sn.NetworkID] != nil:
+			errs = append(errs, failed[sn.NetworkID])
+		case !ok && !slices.Contains(missing, sn.NetworkID):
+			missing = append(missing, sn.NetworkID)
 		}
 		if p.networkGuesses != nil {
 			p.networkGuesses.Store(neutron+" "+selectors[min(i, len(selectors)-1)], sn.NetworkID)
 		}
 	}
-	mtus := make([]int, len(networks))
-	errs := make([]error, len(networks))
-	var missing []string
-	for i, n := range networks {
-		if g := slices.Index(guessed, n); g >= 0 {
-			mtus[i], errs[i] = guessedMTUs[g], guessedErrs[g]
-		} else {
-			missing = append(missing, n)
-		}
-	}
-	fetched, fetchedErrs := fetchEachErr(ctx, missing, session.NetworkMTU)
-	for i, n := range networks {
-		if m := slices.Index(missing, n); m >= 0 {
-			mtus[i], errs[i] = fetched[m], fetchedErrs[m]
-		}
-	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err // a network the subnets are on could not be read
+	}
+	mtus, err := fetchEach(ctx, missing, session.NetworkMTU)
+	if err != nil {
 		return nil, nil, err
+	}
+	for i, n := range missing {
+		known[n] = mtus[i]
 	}
 	targets := make(map[string]*target, len(subnets))
 	var skipped []SkippedSubnet
 	for i, sn := range subnets {
-		t := &target{priority: i, subnet: sn, mtu: mtus[slices.Index(networks, sn.NetworkID)]}
+		t := &target{priority: i, subnet: sn, mtu: known[sn.NetworkID]}
 		t.unusable = mtuProblem(sn.NetworkID, t.mtu)
 		if t.unusable != "" {
 			skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable})

@@ -337,3 +337,34 @@ func TestDecodeJSONKeepsGophercloudsBehaviour(t *testing.T) {
 		assert.Equal(t, want, got, body)
 	}
 }
+
+func TestProjectNetworkMTUsAnswers(t *testing.T) {
+	s := cloud(t)
+	tests := []struct {
+		body    string
+		want    map[string]int
+		wantErr string
+	}{
+		{`{}`, nil, `the answer has no "networks" list`},
+		{`{"networks":null}`, nil, `the answer has no "networks" list`},
+		{`{"networks":[{"mtu":1450}]}`, nil, `networks[0] has no id`},
+		{`{"networks":[{"id":"n","mtu":"1450"}]}`, nil, "json: cannot unmarshal string"},
+		{`{"networks":[]}`, map[string]int{}, ""},
+		{`{"networks":[{"id":"a","mtu":1450},{"id":"b","mtu":null},{"id":"c","subnets":"oops"}]}`, map[string]int{"a": 1450, "b": 0, "c": 0}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			mtus, err := session(t, s, canned("/v2.0/networks", tt.body)).ProjectNetworkMTUs(context.Background())
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), `neutron: list networks of project "project-1": `+tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, mtus, "0 means Neutron reports none; the caller decides")
+		})
+	}
+	mtus, err := session(t, s, nil).ProjectNetworkMTUs(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"net-a": 1450}, mtus, "the fake's own network, through ?project_id and ?fields")
+}

@@ -365,6 +365,55 @@ func (s *Session) NetworkMTU(ctx context.Context, networkID string) (int, error)
 	return *body.Network.MTU, nil
 }
 
+// ProjectNetworkMTUs lists the MTUs of the project's own networks (not those
+// shared with it by other projects), by network ID; 0 means the network
+// reports none, as for NetworkMTU. One request answers for every network a
+// project's subnets are usually on, where NetworkMTU needs the subnet's
+// answer first.
+func (s *Session) ProjectNetworkMTUs(ctx context.Context) (map[string]int, error) {
+	if s.networkErr != nil {
+		return nil, s.networkErr
+	}
+	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "mtu"}}
+	mtus := map[string]int{}
+	err := eachPage(ctx, s, s.network, s.network.ServiceURL("networks")+"?"+q.Encode(), func(page networkPage) error {
+		for _, n := range page.Networks {
+			mtus[n.ID] = 0
+			if n.MTU != nil {
+				mtus[n.ID] = *n.MTU
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neutron: list networks of project %q: %w", s.projectID, describe(err))
+	}
+	return mtus, nil
+}
+
+// networkPage is one page of GET /v2.0/networks?fields=id&fields=mtu.
+type networkPage struct {
+	Networks []struct {
+		ID  string `json:"id"`
+		MTU *int   `json:"mtu"`
+	} `json:"networks"`
+	Links []gophercloud.Link `json:"networks_links"`
+}
+
+func (p networkPage) next() string { return nextLink(p.Links) }
+
+func (p networkPage) check() error {
+	if p.Networks == nil {
+		return errors.New(`the answer has no "networks" list`)
+	}
+	for i, n := range p.Networks {
+		if n.ID == "" {
+			return fmt.Errorf("networks[%d] has no id", i)
+		}
+	}
+	return nil
+}
+
 func fieldsQuery(fields []string) string {
 	return "?" + url.Values{"fields": fields}.Encode()
 }
