@@ -166,7 +166,7 @@ func previousIndex(previous *viola.NodeConfig, mac string) int {
 	}
 	for i := len(previous.Interfaces) - 1; i >= 0; i-- {
 		iface := previous.Interfaces[i]
-		if iface.ID >= 0 && iface.ID < viola.MaxInterfaces && strings.ToLower(iface.MACAddress) == mac {
+		if iface.ID >= 0 && iface.ID < viola.MaxInterfaces && len(iface.MACAddress) == len(mac) && strings.EqualFold(iface.MACAddress, mac) {
 			return iface.ID
 		}
 	}
