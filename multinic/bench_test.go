@@ -103,7 +103,7 @@ func benchSync(b *testing.B, vms int, warm bool) {
 // interval in the operator; here the pass clock moves by the server listing's
 // sharing window between rounds, so each round starts with none to share.
 func BenchmarkSyncCRsOfOneProject(b *testing.B) {
-	for _, crs := range []int{10, 50} {
+	for _, crs := range []int{10, 100} {
 		b.Run(fmt.Sprintf("crs=%d/vms=20", crs), func(b *testing.B) { benchCRsOfOneProject(b, crs, 20) })
 	}
 }
