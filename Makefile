@@ -63,7 +63,10 @@ test: envtest ## Run every test, with the race detector (includes building the i
 
 .PHONY: bench
 bench: ## Run the benchmarks quoted in the README.
-	$(GO) test -run '^$$' -bench 'BenchmarkSync' -benchmem -count=5 ./multinic/
+	$(GO) test -run '^$$' -bench '^BenchmarkSync$$/^vms=(10|100|1000)$$/' -benchmem -count=5 ./multinic/
+	$(GO) test -run '^$$' -bench '^BenchmarkSync$$/^vms=10000$$/' -benchmem -benchtime=10x -count=5 ./multinic/
+	$(GO) test -run '^$$' -bench '^BenchmarkSyncCRsOfOneProject$$' -benchmem -count=5 ./multinic/
+	$(GO) test -run '^$$' -bench '^BenchmarkDecodePage$$' -benchmem -count=5 ./openstack/
 	$(GO) test -run '^$$' -bench 'BenchmarkUpsertBatch1000|BenchmarkList10000' -benchmem -count=3 ./inventory/
 
 ##@ Demo

@@ -299,7 +299,7 @@ func (c *checker) walk(ctx context.Context) {
 	})
 
 	c.step(StepNodes, "node configs build and are valid", need(dep{"the ports (ports step)", listed}, dep{"the node names (nova step)", named}), func(st *CheckStep) (bool, *Error) {
-		res, err := p.build(vmIDs, ports, targets, servers, serverErrs)
+		res, err := p.build(vmIDs, groupByVM(ports, len(vmIDs)), targets, servers, serverErrs)
 		if err != nil {
 			return false, p.fail(ctx, stepNova, err)
 		}

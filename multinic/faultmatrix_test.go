@@ -50,10 +50,10 @@ const (
 	// megabytes of JSON can take longer than an attempt may, and the cells
 	// test what happens at the limit, not its size.
 	matrixMaxResponseBytes = 256 << 10
-	// openstackRequestsPerPass is how many requests a sample pass sends to
-	// the one OpenStack fake (token, ports, 2 subnets, 2 networks, 3
-	// servers): each may leave a kept-alive connection another request
-	// reuses.
+	// openstackRequestsPerPass bounds the requests a sample pass sends to
+	// the one OpenStack fake (token, ports, 2 subnets, the project's
+	// networks, 3 servers; one more for a network read on its own): each
+	// may leave a kept-alive connection another request reuses.
 	openstackRequestsPerPass = 9
 )
 
@@ -67,8 +67,9 @@ type matrixDependency struct {
 	mentions string
 	inject   func(env *multinictest.Env, f fault.Fault)
 	requests func(env *multinictest.Env) int
-	// perPass is how many requests a pass makes to it (the sample has 3 VMs
-	// in one ports batch, 2 target subnets on 2 networks, 1 Viola batch).
+	// perPass bounds the requests a pass makes to it (the sample has 3 VMs
+	// in one ports batch, 2 target subnets on 2 networks, which a pass
+	// lists in one request, 1 Viola batch).
 	perPass int
 	// okStatus is the status of a successful answer (Keystone: 201).
 	okStatus int

@@ -299,7 +299,7 @@ func TestSyncRecoversPanics(t *testing.T) {
 		}},
 		{"neutron ports goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/ports") }},
 		{"neutron subnets goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/subnets/") }},
-		{"neutron networks goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/networks/") }},
+		{"neutron networks goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/networks") }},
 		{"nova goroutine", func(c *multinic.Config) { c.OpenStack.Transport = panicking("/servers/") }},
 		{"viola batch goroutine", func(c *multinic.Config) { c.Viola.HTTPClient = &http.Client{Transport: panicking("/node-configs")} }},
 	}
@@ -339,8 +339,13 @@ func TestSyncMalformedAnswers(t *testing.T) {
 	}{
 		{"subnet {}", answers{"/subnets/subnet-a": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "subnet" object`},
 		{"subnet null", answers{"/subnets/subnet-a": `{"subnet":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "subnet" object`},
-		{"network {}", answers{"/networks/net-a": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
-		{"network null", answers{"/networks/net-a": `{"network":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
+		// A pass with no memory of the subnets' networks lists the project's
+		// networks; one that is not among them is read on its own.
+		{"networks {}", answers{"/v2.0/networks": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "networks" list`},
+		{"networks null", answers{"/v2.0/networks": `{"networks":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "networks" list`},
+		{"network without id", answers{"/v2.0/networks": `{"networks":[{"mtu":1450}]}`}, 3, multinic.ReasonNeutronSubnet, `networks[0] has no id`},
+		{"network {}", answers{"/v2.0/networks": `{"networks":[]}`, "/networks/net-a": `{}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
+		{"network null", answers{"/v2.0/networks": `{"networks":[]}`, "/networks/net-a": `{"network":null}`}, 3, multinic.ReasonNeutronSubnet, `the answer has no "network" object`},
 		{"ports {}", answers{"/v2.0/ports": `{}`}, 3, multinic.ReasonNeutronPort, `the answer has no "ports" list`},
 		{"port without device_id", answers{"/v2.0/ports": `{"ports":[{"id":"p","mac_address":"fa:16:3e:00:00:01"}]}`}, 3, multinic.ReasonNeutronPort, `has no device_id`},
 		{"nova {}", answers{"/servers/" + vm1: `{}`}, 1, multinic.ReasonNova, `the answer has no "server" object`},

@@ -41,9 +41,11 @@ func (f statusFilter) allows(status string) bool {
 	return f == nil || f[strings.ToUpper(status)]
 }
 
-// candidate is a port chosen for a node before it is given a name.
+// candidate is a port chosen for a node before it is given a name; mac is
+// its MAC lower-cased, the key of naming and ordering.
 type candidate struct {
-	port   openstack.Port
+	port   *openstack.Port // in the caller's slice, not copied
+	mac    string
 	ip     string
 	target *target
 }
@@ -62,8 +64,11 @@ type DroppedPort struct {
 // unusable subnets of the ports that had no usable one, so a VM left without
 // interfaces can say why.
 func selectPorts(ports []openstack.Port, targets map[string]*target, allowed statusFilter) (out []candidate, blocked []string) {
-	seenMAC := map[string]bool{}
-	for _, p := range ports {
+	// A VM has a handful of ports: a slice beats a map per VM, which a
+	// 10,000-VM pass would otherwise allocate 10,000 of.
+	var seenMAC []string
+	for i := range ports {
+		p := &ports[i]
 		if !allowed.allows(p.Status) {
 			continue
 		}
@@ -86,15 +91,19 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 			}
 		}
 		mac := strings.ToLower(p.MACAddress)
-		if best.target == nil || seenMAC[mac] {
+		if best.target == nil || slices.Contains(seenMAC, mac) {
 			continue
 		}
-		seenMAC[mac] = true
+		if out == nil {
+			out = make([]candidate, 0, len(ports))
+			seenMAC = make([]string, 0, len(ports))
+		}
+		seenMAC = append(seenMAC, mac)
+		best.mac = mac
 		out = append(out, best)
 	}
 	slices.SortStableFunc(out, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(a.target.priority, b.target.priority),
-			cmp.Compare(strings.ToLower(a.port.MACAddress), strings.ToLower(b.port.MACAddress)))
+		return cmp.Or(cmp.Compare(a.target.priority, b.target.priority), cmp.Compare(a.mac, b.mac))
 	})
 	return out, blocked
 }
@@ -104,26 +113,19 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 // these names; the rest take the lowest free index in candidate order.
 // Candidates beyond the ten names are returned as dropped.
 func assignNames(instanceID string, cands []candidate, previous *viola.NodeConfig) ([]viola.Interface, []DroppedPort) {
-	prevIndex := map[string]int{}
-	if previous != nil {
-		for _, iface := range previous.Interfaces {
-			if iface.ID >= 0 && iface.ID < viola.MaxInterfaces {
-				prevIndex[strings.ToLower(iface.MACAddress)] = iface.ID
-			}
-		}
-	}
 	var used [viola.MaxInterfaces]bool
 	index := make([]int, len(cands))
 	for i, c := range cands {
 		index[i] = -1
-		if k, ok := prevIndex[strings.ToLower(c.port.MACAddress)]; ok && !used[k] {
+		if k := previousIndex(previous, c.mac); k >= 0 && !used[k] {
 			index[i], used[k] = k, true
 		}
 	}
-	next := 0
+	next, named := 0, 0
 	var dropped []DroppedPort
 	for i, c := range cands {
 		if index[i] >= 0 {
+			named++
 			continue
 		}
 		for next < viola.MaxInterfaces && used[next] {
@@ -134,15 +136,16 @@ func assignNames(instanceID string, cands []candidate, previous *viola.NodeConfi
 			continue
 		}
 		index[i], used[next] = next, true
+		named++
 	}
-	var ifaces []viola.Interface
+	ifaces := make([]viola.Interface, 0, named)
 	for i, c := range cands {
 		if index[i] < 0 {
 			continue
 		}
 		ifaces = append(ifaces, viola.Interface{
 			ID:         index[i],
-			Name:       viola.InterfaceName(index[i]),
+			Name:       interfaceNames[index[i]],
 			PortID:     c.port.ID,
 			MACAddress: c.port.MACAddress,
 			Address:    c.ip,
@@ -153,3 +156,28 @@ func assignNames(instanceID string, cands []candidate, previous *viola.NodeConfi
 	slices.SortFunc(ifaces, func(a, b viola.Interface) int { return cmp.Compare(a.ID, b.ID) })
 	return ifaces, dropped
 }
+
+// previousIndex is the index previous sent the MAC (lower-cased) under, or
+// -1; of a MAC recorded twice (a hand-edited inventory), the last. Ten
+// interfaces at most: a scan is cheaper than a map per node.
+func previousIndex(previous *viola.NodeConfig, mac string) int {
+	if previous == nil {
+		return -1
+	}
+	for i := len(previous.Interfaces) - 1; i >= 0; i-- {
+		iface := previous.Interfaces[i]
+		if iface.ID >= 0 && iface.ID < viola.MaxInterfaces && len(iface.MACAddress) == len(mac) && strings.EqualFold(iface.MACAddress, mac) {
+			return iface.ID
+		}
+	}
+	return -1
+}
+
+// interfaceNames are viola.InterfaceName(0..9), named once rather than
+// formatted for every interface of every pass.
+var interfaceNames = func() (names [viola.MaxInterfaces]string) {
+	for i := range names {
+		names[i] = viola.InterfaceName(i)
+	}
+	return names
+}()

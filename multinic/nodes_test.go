@@ -1,11 +1,14 @@
 package multinic
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/viola"
 )
@@ -206,4 +209,65 @@ func TestSubnetSelectorPrecedence(t *testing.T) {
 	assert.Equal(t, []string{"b", "a"}, Config{SubnetIDs: []string{"b", "a", "b", ""}, SubnetID: "c", SubnetName: "n"}.targetSubnetIDs())
 	assert.Equal(t, []string{"c"}, Config{SubnetID: "c", SubnetName: "n"}.targetSubnetIDs())
 	assert.Empty(t, Config{SubnetName: "n"}.targetSubnetIDs())
+}
+
+// sameConfig skips hashing when a record holds exactly the node; that is
+// only sound while it compares every field ConfigHash covers.
+func TestSameConfigComparesEveryField(t *testing.T) {
+	fields := func(t reflect.Type) []string {
+		var names []string
+		for f := range t.Fields() {
+			names = append(names, f.Name)
+		}
+		return names
+	}
+	require.Equal(t, []string{"NodeName", "InstanceID", "Interfaces"}, fields(reflect.TypeFor[viola.NodeConfig]()),
+		"a new NodeConfig field must be compared in sameConfig")
+
+	node := viola.NodeConfig{NodeName: "w-1", InstanceID: "vm-1", Interfaces: []viola.Interface{
+		{ID: 0, Name: "multinic0", PortID: "p0", MACAddress: "fa:16:3e:00:00:01", Address: "10.0.0.1", CIDR: "10.0.0.0/24", MTU: 1450},
+	}}
+	record := func(cfg viola.NodeConfig) inventory.Record {
+		return inventory.Record{NodeName: cfg.NodeName, Config: cfg, LastConfigHash: inventory.ConfigHash(cfg)}
+	}
+	assert.True(t, sameConfig(record(node), node))
+	for name, change := range map[string]func(*viola.NodeConfig){
+		"instance": func(c *viola.NodeConfig) { c.InstanceID = "vm-2" },
+		"mtu":      func(c *viola.NodeConfig) { c.Interfaces[0].MTU = 9000 },
+		"port":     func(c *viola.NodeConfig) { c.Interfaces[0].PortID = "p9" },
+		"added": func(c *viola.NodeConfig) {
+			c.Interfaces = append(c.Interfaces, viola.Interface{ID: 1, Name: "multinic1", MACAddress: "fa:16:3e:00:00:02", Address: "10.0.0.2", CIDR: "10.0.0.0/24", MTU: 1450})
+		},
+	} {
+		changed := node
+		changed.Interfaces = slices.Clone(node.Interfaces)
+		change(&changed)
+		assert.False(t, sameConfig(record(node), changed), name)
+		assert.False(t, sameConfig(record(changed), node), name)
+	}
+	// Interfaces recorded in another order are the same config, as by hash.
+	two := node
+	two.Interfaces = append(slices.Clone(node.Interfaces), viola.Interface{ID: 1, Name: "multinic1", MACAddress: "fa:16:3e:00:00:02", Address: "10.0.0.2", CIDR: "10.0.0.0/24", MTU: 1450})
+	reordered := two
+	reordered.Interfaces = []viola.Interface{two.Interfaces[1], two.Interfaces[0]}
+	assert.True(t, sameConfig(record(reordered), two))
+}
+
+// groupByVM keeps Session.Ports' runs in place and copies a VM whose ports
+// come in several runs, without writing into the caller's slice.
+func TestGroupByVM(t *testing.T) {
+	on := func(vm, id string) openstack.Port { return openstack.Port{ID: id, DeviceID: vm} }
+	ports := []openstack.Port{on("vm-1", "a"), on("vm-1", "b"), on("vm-2", "c"), on("vm-1", "d"), on("vm-3", "e")}
+	original := slices.Clone(ports)
+	got := groupByVM(ports, 3)
+	ids := func(ps []openstack.Port) (out []string) {
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"a", "b", "d"}, ids(got["vm-1"]))
+	assert.Equal(t, []string{"c"}, ids(got["vm-2"]))
+	assert.Equal(t, []string{"e"}, ids(got["vm-3"]))
+	assert.Equal(t, original, ports, "the caller's slice is left as it was")
 }

@@ -173,6 +173,56 @@ type Syncer struct {
 	// connections, which a new client per pass would leak and never reuse.
 	contrabass map[contrabass.Options]*contrabass.Client
 	viola      map[viola.Options]*viola.Client
+	// last is the session each provider and project used last, for the
+	// early reads of the next pass (see run).
+	last map[lastKey]*openstack.Session
+	// networkGuesses map "<neutron endpoint> <subnet selector>" to the
+	// network the selected subnet was on (see readTargets).
+	networkGuesses sync.Map
+}
+
+// lastKey is what a pass knows before Contrabass answers.
+type lastKey struct {
+	contrabassEndpoint, providerID, projectID string
+	opts                                      openstack.Options
+}
+
+// lastSession is the session cfg's provider and project used last, if its
+// token is still good for a pass; nil otherwise.
+func (s *Syncer) lastSession(cfg Config) *openstack.Session {
+	key := lastKey{cfg.Contrabass.Endpoint, cfg.ProviderID, cfg.ProjectID, cfg.OpenStack}
+	if !hashable(key) {
+		return nil
+	}
+	s.mu.Lock()
+	sess := s.last[key]
+	s.mu.Unlock()
+	if !sess.Usable(cfg.now()) {
+		return nil
+	}
+	return sess
+}
+
+func (s *Syncer) rememberSession(cfg Config, sess *openstack.Session) {
+	key := lastKey{cfg.Contrabass.Endpoint, cfg.ProviderID, cfg.ProjectID, cfg.OpenStack}
+	if !hashable(key) {
+		return
+	}
+	now := cfg.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last[key] == sess {
+		return
+	}
+	if s.last == nil {
+		s.last = map[lastKey]*openstack.Session{}
+	}
+	for k, old := range s.last {
+		if old.Expired(now) {
+			delete(s.last, k)
+		}
+	}
+	s.last[key] = sess
 }
 
 type sessionKey struct {
@@ -189,7 +239,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
 	defer cancel()
-	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}}
+	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses}
 	var res Result
 	err := recovered.Call(func() error {
 		var err error
@@ -219,6 +269,36 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
+	// A warm pass reads OpenStack with the session its provider used last
+	// time while Contrabass answers: the provider record almost never
+	// changes. If it did (another Keystone, user, domain or password), what
+	// was read is discarded and read again with the right session.
+	guess := s.lastSession(cfg)
+	var early chan reads
+	cancelEarly := func() {}
+	if guess != nil {
+		var earlyCtx context.Context
+		earlyCtx, cancelEarly = context.WithCancel(ctx)
+		early = make(chan reads, 1)
+		go func() {
+			var r reads
+			if err := recovered.Call(func() error { r = p.read(earlyCtx, guess); return nil }); err != nil {
+				r = reads{portsErr: err}
+			}
+			early <- r
+		}()
+	}
+	// discard ends the early reads and waits for them, so nothing of them
+	// outlives the decision.
+	discard := func() {
+		if early != nil {
+			cancelEarly()
+			<-early
+			early = nil
+		}
+	}
+	defer discard()
+
 	provider, err := cb.GetProvider(ctx, cfg.ProviderID)
 	if err != nil {
 		return Result{}, p.fail(ctx, stepContrabass, err)
@@ -235,14 +315,24 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 		Password:       password,
 		ProjectID:      cfg.ProjectID,
 	}
-	p.session, err = s.session(ctx, creds, cfg.OpenStack, cfg.now())
-	if err != nil {
-		return Result{}, p.fail(ctx, stepKeystone, err)
+	var r reads
+	if guess != nil && guess.Reusable(creds, cfg.now()) {
+		p.session, r = guess, <-early
+		early = nil
+		cancelEarly()
+	} else {
+		discard()
+		p.session, err = s.session(ctx, creds, cfg.OpenStack, cfg.now())
+		if err != nil {
+			return Result{}, p.fail(ctx, stepKeystone, err)
+		}
+		r = p.read(ctx, p.session)
 	}
+	s.rememberSession(cfg, p.session)
 	if cfg.Inventory != nil {
 		p.previous = cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()})
 	}
-	res, err := p.collect(ctx)
+	res, err := p.collect(ctx, r)
 	if err != nil {
 		return res, err
 	}
@@ -369,97 +459,186 @@ type pass struct {
 	secrets []string
 	// previous are the inventory records of this routing key, read once.
 	previous []inventory.Record
+	// networkGuesses are the Syncer's networks of subnet selectors (see
+	// readTargets); a pass of its own (Check) starts with none.
+	networkGuesses *sync.Map
 }
 
-// collect reads Neutron and Nova concurrently and builds the node configs.
-func (p *pass) collect(ctx context.Context) (Result, error) {
-	vmIDs := dedupe(p.cfg.VMIDs)
-	var (
-		wg             sync.WaitGroup
-		ports          []openstack.Port
-		portsErr       error
-		targets        map[string]*target
-		skippedSubnets []SkippedSubnet
-		targetsErr     *Error
-		servers        map[string]openstack.Server
-		serverErrs     map[string]error
-		serversErr     error
-	)
+// reads is what a pass reads from Neutron and Nova, with the failures as
+// they came: they become errors of the pass (reasons, settings to check,
+// secrets masked) only in collect, once the pass knows its session is the
+// right one and every secret to mask.
+type reads struct {
+	vmIDs          []string
+	portsByVM      map[string][]openstack.Port
+	portsErr       error
+	targets        map[string]*target
+	skippedSubnets []SkippedSubnet
+	targetsErr     error
+	servers        map[string]openstack.Server
+	serverErrs     map[string]error
+	serversErr     error
+}
+
+// read reads Neutron and Nova concurrently with session.
+func (p *pass) read(ctx context.Context, session *openstack.Session) reads {
+	r := reads{vmIDs: dedupe(p.cfg.VMIDs)}
+	var wg sync.WaitGroup
 	// Each goroutine recovers its own panic: an unrecovered one would end
 	// the process, not just this pass.
 	wg.Go(func() {
-		portsErr = recovered.Call(func() (err error) {
-			ports, err = p.session.Ports(ctx, vmIDs)
+		r.portsErr = recovered.Call(func() (err error) {
+			r.portsByVM, err = session.PortsByVM(ctx, r.vmIDs)
 			return err
 		})
 	})
 	wg.Go(func() {
-		if err := recovered.Call(func() error {
-			targets, skippedSubnets, targetsErr = p.resolveTargets(ctx)
-			return nil
-		}); err != nil {
-			targetsErr = p.fail(ctx, stepSubnets, err)
-		}
+		r.targetsErr = recovered.Call(func() (err error) {
+			r.targets, r.skippedSubnets, err = p.readTargets(ctx, session)
+			return err
+		})
 	})
 	wg.Go(func() {
-		serversErr = recovered.Call(func() (err error) {
-			servers, serverErrs, err = p.session.Servers(ctx, vmIDs, p.cfg.NodeNameMetadataKey != "")
+		r.serversErr = recovered.Call(func() (err error) {
+			r.servers, r.serverErrs, err = session.ServersAt(ctx, r.vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
 			return err
 		})
 	})
 	wg.Wait()
-	// Report the most fundamental failure: an endpoint, then subnets (a
-	// misconfigured CR), then ports, then Nova.
+	return r
+}
+
+// collect turns what was read into node configs, or into the most
+// fundamental failure: an endpoint, then subnets (a misconfigured CR), then
+// ports, then Nova.
+func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	var endpointErr *openstack.EndpointError
 	switch {
-	case errors.As(portsErr, &endpointErr), targetsErr != nil && errors.As(targetsErr.Err, &endpointErr):
+	case errors.As(r.portsErr, &endpointErr), errors.As(r.targetsErr, &endpointErr):
 		return Result{}, fail(ReasonNeutronEndpoint, endpointErr, p.secrets...)
-	case targetsErr != nil:
-		return Result{}, targetsErr
-	case portsErr != nil:
-		return Result{}, p.fail(ctx, stepPorts, portsErr)
-	case serversErr != nil:
-		return Result{}, p.fail(ctx, stepNova, serversErr)
+	case r.targetsErr != nil:
+		return Result{}, p.subnetError(ctx, r.targetsErr)
+	case r.portsErr != nil:
+		return Result{}, p.fail(ctx, stepPorts, r.portsErr)
+	case r.serversErr != nil:
+		return Result{}, p.fail(ctx, stepNova, r.serversErr)
 	}
-	res, err := p.build(vmIDs, ports, targets, servers, serverErrs)
-	res.SkippedSubnets = skippedSubnets
+	res, err := p.build(r.vmIDs, r.portsByVM, r.targets, r.servers, r.serverErrs)
+	res.SkippedSubnets = r.skippedSubnets
 	if err != nil {
 		return res, p.fail(ctx, stepNova, err)
 	}
 	return res, nil
 }
 
-// resolveTargets reads the target subnets and their networks' MTUs. A
-// subnet whose network reports no usable MTU stays a target, marked
-// unusable, so that its ports are recognised and reported rather than
-// silently ignored; it contributes no interfaces.
+// resolveTargets is readTargets with the pass's session, its failure
+// classified (Check's subnets step).
 func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, []SkippedSubnet, *Error) {
-	var subnets []openstack.Subnet
-	var err error
-	if ids := p.cfg.targetSubnetIDs(); len(ids) > 0 {
-		subnets, err = fetchEach(ctx, ids, p.session.Subnet)
-	} else {
-		var sn openstack.Subnet
-		sn, err = p.session.SubnetByName(ctx, p.cfg.SubnetName)
-		subnets = []openstack.Subnet{sn}
-	}
+	targets, skipped, err := p.readTargets(ctx, p.session)
 	if err != nil {
 		return nil, nil, p.subnetError(ctx, err)
 	}
-	var networks []string
-	for _, sn := range subnets {
-		if !slices.Contains(networks, sn.NetworkID) {
-			networks = append(networks, sn.NetworkID)
+	return targets, skipped, nil
+}
+
+// readTargets reads the target subnets and their networks' MTUs. A subnet
+// whose network reports no usable MTU stays a target, marked unusable, so
+// that its ports are recognised and reported rather than silently ignored;
+// it contributes no interfaces.
+//
+// The subnets' networks are read in the same round trip as the subnets: a
+// subnet's network never changes, so a pass reads the networks its
+// selectors were on last time; a pass without that memory lists the MTUs
+// of the project's networks, where target subnets usually are. Only a
+// network that was not read so (guessed wrong, or another project's shared
+// network) is read after the subnets answered, as it always was before.
+func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map[string]*target, []SkippedSubnet, error) {
+	neutron, err := session.NeutronEndpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := p.cfg.targetSubnetIDs()
+	selectors := ids
+	if len(ids) == 0 {
+		selectors = []string{"name:" + p.cfg.ProjectID + "/" + p.cfg.SubnetName}
+	}
+	var guessed []string
+	for _, sel := range selectors {
+		if n := p.guessNetwork(neutron + " " + sel); n != "" && !slices.Contains(guessed, n) {
+			guessed = append(guessed, n)
 		}
 	}
-	mtus, err := fetchEach(ctx, networks, p.session.NetworkMTU)
+	known := map[string]int{}    // network → MTU, read alongside the subnets
+	failed := map[string]error{} // network → why its guessed read failed
+	var (
+		subnets    []openstack.Subnet
+		subnetsErr error
+		listErr    error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() {
+		if len(ids) > 0 {
+			subnets, subnetsErr = fetchEach(ctx, ids, session.Subnet)
+			return
+		}
+		subnetsErr = recovered.Call(func() error {
+			sn, err := session.SubnetByName(ctx, p.cfg.SubnetName)
+			subnets = []openstack.Subnet{sn}
+			return err
+		})
+	})
+	wg.Go(func() {
+		if len(guessed) < len(selectors) {
+			listErr = recovered.Call(func() (err error) {
+				known, err = session.ProjectNetworkMTUs(ctx)
+				return err
+			})
+			return
+		}
+		mtus, errs := fetchEachErr(ctx, guessed, session.NetworkMTU)
+		for i, n := range guessed {
+			if errs[i] != nil {
+				failed[n] = errs[i]
+			} else {
+				known[n] = mtus[i]
+			}
+		}
+	})
+	wg.Wait()
+	if subnetsErr != nil {
+		return nil, nil, subnetsErr
+	}
+	if listErr != nil {
+		return nil, nil, listErr // the read of the networks failed, as a GET of one would
+	}
+	var missing []string
+	var errs []error
+	for i, sn := range subnets {
+		_, ok := known[sn.NetworkID]
+		switch {
+		case failed[sn.NetworkID] != nil:
+			errs = append(errs, failed[sn.NetworkID])
+		case !ok && !slices.Contains(missing, sn.NetworkID):
+			missing = append(missing, sn.NetworkID)
+		}
+		if p.networkGuesses != nil {
+			p.networkGuesses.Store(neutron+" "+selectors[min(i, len(selectors)-1)], sn.NetworkID)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err // a network the subnets are on could not be read
+	}
+	mtus, err := fetchEach(ctx, missing, session.NetworkMTU)
 	if err != nil {
-		return nil, nil, p.subnetError(ctx, err)
+		return nil, nil, err
+	}
+	for i, n := range missing {
+		known[n] = mtus[i]
 	}
 	targets := make(map[string]*target, len(subnets))
 	var skipped []SkippedSubnet
 	for i, sn := range subnets {
-		t := &target{priority: i, subnet: sn, mtu: mtus[slices.Index(networks, sn.NetworkID)]}
+		t := &target{priority: i, subnet: sn, mtu: known[sn.NetworkID]}
 		t.unusable = mtuProblem(sn.NetworkID, t.mtu)
 		if t.unusable != "" {
 			skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable})
@@ -482,9 +661,25 @@ func mtuProblem(networkID string, mtu int) string {
 	return ""
 }
 
+// guessNetwork is the network a subnet selector was on last time, or "".
+func (p *pass) guessNetwork(key string) string {
+	if p.networkGuesses == nil {
+		return ""
+	}
+	n, _ := p.networkGuesses.Load(key)
+	id, _ := n.(string)
+	return id
+}
+
 // fetchEach reads every id concurrently (target subnets and networks are a
 // handful) and returns the results in the order of ids.
 func fetchEach[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, error) {
+	out, errs := fetchEachErr(ctx, ids, get)
+	return out, errors.Join(errs...)
+}
+
+// fetchEachErr is fetchEach with each id's own error.
+func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, []error) {
 	out := make([]T, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -497,7 +692,7 @@ func fetchEach[T any](ctx context.Context, ids []string, get func(context.Contex
 		})
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return out, errs
 }
 
 func (p *pass) subnetError(ctx context.Context, err error) *Error {
@@ -515,13 +710,9 @@ func (p *pass) subnetError(ctx context.Context, err error) *Error {
 // against what the inventory says was sent before. Every VM, subnet or node
 // that cannot be sent is left out with its reason; only Nova naming none of
 // the VMs fails the pass.
-func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
+func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
-	portsByVM := map[string][]openstack.Port{}
-	for _, port := range ports {
-		portsByVM[port.DeviceID] = append(portsByVM[port.DeviceID], port)
-	}
 	statuses := p.cfg.PortAllowedStatuses
 	if len(statuses) == 0 {
 		statuses = []string{"ACTIVE", "DOWN"}
@@ -569,13 +760,19 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 			res.RejectedNodes = append(res.RejectedNodes, RejectedNode{NodeName: name, InstanceID: id, Reason: safeText(err, p.secrets)})
 			continue
 		}
+		if res.Nodes == nil {
+			res.Nodes = make([]viola.NodeConfig, 0, len(vmIDs))
+			ports := 0
+			for _, ps := range portsByVM {
+				ports += len(ps)
+			}
+			res.PortStatuses = make(map[string]string, ports)
+		}
 		res.Nodes = append(res.Nodes, node)
 		for _, iface := range ifaces {
-			if res.PortStatuses == nil {
-				res.PortStatuses = map[string]string{}
-			}
-			res.PortStatuses[iface.PortID] = portStatus(cands, iface.PortID)
-			if strings.EqualFold(portStatus(cands, iface.PortID), "DOWN") {
+			status := portStatus(cands, iface.PortID)
+			res.PortStatuses[iface.PortID] = status
+			if strings.EqualFold(status, "DOWN") {
 				res.DownPorts = append(res.DownPorts, DownPort{NodeName: name, InstanceID: id, PortID: iface.PortID, MACAddress: iface.MACAddress})
 			}
 		}
@@ -585,6 +782,29 @@ func (p *pass) build(vmIDs []string, ports []openstack.Port, targets map[string]
 	}
 	slices.SortFunc(res.Nodes, func(a, b viola.NodeConfig) int { return strings.Compare(a.NodeName, b.NodeName) })
 	return res, nil
+}
+
+// groupByVM maps each VM to its ports, as Session.PortsByVM does, for a
+// list of them (Check's). Session.Ports returns them grouped by VM, so each
+// VM's ports are a run of the slice and are kept in place rather than
+// copied; a VM whose ports come in several runs (a caller's own order) gets
+// a copy of them all, in order.
+func groupByVM(ports []openstack.Port, vms int) map[string][]openstack.Port {
+	out := make(map[string][]openstack.Port, vms)
+	for i := 0; i < len(ports); {
+		j := i + 1
+		for j < len(ports) && ports[j].DeviceID == ports[i].DeviceID {
+			j++
+		}
+		id := ports[i].DeviceID
+		if prev, seen := out[id]; seen {
+			out[id] = append(slices.Clip(prev), ports[i:j]...)
+		} else {
+			out[id] = ports[i:j:j]
+		}
+		i = j
+	}
+	return out
 }
 
 // nodeName is the node name Nova gives VM id, trimmed and lower-cased
@@ -646,13 +866,16 @@ func portStatus(cands []candidate, portID string) string {
 // previousByInstance returns the config last sent for each VM of this routing
 // key; a VM whose node was renamed keeps its newest record.
 func (p *pass) previousByInstance() map[string]*viola.NodeConfig {
-	out := map[string]*viola.NodeConfig{}
-	newest := map[string]time.Time{}
-	for _, rec := range p.previous {
-		if t, seen := newest[rec.InstanceID]; !seen || rec.UpdatedAt.After(t) {
-			newest[rec.InstanceID] = rec.UpdatedAt
-			out[rec.InstanceID] = &rec.Config
+	newest := make(map[string]*inventory.Record, len(p.previous))
+	for i := range p.previous {
+		rec := &p.previous[i]
+		if prev, seen := newest[rec.InstanceID]; !seen || rec.UpdatedAt.After(prev.UpdatedAt) {
+			newest[rec.InstanceID] = rec
 		}
+	}
+	out := make(map[string]*viola.NodeConfig, len(newest))
+	for id, rec := range newest {
+		out[id] = &rec.Config
 	}
 	return out
 }
@@ -660,22 +883,24 @@ func (p *pass) previousByInstance() map[string]*viola.NodeConfig {
 // send posts the nodes that changed (or are due) and records what Viola
 // accepted, even when part of the post failed.
 func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, error) {
-	diffs := make(map[string]NodeDiff, len(res.Nodes))
-	for _, d := range res.Diff {
-		if d.Change != ChangeRemoved && d.Change != ChangeKept {
-			diffs[d.NodeName] = d
-		}
-	}
+	// diff lists the nodes first, in the order of res.Nodes (by name).
 	var due []viola.NodeConfig
-	changed := map[string]bool{}
-	for _, node := range res.Nodes {
-		d := diffs[node.NodeName]
-		changed[node.NodeName] = d.Change != ChangeUnchanged
-		if d.Due {
-			due = append(due, node)
-		} else {
+	var dueChanged []bool
+	for i, node := range res.Nodes {
+		d := res.Diff[i]
+		if !d.Due {
+			if res.Unchanged == nil {
+				res.Unchanged = make([]string, 0, len(res.Nodes)-i)
+			}
 			res.Unchanged = append(res.Unchanged, node.NodeName)
+			continue
 		}
+		if due == nil {
+			due = make([]viola.NodeConfig, 0, len(res.Nodes)-i)
+			dueChanged = make([]bool, 0, len(res.Nodes)-i)
+		}
+		due = append(due, node)
+		dueChanged = append(dueChanged, d.Change != ChangeUnchanged)
 	}
 	if len(due) == 0 {
 		return res, nil
@@ -683,22 +908,28 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 	posted, postErr := vc.Post(ctx, res.RoutingKey, due)
 	res.Sent = posted.Accepted
 	slices.Sort(res.Sent)
-	for _, n := range res.Sent {
-		if changed[n] {
-			res.Changed = append(res.Changed, n)
-		}
-	}
-	if p.cfg.Inventory != nil && len(posted.Accepted) > 0 {
-		accepted := map[string]bool{}
+	// sent are the due nodes Viola accepted, still by name: all of them
+	// unless a batch failed.
+	sent, sentChanged := due, dueChanged
+	if len(posted.Accepted) < len(due) {
+		accepted := make(map[string]bool, len(posted.Accepted))
 		for _, n := range posted.Accepted {
 			accepted[n] = true
 		}
-		var sent []viola.NodeConfig
-		for _, node := range due {
+		sent, sentChanged = nil, nil
+		for i, node := range due {
 			if accepted[node.NodeName] {
 				sent = append(sent, node)
+				sentChanged = append(sentChanged, dueChanged[i])
 			}
 		}
+	}
+	for i, node := range sent {
+		if sentChanged[i] {
+			res.Changed = append(res.Changed, node.NodeName)
+		}
+	}
+	if p.cfg.Inventory != nil && len(sent) > 0 {
 		if _, err := p.cfg.Inventory.Upsert(res.RoutingKey, sent...); err != nil && postErr == nil {
 			return res, fail(ReasonInventory, err, p.secrets...)
 		}

@@ -301,6 +301,7 @@ func TestViolaPartialFailureRecordsWhatWasAccepted(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, multinic.ReasonViolaPost, multinic.ReasonOf(err))
 	assert.Len(t, res.Sent, 2)
+	assert.Equal(t, res.Sent, res.Changed, "all were new; changed are those accepted, by name")
 	assert.Len(t, store.List(inventory.Filter{}), 2, "accepted nodes are recorded, the failed one is not")
 
 	res, err = multinic.Sync(context.Background(), cfg)

@@ -225,6 +225,8 @@ func FuzzSubnetAndNetwork(f *testing.F) {
 		`{"subnets":null}`, `{"subnets":[null]}`, `{"subnets":[{"name":"biz-a"}]}`,
 		`{"subnets":[{"id":"a","name":"biz-a","network_id":"n","cidr":"c"},{"id":"b","name":"biz-a","network_id":"n","cidr":"c"}]}`,
 		`{"subnets":[],"subnets_links":[{"rel":"next","href":"http://cloud.invalid/neutron/v2.0/subnets?marker=x"}]}`,
+		`{"networks":[{"id":"net-a","mtu":1450},{"id":"net-b","mtu":null},{"id":"net-c"}]}`,
+		`{"networks":null}`, `{"networks":[null]}`, `{"networks":[{"mtu":"1450"}]}`, `{"networks":[{"id":7}]}`,
 	} {
 		f.Add([]byte(b))
 	}
@@ -254,6 +256,15 @@ func FuzzSubnetAndNetwork(f *testing.F) {
 		}
 		if _, err := session.NetworkMTU(ctx, "net-a"); err != nil {
 			checkError(t, err)
+		}
+		mtus, err := session.ProjectNetworkMTUs(ctx)
+		if err != nil {
+			checkError(t, err)
+		}
+		for id := range mtus {
+			if id == "" {
+				t.Fatalf("network without id accepted: %v", mtus)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,7 +57,7 @@ func cloud(t *testing.T) *openstacktest.Server {
 	return s
 }
 
-func session(t *testing.T, s *openstacktest.Server, transport http.RoundTripper) *Session {
+func session(t testing.TB, s *openstacktest.Server, transport http.RoundTripper) *Session {
 	t.Helper()
 	if transport == nil {
 		transport = http.DefaultTransport
@@ -299,4 +300,71 @@ func TestDescribedErrorsMaskURLPasswords(t *testing.T) {
 	})
 	assert.NotContains(t, err.Error(), "s3cret")
 	assert.Contains(t, err.Error(), "https://admin:xxxxx@keystone:5000/v3/auth/tokens")
+}
+
+// decodeJSON's fast decoder only ever makes a good answer cheaper: what it
+// refuses is decided by encoding/json as gophercloud did (first value only),
+// with encoding/json's own error, and nothing of the refused attempt stays.
+func TestDecodeJSONKeepsGophercloudsBehaviour(t *testing.T) {
+	std := func(body string, out any) error {
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		return dec.Decode(out)
+	}
+	for _, body := range []string{
+		`{"ports":[{"id":"p1","device_id":"vm","mac_address":"m"}]} and then some`,
+		`{"ports":[{"id":"p1"}]}{"ports":[]}`,
+		`{"ports":[{"id":"p1","fixed_ips":[{"subnet_id":7}]}]}`,
+		`{"ports":[{"id":"p1","device_id":"vm"},`,
+		``,
+		"\xff\xfe{}",
+		// Pages are given room before decoding: an answer without the list
+		// must still decode to a nil list, an empty one to an empty list.
+		`{}`,
+		`{"ports":[]}`,
+		`{"ports":null}`,
+		`{"other":{"id":"x","ports":[{"id":"p"}]}}`,
+		`{"ports":[{"id":"p1","device_id":"vm","mac_address":"m"}],"ports_links":[{"rel":"next","href":"http://n"}]}`,
+	} {
+		var got, want portPage
+		err, wantErr := decodeJSON([]byte(body), &got), std(body, &want)
+		if wantErr != nil {
+			require.Error(t, err, body)
+			assert.Equal(t, wantErr.Error(), err.Error(), body)
+			continue
+		}
+		require.NoError(t, err, body)
+		assert.Equal(t, want, got, body)
+	}
+}
+
+func TestProjectNetworkMTUsAnswers(t *testing.T) {
+	s := cloud(t)
+	tests := []struct {
+		body    string
+		want    map[string]int
+		wantErr string
+	}{
+		{`{}`, nil, `the answer has no "networks" list`},
+		{`{"networks":null}`, nil, `the answer has no "networks" list`},
+		{`{"networks":[{"mtu":1450}]}`, nil, `networks[0] has no id`},
+		{`{"networks":[{"id":"n","mtu":"1450"}]}`, nil, "json: cannot unmarshal string"},
+		{`{"networks":[]}`, map[string]int{}, ""},
+		{`{"networks":[{"id":"a","mtu":1450},{"id":"b","mtu":null},{"id":"c","subnets":"oops"}]}`, map[string]int{"a": 1450, "b": 0, "c": 0}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			mtus, err := session(t, s, canned("/v2.0/networks", tt.body)).ProjectNetworkMTUs(context.Background())
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), `neutron: list networks of project "project-1": `+tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, mtus, "0 means Neutron reports none; the caller decides")
+		})
+	}
+	mtus, err := session(t, s, nil).ProjectNetworkMTUs(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"net-a": 1450}, mtus, "the fake's own network, through ?project_id and ?fields")
 }

@@ -14,20 +14,21 @@ import (
 	"github.com/multinic/multinic/internal/retryhttp"
 )
 
-// Port is the part of a Neutron port multinic uses.
+// Port is the part of a Neutron port multinic uses; the tags are Neutron's
+// attribute names, so a page decodes straight into it.
 type Port struct {
-	ID         string
-	NetworkID  string
-	Status     string
-	MACAddress string
-	DeviceID   string
-	FixedIPs   []FixedIP
+	ID         string    `json:"id"`
+	NetworkID  string    `json:"network_id"`
+	Status     string    `json:"status"`
+	MACAddress string    `json:"mac_address"`
+	DeviceID   string    `json:"device_id"`
+	FixedIPs   []FixedIP `json:"fixed_ips"`
 }
 
 // FixedIP is one address of a port.
 type FixedIP struct {
-	SubnetID  string
-	IPAddress string
+	SubnetID  string `json:"subnet_id"`
+	IPAddress string `json:"ip_address"`
 }
 
 // Subnet is the part of a Neutron subnet multinic uses.
@@ -70,46 +71,132 @@ func (q portQuery) ToPortListQuery() (string, error) {
 // Ports lists the ports of the given VMs in the session's project. VM IDs are
 // split into batches that keep each URL short, the batches run concurrently,
 // and every page of each batch is followed. The order is by VM, as given,
-// then by port ID.
+// then by port ID; a VM listed twice contributes its ports once, and a port
+// of a device that its batch did not ask for is left out.
 func (s *Session) Ports(ctx context.Context, vmIDs []string) ([]Port, error) {
-	if s.networkErr != nil {
-		return nil, s.networkErr
-	}
-	batches := chunk(vmIDs, s.opts.DeviceIDBatchSize)
-	results := make([][]Port, len(batches))
-	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
-		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
-		return eachPage(ctx, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
-			for _, p := range page.Ports {
-				results[i] = append(results[i], p.port())
-			}
-			return nil
-		})
-	})
+	batches, err := s.portBatches(ctx, vmIDs)
 	if err != nil {
-		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
+		return nil, err
 	}
-	byDevice := make(map[string][]Port, len(vmIDs))
-	for _, batch := range results {
-		for _, p := range batch {
-			byDevice[p.DeviceID] = append(byDevice[p.DeviceID], p)
-		}
+	total := 0
+	for _, batch := range batches {
+		total += len(batch)
 	}
-	var out []Port
-	for _, id := range vmIDs {
-		out = append(out, byDevice[id]...)
-		delete(byDevice, id) // a VM listed twice contributes its ports once
+	out := make([]Port, 0, total)
+	for _, batch := range batches {
+		out = append(out, batch...)
 	}
 	return out, nil
 }
 
+// PortsByVM is Ports grouped by VM: each VM that has ports maps to them, in
+// port ID order. It spares a fleet pass the copy of every port into one
+// list (4 MB for 10,000 VMs): the groups are parts of the decoded pages.
+func (s *Session) PortsByVM(ctx context.Context, vmIDs []string) (map[string][]Port, error) {
+	batches, err := s.portBatches(ctx, vmIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Port, len(vmIDs))
+	for _, batch := range batches {
+		for i := 0; i < len(batch); {
+			j := i + 1
+			for j < len(batch) && batch[j].DeviceID == batch[i].DeviceID {
+				j++
+			}
+			out[batch[i].DeviceID] = batch[i:j:j]
+			i = j
+		}
+	}
+	return out, nil
+}
+
+// portBatches reads the ports of vmIDs batch by batch. Each batch comes
+// back holding only ports of its own VMs, ordered by the VM's place in
+// vmIDs and then as Neutron listed them (port ID), so the batches in order
+// are the whole answer in order.
+func (s *Session) portBatches(ctx context.Context, vmIDs []string) ([][]Port, error) {
+	if s.networkErr != nil {
+		return nil, s.networkErr
+	}
+	rank := make(map[string]int, len(vmIDs)) // VM ID → place in the answer
+	unique := make([]string, 0, len(vmIDs))
+	for _, id := range vmIDs {
+		if _, dup := rank[id]; !dup {
+			rank[id] = len(unique)
+			unique = append(unique, id)
+		}
+	}
+	batches := chunk(unique, s.opts.DeviceIDBatchSize)
+	results := make([][]Port, len(batches))
+	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
+		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
+		err := eachPage(ctx, s, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
+			if results[i] == nil {
+				results[i] = page.Ports // one page per batch is the rule: no copy
+			} else {
+				results[i] = append(results[i], page.Ports...)
+			}
+			return nil
+		})
+		first := rank[batches[i][0]]
+		results[i] = orderByVM(results[i], rank, first, first+len(batches[i]))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
+	}
+	return results, nil
+}
+
+// orderByVM keeps the ports whose VM ranks in [lo, hi) and orders them by
+// that rank, stably, in place: a counting sort gives each port its place
+// and the permutation is applied by swaps, so 40,000 ports of a 10,000-VM
+// fleet are neither copied nor sorted by comparison (which was a tenth of
+// the pass).
+func orderByVM(ports []Port, rank map[string]int, lo, hi int) []Port {
+	keys := make([]int32, 0, len(ports))
+	kept := ports[:0]
+	for _, p := range ports {
+		if k, ok := rank[p.DeviceID]; ok && k >= lo && k < hi {
+			kept = append(kept, p)
+			keys = append(keys, int32(k-lo))
+		}
+	}
+	clear(ports[len(kept):]) // nothing of the dropped ports stays reachable
+	starts := make([]int32, hi-lo+1)
+	for _, k := range keys {
+		starts[k+1]++
+	}
+	for k := range hi - lo {
+		starts[k+1] += starts[k]
+	}
+	dest := keys // each key becomes its port's place
+	for i, k := range keys {
+		dest[i] = starts[k]
+		starts[k]++
+	}
+	for i := range kept {
+		for int(dest[i]) != i {
+			j := dest[i]
+			kept[i], kept[j] = kept[j], kept[i]
+			dest[i], dest[j] = dest[j], dest[i]
+		}
+	}
+	return kept
+}
+
 // portPage is one page of GET /v2.0/ports, limited to portFields.
 type portPage struct {
-	Ports []portJSON         `json:"ports"`
+	Ports []Port             `json:"ports"`
 	Links []gophercloud.Link `json:"ports_links"`
 }
 
 func (p portPage) next() string { return nextLink(p.Links) }
+
+// presize: limited to portFields, a port's only array is its fixed_ips.
+func (p *portPage) presize(body []byte) { p.Ports = make([]Port, 0, arraysIn(body, len(body))) }
+func (p *portPage) listed() int         { return len(p.Ports) }
 
 // check refuses a page that is not a port list: an empty list decodes to an
 // empty slice, only a missing or null "ports" to nil. A port without the
@@ -125,26 +212,6 @@ func (p portPage) check() error {
 		}
 	}
 	return nil
-}
-
-type portJSON struct {
-	ID         string `json:"id"`
-	NetworkID  string `json:"network_id"`
-	Status     string `json:"status"`
-	MACAddress string `json:"mac_address"`
-	DeviceID   string `json:"device_id"`
-	FixedIPs   []struct {
-		SubnetID  string `json:"subnet_id"`
-		IPAddress string `json:"ip_address"`
-	} `json:"fixed_ips"`
-}
-
-func (p portJSON) port() Port {
-	ips := make([]FixedIP, len(p.FixedIPs))
-	for i, ip := range p.FixedIPs {
-		ips[i] = FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
-	}
-	return Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, MACAddress: p.MACAddress, DeviceID: p.DeviceID, FixedIPs: ips}
 }
 
 // subnetFields are the subnet attributes the flow reads.
@@ -179,7 +246,7 @@ func (s *Session) Subnet(ctx context.Context, id string) (Subnet, error) {
 	var body struct {
 		Subnet *subnetJSON `json:"subnet"`
 	}
-	err := getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
+	err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, 404) {
 			return Subnet{}, fmt.Errorf("neutron: no subnet with ID %q (Neutron answered 404): %w", id, ErrSubnetNotFound)
@@ -219,7 +286,7 @@ func (s *Session) SubnetByName(ctx context.Context, name string) (Subnet, error)
 	}
 	q := url.Values{"name": {name}, "project_id": {s.projectID}, "fields": subnetFields}
 	var matches []Subnet
-	err := eachPage(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), func(page subnetPage) error {
+	err := eachPage(ctx, s, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), func(page subnetPage) error {
 		for _, sn := range page.Subnets {
 			if sn.Name == name { // Neutron's name filter is exact, but be sure
 				matches = append(matches, sn.subnet())
@@ -250,7 +317,7 @@ const maxListedSubnets = 10
 func (s *Session) projectSubnets(ctx context.Context) string {
 	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "name"}, "limit": {fmt.Sprint(maxListedSubnets + 1)}}
 	var page subnetPage
-	if err := getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
+	if err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
 		return "its subnets could not be listed"
 	}
 	var names []string
@@ -286,7 +353,7 @@ func (s *Session) NetworkMTU(ctx context.Context, networkID string) (int, error)
 			MTU *int   `json:"mtu"`
 		} `json:"network"`
 	}
-	err := getJSON(ctx, s.network, s.network.ServiceURL("networks", url.PathEscape(networkID))+fieldsQuery([]string{"id", "mtu"}), &body)
+	err := s.getJSON(ctx, s.network, s.network.ServiceURL("networks", url.PathEscape(networkID))+fieldsQuery([]string{"id", "mtu"}), &body)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("neutron: get network %q: %w", networkID, describe(err))
@@ -296,6 +363,55 @@ func (s *Session) NetworkMTU(ctx context.Context, networkID string) (int, error)
 		return 0, nil
 	}
 	return *body.Network.MTU, nil
+}
+
+// ProjectNetworkMTUs lists the MTUs of the project's own networks (not those
+// shared with it by other projects), by network ID; 0 means the network
+// reports none, as for NetworkMTU. One request answers for every network a
+// project's subnets are usually on, where NetworkMTU needs the subnet's
+// answer first.
+func (s *Session) ProjectNetworkMTUs(ctx context.Context) (map[string]int, error) {
+	if s.networkErr != nil {
+		return nil, s.networkErr
+	}
+	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "mtu"}}
+	mtus := map[string]int{}
+	err := eachPage(ctx, s, s.network, s.network.ServiceURL("networks")+"?"+q.Encode(), func(page networkPage) error {
+		for _, n := range page.Networks {
+			mtus[n.ID] = 0
+			if n.MTU != nil {
+				mtus[n.ID] = *n.MTU
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neutron: list networks of project %q: %w", s.projectID, describe(err))
+	}
+	return mtus, nil
+}
+
+// networkPage is one page of GET /v2.0/networks?fields=id&fields=mtu.
+type networkPage struct {
+	Networks []struct {
+		ID  string `json:"id"`
+		MTU *int   `json:"mtu"`
+	} `json:"networks"`
+	Links []gophercloud.Link `json:"networks_links"`
+}
+
+func (p networkPage) next() string { return nextLink(p.Links) }
+
+func (p networkPage) check() error {
+	if p.Networks == nil {
+		return errors.New(`the answer has no "networks" list`)
+	}
+	for i, n := range p.Networks {
+		if n.ID == "" {
+			return fmt.Errorf("networks[%d] has no id", i)
+		}
+	}
+	return nil
 }
 
 func fieldsQuery(fields []string) string {

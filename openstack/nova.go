@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 )
@@ -35,34 +37,51 @@ var ErrServerNotFound = errors.New("server not found")
 // cheaper than one GET per VM: a page holds up to 1000 servers by default.
 const listServersThreshold = 10
 
+// serverPageLimit is asked of every list page: Nova's default max_limit, so
+// a cloud whose operator raised max_limit still answers in pages that stay
+// far below MaxResponseBytes (a detailed page of 1000 servers is ~2.6 MB).
+const serverPageLimit = 1000
+
+// DefaultServerListMaxAge is how long passes of one Session may share a
+// listing of the project's servers when Options.ServerListMaxAge is zero.
+const DefaultServerListMaxAge = 10 * time.Second
+
 // Servers looks up the given VMs in Nova; withMetadata asks for their
-// metadata too. The map holds each VM found; the
-// error map holds, per VM, why it could not be read, so one bad VM does not
-// hide the others. A non-nil error means Nova could not be asked at all.
+// metadata too. The map holds each VM found; the error map holds, per VM,
+// why it could not be read, so one bad VM does not hide the others. A
+// non-nil error means Nova could not be asked at all.
+//
+// More than a few VMs are looked up in a listing of the project's servers,
+// which the calls of one Session share for Options.ServerListMaxAge (see
+// there); a VM absent from it, and each VM of a small set when no listing is
+// fresh, is read on its own, which also turns a missing VM into a precise 404.
 func (s *Session) Servers(ctx context.Context, vmIDs []string, withMetadata bool) (map[string]Server, map[string]error, error) {
+	return s.ServersAt(ctx, vmIDs, withMetadata, time.Now())
+}
+
+// ServersAt is Servers for a caller with its own clock: now decides whether
+// a shared listing is still fresh, as it decides in Reusable whether the
+// token is.
+func (s *Session) ServersAt(ctx context.Context, vmIDs []string, withMetadata bool, now time.Time) (map[string]Server, map[string]error, error) {
 	if s.computeErr != nil {
 		return nil, nil, s.computeErr
 	}
 	found := make(map[string]Server, len(vmIDs))
-	if len(vmIDs) > listServersThreshold {
-		all, err := s.listProjectServers(ctx, withMetadata)
-		if err != nil {
+	all := s.freshListing(withMetadata, now)
+	if all == nil && len(vmIDs) > listServersThreshold {
+		var err error
+		if all, err = s.projectServers(ctx, withMetadata, now); err != nil {
 			return nil, nil, err
-		}
-		for _, id := range vmIDs {
-			if srv, ok := all[id]; ok {
-				found[id] = srv
-			}
 		}
 	}
 	var missing []string
 	for _, id := range vmIDs {
-		if _, ok := found[id]; !ok {
+		if srv, ok := all[id]; ok {
+			found[id] = srv
+		} else {
 			missing = append(missing, id)
 		}
 	}
-	// VMs absent from the listing (or all of them, for a small set) are read
-	// one by one, which also turns a missing VM into a precise 404.
 	failed := map[string]error{}
 	var mu sync.Mutex
 	err := forEach(ctx, len(missing), s.opts.Concurrency, func(ctx context.Context, i int) error {
@@ -83,13 +102,95 @@ func (s *Session) Servers(ctx context.Context, vmIDs []string, withMetadata bool
 	return found, failed, nil
 }
 
+// serverListing is one listing of the project's servers, shared by the
+// calls of a Session while it is fresh. servers is read-only once done is
+// closed.
+type serverListing struct {
+	done    chan struct{}
+	started time.Time
+	servers map[string]Server
+	err     error
+}
+
+func (l *serverListing) finished() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// listingMaxAge is the configured sharing window; <= 0 shares nothing.
+func (s *Session) listingMaxAge() time.Duration {
+	if s.opts.ServerListMaxAge == 0 {
+		return DefaultServerListMaxAge
+	}
+	return s.opts.ServerListMaxAge
+}
+
+// freshListing is a finished, successful listing younger than the sharing
+// window, or nil. Its age counts from when it was asked for, so a name
+// read from it is never older than the window.
+func (s *Session) freshListing(withMetadata bool, now time.Time) map[string]Server {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	l := s.listings[withMetadata]
+	if l == nil || !l.finished() || l.err != nil || now.Sub(l.started) >= s.listingMaxAge() {
+		return nil
+	}
+	return l.servers
+}
+
+// projectServers returns a listing of the project's servers: a fresh one
+// if another call made it, the one in flight if another call is making it
+// (singleflight), else a new one. A failed listing is not kept; a caller
+// that waited for one that failed lists on its own, since the failure may
+// be the other caller's deadline.
+func (s *Session) projectServers(ctx context.Context, withMetadata bool, now time.Time) (map[string]Server, error) {
+	if s.listingMaxAge() < 0 {
+		return s.listProjectServers(ctx, withMetadata)
+	}
+	s.listMu.Lock()
+	l := s.listings[withMetadata]
+	if l != nil && (!l.finished() || (l.err == nil && now.Sub(l.started) < s.listingMaxAge())) {
+		s.listMu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nova: list servers: %w", context.Cause(ctx))
+		}
+		if l.err == nil {
+			return l.servers, nil
+		}
+		return s.listProjectServers(ctx, withMetadata)
+	}
+	l = &serverListing{done: make(chan struct{}), started: now}
+	if s.listings == nil {
+		s.listings = map[bool]*serverListing{}
+	}
+	s.listings[withMetadata] = l
+	s.listMu.Unlock()
+
+	defer close(l.done)
+	l.servers, l.err = s.listProjectServers(ctx, withMetadata)
+	if l.err != nil {
+		s.listMu.Lock()
+		if s.listings[withMetadata] == l {
+			delete(s.listings, withMetadata)
+		}
+		s.listMu.Unlock()
+	}
+	return l.servers, l.err
+}
+
 // server reads one VM. An answer without the server object, or for another
 // server, is an error of that VM rather than a nameless node.
 func (s *Session) server(ctx context.Context, id string) (Server, error) {
 	var body struct {
 		Server *Server `json:"server"`
 	}
-	err := getJSON(ctx, s.compute, s.compute.ServiceURL("servers", url.PathEscape(id)), &body)
+	err := s.getJSON(ctx, s.compute, s.compute.ServiceURL("servers", url.PathEscape(id)), &body)
 	switch {
 	case gophercloud.ResponseCodeIs(err, 404):
 		return Server{}, fmt.Errorf("nova: server %q: %w", id, ErrServerNotFound)
@@ -103,23 +204,30 @@ func (s *Session) server(ctx context.Context, id string) (Server, error) {
 	return *body.Server, nil
 }
 
-// listProjectServers lists the project's servers, all pages. Without a
-// metadata key the short listing (id and name) is enough and far lighter than
-// the detailed one.
+// listProjectServers lists the project's servers, following every page of
+// at most serverPageLimit. Without a metadata key the short listing (id and
+// name) is enough and far lighter than the detailed one.
 func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (map[string]Server, error) {
 	path := "servers"
 	if withMetadata {
 		path = "servers/detail"
 	}
-	all := map[string]Server{}
-	err := eachPage(ctx, s.compute, s.compute.ServiceURL(path), func(page serverPage) error {
-		for _, srv := range page.Servers {
-			all[srv.ID] = srv
-		}
+	var pages [][]Server
+	total := 0
+	query := "?limit=" + strconv.Itoa(serverPageLimit)
+	err := eachPage(ctx, s, s.compute, s.compute.ServiceURL(path)+query, func(page serverPage) error {
+		pages = append(pages, page.Servers)
+		total += len(page.Servers)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nova: list servers: %w", describe(err))
+	}
+	all := make(map[string]Server, total) // sized once, not grown page by page
+	for _, page := range pages {
+		for _, srv := range page {
+			all[srv.ID] = srv
+		}
 	}
 	return all, nil
 }
@@ -130,6 +238,13 @@ type serverPage struct {
 }
 
 func (p serverPage) next() string { return nextLink(p.Links) }
+
+// presize: a short-listing entry's only array is its links; a detailed
+// one has several, and a page holds at most serverPageLimit.
+func (p *serverPage) presize(body []byte) {
+	p.Servers = make([]Server, 0, arraysIn(body, serverPageLimit))
+}
+func (p *serverPage) listed() int { return len(p.Servers) }
 
 func (p serverPage) check() error {
 	if p.Servers == nil {

@@ -1,14 +1,20 @@
 package openstack
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/multinic/multinic/internal/retryhttp"
@@ -29,7 +35,7 @@ type linkedPage interface {
 // included) and follows rel=next links, decoding each page once straight into
 // P. gophercloud's generic pager decodes every page several times (into maps,
 // for IsEmpty, then into structs), which dominates a fleet pass.
-func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClient, url string, each func(P) error) error {
+func eachPage[P linkedPage](ctx context.Context, s *Session, client *gophercloud.ServiceClient, url string, each func(P) error) error {
 	seen := map[string]bool{}
 	for pages := 0; url != ""; pages++ {
 		if pages == maxPages || seen[url] {
@@ -37,7 +43,7 @@ func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClie
 		}
 		seen[url] = true
 		var page P
-		if err := getJSON(ctx, client, url, &page); err != nil {
+		if err := s.getJSON(ctx, client, url, &page); err != nil {
 			return err
 		}
 		if err := page.check(); err != nil {
@@ -51,10 +57,109 @@ func eachPage[P linkedPage](ctx context.Context, client *gophercloud.ServiceClie
 	return nil
 }
 
-// getJSON GETs url and decodes a 200 answer into out.
-func getJSON(ctx context.Context, client *gophercloud.ServiceClient, url string, out any) error {
-	_, err := client.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
-	return err
+// getJSON GETs url through gophercloud (token, re-auth, status errors) and
+// decodes a 200 answer into out. The body is read whole into a reused
+// buffer, within the session's MaxResponseBytes, then decoded by decodeJSON.
+func (s *Session) getJSON(ctx context.Context, client *gophercloud.ServiceClient, url string, out any) error {
+	resp, err := client.Get(ctx, url, nil, &gophercloud.RequestOpts{OkCodes: []int{200}, KeepResponseBody: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	buf := bodyBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBody {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	*buf, err = readBody(resp.Body, resp.ContentLength, cmp.Or(s.opts.MaxResponseBytes, DefaultMaxResponseBytes), (*buf)[:0])
+	if err != nil {
+		return err
+	}
+	return decodeJSON(*buf, out)
+}
+
+// readBody reads r to its end into buf. It starts at the announced size
+// (when it is within limit) and otherwise doubles, but never beyond limit
+// and a byte: the transport fails any read past limit, so a streamed answer
+// of any size costs at most about twice the limit, not twice its size.
+func readBody(r io.Reader, announced, limit int64, buf []byte) ([]byte, error) {
+	if announced > 0 && announced <= limit && int64(cap(buf)) <= announced {
+		buf = make([]byte, 0, announced+1) // the spare byte sees the end without growing
+	}
+	for {
+		if len(buf) == cap(buf) {
+			next := min(max(2*int64(cap(buf)), 64<<10), limit+1)
+			if next <= int64(cap(buf)) {
+				next = int64(cap(buf)) + bytes.MinRead
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return buf, err
+		}
+	}
+}
+
+// presizer is a list page that sizes its list for body before decoding:
+// the decoder fills a slice with room as it is, where growing it page after
+// page was the largest allocation of a fleet pass after the strings. listed
+// is how many items the list holds.
+type presizer interface {
+	presize(body []byte)
+	listed() int
+}
+
+// arraysIn is how many JSON arrays body opens, at most limit: a list page
+// whose items each hold one array (a port's fixed_ips, a short-listing
+// entry's links) holds about that many items, plus the list itself and its
+// links. Only a capacity hint, so an odd body costs at most some growth or
+// spare room; counting one byte is vectorised, where counting a key cost a
+// tenth of a pass's decoding.
+func arraysIn(body []byte, limit int) int {
+	return min(bytes.Count(body, []byte{'['}), limit)
+}
+
+// bodyBuffers hold answer bodies between reading and decoding: a fleet pass
+// reads hundreds of pages of a few hundred KB, which would otherwise each be
+// a new allocation for the garbage collector. Buffers beyond maxPooledBody
+// (a rare, detailed Nova page) are left to it.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 4 << 20
+
+// decodeJSON decodes body into out with goccy/go-json, which decodes the
+// flow's pages about four times faster than encoding/json with a third of
+// the garbage (profiles in the README). Any body it refuses is decoded
+// again by encoding/json exactly as gophercloud would (first value only,
+// UseNumber), so what is accepted, and every error message, stays
+// encoding/json's: the fast path can only make a good answer cheaper.
+func decodeJSON(body []byte, out any) error {
+	zero := func() { reflect.ValueOf(out).Elem().SetZero() }
+	if list, ok := out.(presizer); ok {
+		// A list given room is no longer nil, so an answer without the list
+		// would read as an empty one: only a list with items is taken, and
+		// anything else is decoded again from scratch.
+		list.presize(body)
+		if err := gojson.Unmarshal(body, out); err == nil && list.listed() > 0 {
+			return nil
+		}
+		zero()
+	}
+	if err := gojson.Unmarshal(body, out); err == nil {
+		return nil
+	}
+	zero() // nothing of the failed attempt stays
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(out)
 }
 
 func nextLink(links []gophercloud.Link) string {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -54,6 +55,14 @@ type Options struct {
 	MaxResponseBytes int64
 	// Observer hears about every HTTP attempt (metrics).
 	Observer retryhttp.Observer
+	// ServerListMaxAge is how long a listing of the project's servers is
+	// shared by the Servers calls of one Session, i.e. by the passes of all
+	// OpenstackConfigs of one provider and project: within it, a fleet of
+	// CRs costs Nova one listing instead of one per CR. A server renamed in
+	// Nova (or given new metadata) is seen at most this much later; a server
+	// missing from the listing is always asked for on its own. Zero means
+	// DefaultServerListMaxAge; negative shares nothing.
+	ServerListMaxAge time.Duration
 }
 
 // DefaultMaxResponseBytes is what the largest answer for a 10,000-VM fleet
@@ -113,6 +122,10 @@ type Session struct {
 	networkErr  error
 	compute     *gophercloud.ServiceClient
 	computeErr  error
+
+	// listings are the shared server listings, by withMetadata.
+	listMu   sync.Mutex
+	listings map[bool]*serverListing
 }
 
 // AuthError is a failed Keystone authentication.
@@ -199,8 +212,14 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 // Reusable reports whether the session was made for these credentials and
 // its token stays valid for a while yet, so a new pass can skip Keystone.
 func (s *Session) Reusable(creds Credentials, now time.Time) bool {
+	return s.Usable(now) && s.fingerprint == creds.fingerprint()
+}
+
+// Usable reports whether the token stays valid for a while yet (a pass's
+// worth), whoever the session was made for.
+func (s *Session) Usable(now time.Time) bool {
 	const margin = 2 * time.Minute
-	return s != nil && s.fingerprint == creds.fingerprint() && (s.expiresAt.IsZero() || now.Add(margin).Before(s.expiresAt))
+	return s != nil && (s.expiresAt.IsZero() || now.Add(margin).Before(s.expiresAt))
 }
 
 // Expired reports whether the token has lapsed by now.

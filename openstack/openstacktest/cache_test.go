@@ -2,9 +2,15 @@ package openstacktest
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +103,114 @@ func TestPortListCacheConcurrent(t *testing.T) {
 	wg.Go(func() {
 		for j := range 20 {
 			s.UpdatePort("port-0-0", func(p *Port) { p.Name = string(rune('a' + j)) })
+		}
+	})
+	wg.Wait()
+}
+
+// referenceServerList is a short server listing built the way listServers
+// did before it cached entries and Nova's order: sort the project's VMs,
+// render each entry, encode the map.
+func referenceServerList(t *testing.T, s *Server, base string, limit int, marker string) []byte {
+	t.Helper()
+	s.mu.RLock()
+	var list []*VM
+	for _, v := range s.vms {
+		if v.ProjectID == DefaultProjectID {
+			list = append(list, v)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b *VM) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+	})
+	if marker != "" {
+		i := slices.IndexFunc(list, func(v *VM) bool { return v.ID == marker })
+		list = list[i+1:]
+	}
+	items := []any{}
+	for i, v := range list {
+		if i == limit {
+			break
+		}
+		items = append(items, serverRef{ID: v.ID, Links: serverLinks(base, v.ID), Name: v.Name})
+	}
+	body := map[string]any{"servers": items}
+	if len(list) > limit {
+		q := url.Values{"limit": {strconv.Itoa(limit)}, "marker": {list[limit-1].ID}}
+		body["servers_links"] = []any{map[string]any{"rel": "next", "href": base + "/v2.1/servers?" + q.Encode()}}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, appendJSON(&buf, body))
+	return append(buf.Bytes(), '\n')
+}
+
+// The short listing is assembled from entries cached per VM record and an
+// order sorted once per change; every change must show in the next page,
+// byte for byte what rendering from scratch gives, under every mount prefix.
+func TestServerListCacheFollowsChanges(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	for i := range 7 {
+		s.AddVM(VM{ID: fmt.Sprintf("vm-%d", i), Name: fmt.Sprintf("worker-%d", i), CreatedAt: DefaultCreatedAt.Add(time.Duration(i%3) * time.Minute)})
+	}
+	s.AddVM(VM{ID: "vm-other", Name: "other", ProjectID: "project-2"})
+	token := issueToken(t, s)
+	check := func() {
+		t.Helper()
+		for _, base := range []string{s.URL + "/nova", s.URL + "/nova-internal"} {
+			marker := ""
+			for page := 0; page < 3; page++ {
+				q := url.Values{"limit": {"3"}}
+				if marker != "" {
+					q.Set("marker", marker)
+				}
+				got := getBody(t, base+"/v2.1/servers?"+q.Encode(), token)
+				assert.Equal(t, string(referenceServerList(t, s, base, 3, marker)), string(got), "page %d under %s", page, base)
+				var decoded struct{ Servers []struct{ ID string } }
+				require.NoError(t, json.Unmarshal(got, &decoded))
+				if len(decoded.Servers) == 0 {
+					break
+				}
+				marker = decoded.Servers[len(decoded.Servers)-1].ID
+			}
+		}
+	}
+	check()
+	for _, change := range []func(){
+		func() { require.True(t, s.UpdateVM("vm-4", func(v *VM) { v.Name = "renamed" })) },
+		func() {
+			require.True(t, s.UpdateVM("vm-0", func(v *VM) { v.CreatedAt = DefaultCreatedAt.Add(time.Hour) }))
+		},
+		func() { require.True(t, s.RemoveVM("vm-2")) },
+		func() { s.AddVM(VM{ID: "vm-9", Name: "late"}) },
+		func() { s.AddVM(VM{ID: "vm-5", Name: "replaced", CreatedAt: DefaultCreatedAt.Add(-time.Hour)}) },
+	} {
+		change()
+		check()
+	}
+}
+
+// Listings fill the order and entry caches under the read lock while VMs
+// change; run with -race.
+func TestServerListCacheConcurrent(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	for i := range 20 {
+		s.AddVM(VM{ID: fmt.Sprintf("vm-%02d", i), Name: fmt.Sprintf("worker-%02d", i)})
+	}
+	token := issueToken(t, s)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				getBody(t, s.NovaURL()+"/servers?limit=7", token)
+			}
+		})
+	}
+	wg.Go(func() {
+		for j := range 20 {
+			s.UpdateVM("vm-03", func(v *VM) { v.Name = fmt.Sprintf("renamed-%d", j) })
 		}
 	})
 	wg.Wait()

@@ -204,9 +204,11 @@ func (s *Server) addVMLocked(v VM) VM {
 		v.CreatedAt = DefaultCreatedAt
 	}
 	v = cloneVM(v)
-	if _, ok := s.vms[v.ID]; !ok {
+	old, ok := s.vms[v.ID]
+	if !ok {
 		s.vmIDs = insertSorted(s.vmIDs, v.ID)
 	}
+	s.forgetVMLocked(old)
 	s.vms[v.ID] = &v
 	return v
 }
@@ -224,6 +226,7 @@ func (s *Server) UpdateVM(id string, mutate func(*VM)) bool {
 	mutate(&c)
 	c.ID = id
 	c = cloneVM(c)
+	s.forgetVMLocked(v)
 	s.vms[id] = &c
 	return true
 }
@@ -233,9 +236,11 @@ func (s *Server) UpdateVM(id string, mutate func(*VM)) bool {
 func (s *Server) RemoveVM(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.vms[id]; !ok {
+	old, ok := s.vms[id]
+	if !ok {
 		return false
 	}
+	s.forgetVMLocked(old)
 	delete(s.vms, id)
 	s.vmIDs = removeSorted(s.vmIDs, id)
 	return true

@@ -297,7 +297,11 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 		}
 		candidates = candidates[i:]
 	}
-	var items [][]byte
+	room := len(candidates) // at most a page of them when paging
+	if limit > 0 {
+		room = min(room, limit)
+	}
+	items := make([][]byte, 0, room)
 	size := 0
 	more := false
 	firstID, lastID := "", ""
@@ -364,8 +368,8 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 	// "ports" < "ports_links"), assembled from the items' encodings so that
 	// cached ports are not encoded again. Sized up front, as a list of
 	// thousands of ports would otherwise grow the buffer a dozen times.
-	var body bytes.Buffer
-	body.Grow(size + 2*len(res.collection) + 256)
+	body := responseBuffer(size + 2*len(res.collection) + 256)
+	defer releaseBuffer(body)
 	body.WriteString(`{"` + res.collection + `":[`)
 	for i, item := range items {
 		if i > 0 {
@@ -376,7 +380,7 @@ func (s *Server) listNeutron(w http.ResponseWriter, r *http.Request, res neutron
 	body.WriteByte(']')
 	if links != nil {
 		body.WriteString(`,"` + res.collection + `_links":`)
-		if err := appendJSON(&body, links); err != nil {
+		if err := appendJSON(body, links); err != nil {
 			http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

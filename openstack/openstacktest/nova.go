@@ -132,6 +132,7 @@ func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id 
 		writeError(w, svcNova, http.StatusNotFound, fmt.Sprintf("Instance %s could not be found.", id), "")
 		return
 	}
+	s.serversServed.Add(1)
 	writeJSON(w, http.StatusOK, map[string]any{"server": doc})
 }
 
@@ -173,24 +174,8 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, pr
 	if s.novaMax > 0 && (limit == 0 || limit > s.novaMax) {
 		limit = s.novaMax
 	}
-	var list []*VM
-	for _, id := range s.vmIDs {
-		v := s.vms[id]
-		switch {
-		case !allTenants && v.ProjectID != project,
-			allTenants && q.Has("project_id") && !slices.Contains(q["project_id"], v.ProjectID),
-			allTenants && q.Has("tenant_id") && !slices.Contains(q["tenant_id"], v.ProjectID),
-			q.Has("uuid") && !slices.Contains(q["uuid"], v.ID),
-			q.Has("status") && !slices.ContainsFunc(q["status"], func(st string) bool { return strings.EqualFold(st, v.Status) }),
-			nameRE != nil && !nameRE.MatchString(v.Name):
-			continue
-		}
-		list = append(list, v)
-	}
-	// Nova's default order: newest first, ties by id descending.
-	slices.SortFunc(list, func(a, b *VM) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
-	})
+	order := s.serversNewestFirst()
+	from := 0
 	if marker != "" {
 		mv, ok := s.vms[marker]
 		if !ok {
@@ -198,33 +183,141 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, pr
 			writeError(w, svcNova, http.StatusBadRequest, fmt.Sprintf("marker [%s] not found", marker), "")
 			return
 		}
-		i, _ := slices.BinarySearchFunc(list, mv, func(a, b *VM) int {
-			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
-		})
-		for i < len(list) && list[i].ID == marker {
-			i++
+		// The page starts after the marker's place in Nova's order, whether
+		// or not the marker itself passes the filters.
+		from, _ = slices.BinarySearchFunc(order, mv, newestFirst)
+		for from < len(order) && order[from].ID == marker {
+			from++
 		}
-		list = list[i:]
 	}
-	more := limit > 0 && len(list) > limit
-	if more {
-		list = list[:limit]
+	byProject, byTenant := allTenants && q.Has("project_id"), allTenants && q.Has("tenant_id")
+	byUUID, byStatus := q.Has("uuid"), q.Has("status")
+	var list []*VM
+	more := false
+	for _, v := range order[from:] {
+		switch {
+		case !allTenants && v.ProjectID != project,
+			byProject && !slices.Contains(q["project_id"], v.ProjectID),
+			byTenant && !slices.Contains(q["tenant_id"], v.ProjectID),
+			byUUID && !slices.Contains(q["uuid"], v.ID),
+			byStatus && !slices.ContainsFunc(q["status"], func(st string) bool { return strings.EqualFold(st, v.Status) }),
+			nameRE != nil && !nameRE.MatchString(v.Name):
+			continue
+		}
+		if limit > 0 && len(list) == limit {
+			more = true
+			break
+		}
+		list = append(list, v)
 	}
-	items := make([]any, 0, len(list))
+	items := make([][]byte, 0, len(list))
+	size := 0
+	base := baseURL(r) + m.prefix
 	for _, v := range list {
+		var item []byte
+		var err error
 		if detail {
-			items = append(items, s.renderServer(r, m, v, micro))
+			item, err = encodeItem(s.renderServer(r, m, v, micro))
 		} else {
-			items = append(items, serverRef{ID: v.ID, Links: serverLinks(r, m, v.ID), Name: v.Name})
+			item, err = s.serverRefJSON(v, base)
 		}
+		if err != nil {
+			s.mu.RUnlock()
+			http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		items = append(items, item)
+		size += len(item) + 1
 	}
 	s.mu.RUnlock()
+	s.serversServed.Add(int64(len(items)))
 
-	body := map[string]any{"servers": items}
-	if more {
-		body["servers_links"] = []any{map[string]any{"rel": "next", "href": pageHref(r, list[len(list)-1].ID)}}
+	// {"servers":[...]} plus "servers_links" when there is a next page: what
+	// encoding that map gives, assembled from the items' encodings (cached
+	// for the short listing) as listNeutron does.
+	body := responseBuffer(size + 256)
+	defer releaseBuffer(body)
+	body.WriteString(`{"servers":[`)
+	for i, item := range items {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(item)
 	}
-	writeJSON(w, http.StatusOK, body)
+	body.WriteByte(']')
+	if more {
+		body.WriteString(`,"servers_links":`)
+		links := []any{map[string]any{"rel": "next", "href": pageHref(r, list[len(list)-1].ID)}}
+		if err := appendJSON(body, links); err != nil {
+			http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	body.WriteString("}\n")
+	writeJSONBody(w, http.StatusOK, body.Bytes())
+}
+
+// newestFirst is Nova's default order: newest first, ties by id descending.
+func newestFirst(a, b *VM) int {
+	return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+}
+
+// serversNewestFirst is every VM in Nova's default order, sorted once per
+// change of the VMs rather than on every page; the caller holds s.mu (read
+// or write). Changes hold s.mu for writing and drop it (forgetVMLocked).
+func (s *Server) serversNewestFirst() []*VM {
+	s.novaCacheMu.Lock()
+	defer s.novaCacheMu.Unlock()
+	if s.vmOrder == nil {
+		s.vmOrder = make([]*VM, 0, len(s.vms))
+		for _, v := range s.vms {
+			s.vmOrder = append(s.vmOrder, v)
+		}
+		slices.SortFunc(s.vmOrder, newestFirst)
+	}
+	return s.vmOrder
+}
+
+// serverRefJSON is v's entry of the short listing as served under base
+// (scheme://host and mount prefix), cached per VM record like port
+// encodings: a fleet's listing repeats them on every pass. The caller holds
+// s.mu for reading; the slice is shared and must only be read.
+func (s *Server) serverRefJSON(v *VM, base string) ([]byte, error) {
+	s.novaCacheMu.Lock()
+	ref, ok := s.serverRefs[v]
+	s.novaCacheMu.Unlock()
+	if ok && ref.base == base {
+		return ref.json, nil
+	}
+	item, err := encodeItem(serverRef{ID: v.ID, Links: serverLinks(base, v.ID), Name: v.Name})
+	if err != nil {
+		return nil, err
+	}
+	item = item[:len(item):len(item)]
+	s.novaCacheMu.Lock()
+	if s.serverRefs == nil {
+		s.serverRefs = map[*VM]cachedRef{}
+	}
+	s.serverRefs[v] = cachedRef{base: base, json: item}
+	s.novaCacheMu.Unlock()
+	return item, nil
+}
+
+// cachedRef is an encoded short-listing entry and the base it was made for.
+type cachedRef struct {
+	base string
+	json []byte
+}
+
+// forgetVMLocked drops what was derived from the record old (nil for a new
+// VM) and the order of all VMs; the caller holds s.mu for writing.
+func (s *Server) forgetVMLocked(old *VM) {
+	s.novaCacheMu.Lock()
+	defer s.novaCacheMu.Unlock()
+	s.vmOrder = nil
+	if old != nil {
+		delete(s.serverRefs, old)
+	}
 }
 
 // serverRef is a server of the short listing. It and linkDoc are structs,
@@ -243,8 +336,7 @@ type linkDoc struct {
 	Rel  string `json:"rel"`
 }
 
-func serverLinks(r *http.Request, m match, id string) []linkDoc {
-	base := baseURL(r) + m.prefix
+func serverLinks(base, id string) []linkDoc {
 	return []linkDoc{
 		{Rel: "self", Href: base + "/v2.1/servers/" + id},
 		{Rel: "bookmark", Href: base + "/servers/" + id},
@@ -311,7 +403,7 @@ func (s *Server) renderServer(r *http.Request, m match, v *VM, micro int) map[st
 		"image":   map[string]any{"id": imageID, "links": []any{map[string]any{"rel": "bookmark", "href": base + "/images/" + imageID}}},
 		"flavor":  map[string]any{"id": "3", "links": []any{map[string]any{"rel": "bookmark", "href": base + "/flavors/3"}}},
 		"created": v.CreatedAt.UTC().Format(novaTime), "updated": v.CreatedAt.Add(10 * time.Second).UTC().Format(novaTime),
-		"addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": serverLinks(r, m, v.ID),
+		"addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": serverLinks(base, v.ID),
 		"key_name": nil, "progress": 0, "config_drive": "",
 		"security_groups":                      []any{map[string]any{"name": "default"}},
 		"OS-DCF:diskConfig":                    "MANUAL",

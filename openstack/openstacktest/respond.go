@@ -10,16 +10,38 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := appendJSON(&buf, v); err != nil {
+	buf := responseBuffer(0)
+	defer releaseBuffer(buf)
+	if err := appendJSON(buf, v); err != nil {
 		http.Error(w, "openstacktest: encode response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	buf.WriteByte('\n') // json.Encoder's, which responses have always ended with
 	writeJSONBody(w, status, buf.Bytes())
+}
+
+// bodies are response buffers, reused once written: a fleet pass is answered
+// with megabytes of list pages, which the benchmarks' own garbage collector
+// would otherwise have to clear (the fake runs in the client's process).
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// responseBuffer is an empty buffer with room for size bytes; releaseBuffer
+// returns it once the response is written.
+func responseBuffer(size int) *bytes.Buffer {
+	b := bodies.Get().(*bytes.Buffer)
+	b.Reset()
+	b.Grow(size)
+	return b
+}
+
+func releaseBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 16<<20 {
+		bodies.Put(b)
+	}
 }
 
 // appendJSON encodes v the way every response of the fake is encoded, minus

@@ -83,10 +83,12 @@ type Server struct {
 	// URL is the Keystone base URL, without /v3, e.g. http://127.0.0.1:41234.
 	URL string
 
-	ts        *httptest.Server
-	counters  map[Route]*atomic.Int64
-	closing   chan struct{} // closed by Close to end injected hangs and latency
-	closeOnce sync.Once
+	ts       *httptest.Server
+	counters map[Route]*atomic.Int64
+	// serversServed counts server documents in Nova answers (shown or listed).
+	serversServed atomic.Int64
+	closing       chan struct{} // closed by Close to end injected hangs and latency
+	closeOnce     sync.Once
 
 	mu            sync.RWMutex
 	now           func() time.Time // swapped by this package's tests to step token expiry without sleeping
@@ -110,6 +112,12 @@ type Server struct {
 	subnetIDs     []string            // sorted
 	vmIDs         []string            // sorted
 	macsInUse     map[string]int      // ports per MAC; tests may reuse one on purpose
+	// novaCacheMu guards what Nova listings derive from s.vms while s.mu is
+	// only read-held: the VMs in Nova's order (nil when stale) and the
+	// encoded short-listing entries per VM record.
+	novaCacheMu   sync.Mutex
+	vmOrder       []*VM
+	serverRefs    map[*VM]cachedRef
 	nextMAC       uint32
 	nextGenerated uint64
 }
@@ -337,11 +345,17 @@ func (s *Server) Requests(route Route) int {
 	return int(c.Load())
 }
 
-// ResetCounters sets every request counter to zero.
+// ServersServed is how many server documents Nova answers carried: one per
+// GET /servers/{id}, one per item of a list page. It shows what a client
+// decodes, which request counts alone do not.
+func (s *Server) ServersServed() int { return int(s.serversServed.Load()) }
+
+// ResetCounters sets every request counter (ServersServed too) to zero.
 func (s *Server) ResetCounters() {
 	for _, c := range s.counters {
 		c.Store(0)
 	}
+	s.serversServed.Store(0)
 }
 
 // ServeHTTP lets the fake be mounted elsewhere, e.g. behind a test proxy.
