@@ -76,7 +76,11 @@ type fleetResult struct {
 	// the operator is idle: the difference bounds the operator's share.
 	PeakHeapInuse, PeakRSS uint64
 	BaseHeapInuse, BaseRSS uint64
-	AllocBytes, Allocs     uint64
+	// LiveHeapGrowth is the heap in use after a GC at the end less the same
+	// before the first CR: what the operator keeps for the fleet (cache,
+	// inventory, metrics), plus what the fakes recorded (Viola's posts).
+	LiveHeapGrowth     int64
+	AllocBytes, Allocs uint64
 }
 
 // run creates the fleet's CRs while the operator runs and waits until all
@@ -222,6 +226,10 @@ func (fl fleet) run(tb testing.TB) fleetResult {
 		poke[1] = api.writes() - writes
 	}
 	res.PeakHeapInuse, res.PeakRSS = sampler.stop()
+	var settled runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&settled)
+	res.LiveHeapGrowth = int64(settled.HeapInuse) - int64(before.HeapInuse)
 	// No pass pruned the records of another CR of its routing key.
 	require.Equal(tb, fl.CRs*fl.VMsPerCR, len(store.List(inventory.Filter{})), "inventory records")
 	return res
@@ -251,6 +259,7 @@ func (r fleetResult) report(b *testing.B, crs int) {
 	b.ReportMetric(float64(r.PeakRSS)/1e6, "peak-rss-MB")
 	b.ReportMetric(float64(r.BaseHeapInuse)/1e6, "base-heap-MB")
 	b.ReportMetric(float64(r.BaseRSS)/1e6, "base-rss-MB")
+	b.ReportMetric(float64(r.LiveHeapGrowth)/1e6, "live-heap-growth-MB")
 }
 
 // BenchmarkFleet times a fleet of new CRs until all are Ready. Run it with

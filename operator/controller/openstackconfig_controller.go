@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -258,11 +259,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.routingKeyIndexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.OpenstackConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret), builder.WithPredicates(secretChanged)).
 		Named("openstackconfig").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
 }
+
+// secretChanged passes every Secret event except those of the informer's
+// first list: at start every CR is reconciled for itself, and mapping each
+// existing Secret to its CRs as well gave CRs a second pass at start.
+var secretChanged = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
 
 // configsUsingSecret maps a Secret to the CRs in its namespace that read it.
 func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
