@@ -68,24 +68,16 @@ func decodeFile(data []byte, path string) ([]Record, error) {
 	return content.Records, nil
 }
 
-// writeFile replaces the file at path with records: a temporary file in the
+// writeSnapshot replaces the file at path with snap: a temporary file in the
 // same directory is written, fsynced and renamed over path, so readers and a
-// crash see either the old or the new file.
-func writeFile(path string, records []Record) error {
-	if records == nil {
-		records = []Record{}
-	}
-	data, err := json.Marshal(fileContent{Version: fileVersion, Records: records})
-	if err != nil {
-		return fmt.Errorf("encode inventory: %w", err)
-	}
-	data = append(data, '\n')
-	dir := filepath.Dir(path)
+// crash see either the old or the new file. It returns the bytes written.
+func writeSnapshot(path string, snap *snapshot) (int, error) {
+	data := snap.encodeFile()
 	if err := replaceFile(path, data); err != nil {
-		return fmt.Errorf("write inventory file %s: %w", path, err)
+		return 0, fmt.Errorf("write inventory file %s: %w", path, err)
 	}
-	syncDir(dir)
-	return nil
+	syncDir(filepath.Dir(path))
+	return len(data), nil
 }
 
 // replaceFile is renameio.WriteFile without its WithExistingPermissions: that

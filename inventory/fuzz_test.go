@@ -141,7 +141,7 @@ func FuzzDecodeFile(f *testing.F) {
 				t.Fatalf("hash of %+v not recomputed", key)
 			}
 		}
-		encoded, err := json.Marshal(fileContent{Version: fileVersion, Records: newSnapshot(records).records})
+		encoded, err := json.Marshal(fileContent{Version: fileVersion, Records: newSnapshot(records).allRecords()})
 		if err != nil {
 			t.Fatalf("accepted a file the store cannot write back: %v", err)
 		}

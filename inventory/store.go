@@ -37,6 +37,11 @@ type Record struct {
 	// UpdatedAt is when Config last changed, not when it was last re-sent:
 	// an upsert of an identical config leaves the record untouched.
 	UpdatedAt time.Time `json:"updatedAt"`
+
+	// encoded is the record's JSON in a file-backed store, made before the
+	// record is published and never changed, so a write encodes only
+	// records that changed. Copies handed out never carry it.
+	encoded []byte
 }
 
 // Filter selects records; an empty field matches everything.
@@ -70,65 +75,35 @@ type Store struct {
 	quarantine  bool
 	quarantined string
 
-	// writeMu serialises writers so each change is persisted before the next
-	// one starts from it. Readers never take it; they read the published
+	// Writers queue their change and commit under commitMu: whoever holds
+	// it applies every queued change to the published snapshot and writes
+	// the file once for all of them (group commit), so writers that arrive
+	// during a write share the next one. Each still returns only after its
+	// change is on disk. Readers never take a lock; they read the published
 	// snapshot, which is never modified once stored.
-	writeMu sync.Mutex
-	current atomic.Pointer[snapshot]
+	queueMu  sync.Mutex
+	queue    []*change
+	commitMu sync.Mutex
+	current  atomic.Pointer[snapshot]
+
+	fileWrites, bytesWritten atomic.Int64
 }
 
-type recordKey struct{ providerID, nodeName string }
-
-// snapshot is an immutable view of the store; records is sorted by
-// (ProviderID, NodeName) so listings and the file are deterministic.
-type snapshot struct {
-	records []Record
-	index   map[recordKey]int
+// WriteStats counts the durable writes of a Store since Open.
+type WriteStats struct {
+	// Files is how many times the file was replaced.
+	Files int64
+	// Bytes is the content written by those replacements.
+	Bytes int64
 }
 
-func newSnapshot(records []Record) *snapshot {
-	slices.SortFunc(records, compareRecords)
-	index := make(map[recordKey]int, len(records))
-	for i := range records {
-		index[recordKey{records[i].ProviderID, records[i].NodeName}] = i
+// WriteStats reports what the store has written to disk since Open (not
+// counting the file Open may create), so write amplification is measurable.
+func (s *Store) WriteStats() WriteStats {
+	if s == nil {
+		return WriteStats{}
 	}
-	return &snapshot{records: records, index: index}
-}
-
-// providerRange is the half-open range of records under providerID; records
-// are sorted by provider first, so it is found by binary search.
-func (snap *snapshot) providerRange(providerID string) (lo, hi int) {
-	lo, _ = slices.BinarySearchFunc(snap.records, providerID, func(r Record, p string) int {
-		return cmp.Compare(r.ProviderID, p)
-	})
-	hi = lo
-	for hi < len(snap.records) && snap.records[hi].ProviderID == providerID {
-		hi++
-	}
-	return lo, hi
-}
-
-// candidates narrows the records f can match before each one is tested: one
-// record when both keys are given, one provider's records when only the
-// provider is. Listing by provider is the common query and stays cheap in a
-// large inventory.
-func (snap *snapshot) candidates(f Filter) []Record {
-	switch {
-	case f.ProviderID != "" && f.NodeName != "":
-		if i, ok := snap.index[recordKey{f.ProviderID, f.NodeName}]; ok {
-			return snap.records[i : i+1]
-		}
-		return nil
-	case f.ProviderID != "":
-		lo, hi := snap.providerRange(f.ProviderID)
-		return snap.records[lo:hi]
-	default:
-		return snap.records
-	}
-}
-
-func compareRecords(a, b Record) int {
-	return cmp.Or(cmp.Compare(a.ProviderID, b.ProviderID), cmp.Compare(a.NodeName, b.NodeName))
+	return WriteStats{Files: s.fileWrites.Load(), Bytes: s.bytesWritten.Load()}
 }
 
 // Option adjusts a Store at Open.
@@ -186,7 +161,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("create inventory directory: %w", err)
 		}
 		snap := newSnapshot(nil)
-		if err := writeFile(path, snap.records); err != nil {
+		if _, err := writeSnapshot(path, snap); err != nil {
 			if s.quarantined != "" {
 				// No Store is returned, so the error is the only place
 				// the caller can learn where the corrupt file went.
@@ -198,6 +173,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case err != nil:
 		return nil, err
 	default:
+		for i := range records {
+			if err := s.encode(&records[i]); err != nil {
+				return nil, err
+			}
+		}
 		s.current.Store(newSnapshot(records))
 	}
 	return s, nil
@@ -248,22 +228,15 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 		inBatch[cfg.NodeName] = true
 	}
 
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.snapshot()
-	var records []Record // copy-on-write: allocated only once something changed
-	added := false
-	changed := 0
-	var now time.Time
+	// Everything that can be done outside the serial commit is: hashing,
+	// encoding, and leaving out what the published state already holds.
+	current := s.snapshot()
+	now := s.now().UTC()
+	fresh := make([]Record, 0, len(configs))
 	for _, cfg := range configs {
 		hash := ConfigHash(cfg)
-		i, exists := old.index[recordKey{providerID, cfg.NodeName}]
-		if exists && old.records[i].LastConfigHash == hash {
+		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash {
 			continue
-		}
-		if records == nil {
-			records = slices.Clone(old.records)
-			now = s.now().UTC()
 		}
 		rec := Record{
 			ProviderID:     providerID,
@@ -273,27 +246,60 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 			LastConfigHash: hash,
 			UpdatedAt:      now,
 		}
-		if exists {
-			records[i] = rec
-		} else {
-			records = append(records, rec)
-			added = true
+		if err := s.encode(&rec); err != nil {
+			return 0, err
 		}
-		changed++
+		fresh = append(fresh, rec)
 	}
-	if changed == 0 {
+	if len(fresh) == 0 {
 		return 0, nil
 	}
-	var next *snapshot
-	if added {
-		next = newSnapshot(records)
-	} else {
-		next = &snapshot{records: records, index: old.index}
+	return s.commit(func(old *snapshot) (*snapshot, int) {
+		prev := old.byID[providerID]
+		var records []Record // copy-on-write: allocated only once something changed
+		added := false
+		changed := 0
+		for _, rec := range fresh {
+			i, exists := 0, false
+			if prev != nil {
+				i, exists = prev.index[rec.NodeName]
+				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash {
+					continue // a writer committed just before us stored the same
+				}
+			}
+			if changed == 0 && prev != nil {
+				records = slices.Clone(prev.records)
+			}
+			if exists {
+				records[i] = rec
+			} else {
+				records = append(records, rec)
+				added = true
+			}
+			changed++
+		}
+		if changed == 0 {
+			return old, 0
+		}
+		if added {
+			return old.withShard(providerID, newShard(records)), changed
+		}
+		return old.withShard(providerID, &shard{records: records, index: prev.index}), changed
+	})
+}
+
+// encode gives rec its JSON for the file; an in-memory store needs none.
+func (s *Store) encode(rec *Record) error {
+	if s.path == "" {
+		return nil
 	}
-	if err := s.publish(next); err != nil {
-		return 0, err
+	rec.encoded = nil
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode inventory record %s/%s: %w", rec.ProviderID, rec.NodeName, err)
 	}
-	return changed, nil
+	rec.encoded = data
+	return nil
 }
 
 // Delete removes the record of nodeName under providerID, for nodes that no
@@ -313,16 +319,15 @@ func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error)
 	if !s.opened {
 		return 0, errNotOpened
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.snapshot()
-	drop := make(map[int]bool, len(nodeNames))
-	for _, name := range nodeNames {
-		if i, ok := old.index[recordKey{providerID, name}]; ok {
-			drop[i] = true
+	return s.commit(func(old *snapshot) (*snapshot, int) {
+		drop := make(map[string]bool, len(nodeNames))
+		for _, name := range nodeNames {
+			if old.get(providerID, name) != nil {
+				drop[name] = true
+			}
 		}
-	}
-	return s.remove(old, drop)
+		return old.without(providerID, func(r *Record) bool { return drop[r.NodeName] })
+	})
 }
 
 // Prune removes the records of providerID for which keep returns false, in
@@ -331,11 +336,29 @@ func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error)
 // selected port disappear from the inventory.
 //
 // keep gets a copy of each record of providerID and nothing else. It runs
-// while the store holds its write lock, so it must not write to the same
-// store (that would deadlock); reading from it is fine. A nil keep is an
-// error rather than "keep nothing", so a forgotten argument cannot wipe a
-// provider.
+// while the store commits, possibly on another writer's goroutine, so it
+// must not write to the same store (that would deadlock); reading from it is
+// fine. A nil keep is an error rather than "keep nothing", so a forgotten
+// argument cannot wipe a provider. A keep that panics fails this Prune only.
 func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
+	if keep == nil {
+		return s.prune(providerID, nil)
+	}
+	return s.prune(providerID, func(r *Record) bool { return keep(cloneRecord(*r)) })
+}
+
+// PruneNodes is Prune for callers that decide by a record's identity alone:
+// keep gets the instance ID and node name of each record of providerID, so
+// nothing is copied however many records the provider has. The rules of
+// Prune's keep apply.
+func (s *Store) PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error) {
+	if keep == nil {
+		return s.prune(providerID, nil)
+	}
+	return s.prune(providerID, func(r *Record) bool { return keep(r.InstanceID, r.NodeName) })
+}
+
+func (s *Store) prune(providerID string, keep func(*Record) bool) (int, error) {
 	if s == nil {
 		return 0, nil
 	}
@@ -348,53 +371,110 @@ func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
 	if keep == nil {
 		return 0, fmt.Errorf("inventory prune for provider %q: keep func is nil", providerID)
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.snapshot()
-	drop := map[int]bool{}
-	lo, hi := old.providerRange(providerID)
-	for i := lo; i < hi; i++ {
-		if !keep(cloneRecord(old.records[i])) {
-			drop[i] = true
-		}
-	}
-	return s.remove(old, drop)
+	return s.commit(func(old *snapshot) (*snapshot, int) {
+		return old.without(providerID, func(r *Record) bool { return !keep(r) })
+	})
 }
 
-// remove publishes old without the records at the indexes in drop. The
-// caller holds writeMu.
-func (s *Store) remove(old *snapshot, drop map[int]bool) (int, error) {
-	if len(drop) == 0 {
-		return 0, nil
-	}
-	records := make([]Record, 0, len(old.records)-len(drop))
-	for i := range old.records {
-		if !drop[i] {
-			records = append(records, old.records[i])
+// without returns snap minus the records of providerID that drop selects,
+// and how many those were.
+func (snap *snapshot) without(providerID string, drop func(*Record) bool) (*snapshot, int) {
+	old := snap.records(providerID)
+	var kept []Record
+	for i := range old {
+		if drop(&old[i]) {
+			if kept == nil {
+				kept = append(make([]Record, 0, len(old)-1), old[:i]...)
+			}
+		} else if kept != nil {
+			kept = append(kept, old[i])
 		}
 	}
-	if err := s.publish(newSnapshot(records)); err != nil {
-		return 0, err
+	if kept == nil {
+		return snap, 0
 	}
-	return len(drop), nil
+	return snap.withShard(providerID, newShard(kept)), len(old) - len(kept)
+}
+
+// change is one writer's change waiting to be committed: apply returns the
+// snapshot with the change made (the same snapshot when it changes nothing)
+// and the count its caller reports.
+type change struct {
+	apply func(*snapshot) (*snapshot, int)
+	n     int
+	err   error
+	done  bool // set under commitMu
+}
+
+// commit queues apply and returns once it is durable. Whoever holds
+// commitMu applies every queued change in order to the published snapshot
+// and writes the file once; a failed write fails every change of that
+// batch and publishes none, so each is all or nothing.
+func (s *Store) commit(apply func(*snapshot) (*snapshot, int)) (int, error) {
+	mine := &change{apply: apply}
+	s.queueMu.Lock()
+	s.queue = append(s.queue, mine)
+	s.queueMu.Unlock()
+
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if mine.done { // a writer before us committed it
+		return mine.n, mine.err
+	}
+	s.queueMu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.queueMu.Unlock()
+
+	old := s.snapshot()
+	next := old
+	for _, c := range batch {
+		c.n, c.err = applyChange(c.apply, &next)
+	}
+	if next != old {
+		if err := s.publish(next); err != nil {
+			for _, c := range batch {
+				if c.err == nil {
+					c.n, c.err = 0, err
+				}
+			}
+		}
+	}
+	for _, c := range batch {
+		c.done = true
+	}
+	return mine.n, mine.err
+}
+
+// applyChange applies one change to *snap; a panic (a Prune keep func) fails
+// that change alone instead of the writer that happens to commit it.
+func applyChange(apply func(*snapshot) (*snapshot, int), snap **snapshot) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("inventory change panicked: %v", p)
+		}
+	}()
+	next, n := apply(*snap)
+	*snap = next
+	return n, nil
 }
 
 // publish makes next the current state once it is on disk, so readers never
-// see a change that a crash would undo. The caller holds writeMu.
+// see a change that a crash would undo. The caller holds commitMu.
 func (s *Store) publish(next *snapshot) error {
 	if s.path != "" {
-		if err := writeFile(s.path, next.records); err != nil {
+		n, err := writeSnapshot(s.path, next)
+		if err != nil {
 			return err
 		}
+		s.fileWrites.Add(1)
+		s.bytesWritten.Add(int64(n))
 	}
 	s.current.Store(next)
 	return nil
 }
 
-var (
-	emptySnapshot = newSnapshot(nil)
-	errNotOpened  = errors.New("inventory store was not created by inventory.Open")
-)
+var errNotOpened = errors.New("inventory store was not created by inventory.Open")
 
 // snapshot returns the published state; a Store not made by Open has none
 // and reads as empty rather than panicking.
@@ -410,22 +490,24 @@ func (s *Store) Get(providerID, nodeName string) (Record, bool) {
 	if s == nil {
 		return Record{}, false
 	}
-	snap := s.snapshot()
-	i, ok := snap.index[recordKey{providerID, nodeName}]
-	if !ok {
+	rec := s.snapshot().get(providerID, nodeName)
+	if rec == nil {
 		return Record{}, false
 	}
-	return cloneRecord(snap.records[i]), true
+	return cloneRecord(*rec), true
 }
 
 // List returns the records matching f, ordered by provider then node name.
 // The result is never nil, so it encodes as a JSON array even when empty.
 func (s *Store) List(f Filter) []Record {
-	out := []Record{}
 	if s == nil {
-		return out
+		return []Record{}
 	}
 	candidates := s.snapshot().candidates(f)
+	out := []Record{}
+	if f.NodeName == "" && f.InstanceID == "" {
+		out = make([]Record, 0, len(candidates)) // every candidate matches
+	}
 	for i := range candidates {
 		if f.matches(&candidates[i]) {
 			out = append(out, cloneRecord(candidates[i]))
@@ -458,5 +540,6 @@ func cloneConfig(cfg viola.NodeConfig) viola.NodeConfig {
 
 func cloneRecord(r Record) Record {
 	r.Config = cloneConfig(r.Config)
+	r.encoded = nil
 	return r
 }

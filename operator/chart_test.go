@@ -100,7 +100,7 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 	assert.Equal(t, corev1.PullIfNotPresent, c.ImagePullPolicy)
 	assert.Equal(t, []corev1.LocalObjectReference{{Name: "nexus-regcred"}}, pod.ImagePullSecrets)
 	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
-		"--zap-log-level=info", "--max-concurrent-reconciles=4"}, c.Args)
+		"--zap-log-level=info", "--max-concurrent-reconciles=16"}, c.Args)
 	assert.Empty(t, pod.PriorityClassName)
 	assert.Empty(t, pod.TopologySpreadConstraints)
 

@@ -54,7 +54,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	fs.BoolVar(&o.leaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "namespace of the leader-election lease (defaults to the pod's)")
-	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "how many OpenstackConfigs may sync at once")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controller.DefaultMaxConcurrentReconciles, "how many OpenstackConfigs may sync at once")
 	o.zap.BindFlags(fs)
 	fs.BoolVar(&o.showVersion, "version", false, "print version, commit and build date, then exit")
 	if err := fs.Parse(args); err != nil {

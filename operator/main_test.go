@@ -23,7 +23,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 	assert.Equal(t, ":8080", o.metricsAddr)
 	assert.Equal(t, ":8081", o.probeAddr)
 	assert.False(t, o.leaderElection)
-	assert.Equal(t, 4, o.maxConcurrentReconciles)
+	assert.Equal(t, 16, o.maxConcurrentReconciles)
 	assert.Empty(t, o.viola.Endpoint, "no default Viola: each CR must name one then")
 	assert.Equal(t, inventory.Settings{Enabled: true, Addr: ":18081", Path: "/var/lib/multinic-operator/inventory.json"}, o.inventory)
 }

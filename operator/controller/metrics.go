@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/viola"
@@ -208,8 +207,8 @@ func (c countingInventory) Upsert(providerID string, configs ...viola.NodeConfig
 	return n, err
 }
 
-func (c countingInventory) Prune(providerID string, keep func(inventory.Record) bool) (int, error) {
-	n, err := c.Inventory.Prune(providerID, keep)
+func (c countingInventory) PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error) {
+	n, err := c.Inventory.PruneNodes(providerID, keep)
 	if err != nil {
 		c.errors.WithLabelValues(inventoryPrune).Inc()
 	}

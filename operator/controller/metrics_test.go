@@ -152,7 +152,7 @@ func TestMetricsCountInventoryWriteErrors(t *testing.T) {
 	node.Interfaces[0].MTU = 9000
 	_, err = inv.Upsert("p", node)
 	require.Error(t, err)
-	_, err = inv.Prune("p", func(inventory.Record) bool { return false })
+	_, err = inv.PruneNodes("p", func(string, string) bool { return false })
 	require.Error(t, err)
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.inventoryWriteErrors.WithLabelValues(inventoryUpsert)))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.inventoryWriteErrors.WithLabelValues(inventoryPrune)))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -54,6 +56,11 @@ type Reconciler struct {
 	Metrics   *Metrics
 	// MaxConcurrentReconciles lets several CRs sync at once; one when zero.
 	MaxConcurrentReconciles int
+
+	// routingKeyIndexed says Client's cache indexes CRs by routing key
+	// (SetupWithManager adds the index; a Reconciler used without a
+	// manager lists every CR).
+	routingKeyIndexed bool
 }
 
 // +kubebuilder:rbac:groups=multinic.example.com,resources=openstackconfigs,verbs=get;list;watch;update;patch
@@ -124,6 +131,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		setFailed(status, string(reason), msg, oc.Generation)
 	} else {
 		r.recordPass(ctx, &oc, status, res, resynced, resent, now)
+	}
+	if !statusWriteNeeded(&oc.Status, status, poll.fastWindow, now) {
+		return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
 		return reconcile.Result{}, err
@@ -207,6 +217,26 @@ func ptrTime(t time.Time) *metav1.Time {
 	return &mt
 }
 
+// statusWriteNeeded tells whether next must be written over stored. Every
+// change is written at once, except lastSyncedAt alone: a pass that changes
+// nothing else refreshes it only when the stored time is at least a fast
+// window old. Without that, every poll of every CR would be a write to the
+// API server (and an event to every watcher) that says nothing new; with it
+// a CR that keeps polling writes at most once per fast window, and
+// lastSyncedAt is never older than the fast window plus the slow interval
+// while passes succeed. The exact time of the last successful pass is in the
+// multinic_openstackconfig_last_sync_timestamp_seconds metric, and Ready,
+// reasons and messages are always current because they are not the
+// timestamp.
+func statusWriteNeeded(stored, next *v1alpha1.OpenstackConfigStatus, fastWindow time.Duration, now time.Time) bool {
+	if stored.LastSyncedAt != nil && next.LastSyncedAt != nil && now.Sub(stored.LastSyncedAt.Time) < fastWindow {
+		unchanged := next.DeepCopy()
+		unchanged.LastSyncedAt = stored.LastSyncedAt
+		next = unchanged
+	}
+	return !equality.Semantic.DeepEqual(stored, next)
+}
+
 // writeStatus replaces the status on the latest version of the object, so a
 // concurrent spec edit does not fail the pass.
 func (r *Reconciler) writeStatus(ctx context.Context, key types.NamespacedName, status *v1alpha1.OpenstackConfigStatus) error {
@@ -223,13 +253,22 @@ func (r *Reconciler) writeStatus(ctx context.Context, key types.NamespacedName, 
 // SetupWithManager registers the controller. Secrets are watched by metadata
 // only: a change to a referenced Secret triggers a reconcile of its CRs.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.OpenstackConfig{}, routingKeyField, indexRoutingKey); err != nil {
+		return fmt.Errorf("index OpenstackConfigs by routing key: %w", err)
+	}
+	r.routingKeyIndexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.OpenstackConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.configsUsingSecret), builder.WithPredicates(secretChanged)).
 		Named("openstackconfig").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
 }
+
+// secretChanged passes every Secret event except those of the informer's
+// first list: at start every CR is reconciled for itself, and mapping each
+// existing Secret to its CRs as well gave CRs a second pass at start.
+var secretChanged = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
 
 // configsUsingSecret maps a Secret to the CRs in its namespace that read it.
 func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
