@@ -97,20 +97,27 @@ func recordGeneration(rec Record) (int, error) {
 	return gen, nil
 }
 
-// TestCrashSafetyChild is the writer of TestCrashSafety, run in a child
-// process; it does nothing in a normal test run. One writer per key writes
-// one generation after another until killed and prints "<key> <gen>" once
-// each is acknowledged; it exits if its parent goes away (stdin closes) so
-// a failed parent leaves no writer behind.
-func TestCrashSafetyChild(t *testing.T) {
-	path := os.Getenv(crashChildEnv)
+// childOf returns the inventory path a child test gets in env, skipping it
+// in a normal test run (when parent did not start it). The child exits when
+// its parent goes away (stdin closes), so a failed parent leaves none behind.
+func childOf(t *testing.T, env, parent string) string {
+	path := os.Getenv(env)
 	if path == "" {
-		t.Skip("only run as the child of TestCrashSafety")
+		t.Skip("only run as the child of " + parent)
 	}
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(3)
 	}()
+	return path
+}
+
+// TestCrashSafetyChild is the writer of TestCrashSafety, run in a child
+// process; it does nothing in a normal test run. One writer per key writes
+// one generation after another until killed and prints "<key> <gen>" once
+// each is acknowledged.
+func TestCrashSafetyChild(t *testing.T) {
+	path := childOf(t, crashChildEnv, "TestCrashSafety")
 	s, err := Open(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
@@ -260,14 +267,7 @@ func runAndKill(t *testing.T, child, env string, delay time.Duration) (map[strin
 // TestMigrationCrashSafetyChild opens (so migrates) the inventory of
 // TestMigrationCrashSafety in a child process and waits to be killed.
 func TestMigrationCrashSafetyChild(t *testing.T) {
-	path := os.Getenv(migrateChildEnv)
-	if path == "" {
-		t.Skip("only run as the child of TestMigrationCrashSafety")
-	}
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(3)
-	}()
+	path := childOf(t, migrateChildEnv, "TestMigrationCrashSafety")
 	fmt.Println(crashReady)
 	if _, err := Open(path); err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
