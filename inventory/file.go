@@ -228,7 +228,13 @@ func readShards(dir string, corrupt func(path string, err error) error) ([]Recor
 func writeShard(dir, providerID string, sh *shard) (int, error) {
 	path := filepath.Join(dir, shardFileName(providerID))
 	if sh == nil || len(sh.records) == 0 {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		err := os.Remove(path)
+		if errors.Is(err, os.ErrNotExist) {
+			// A shard removed by hand is as good as removed, but a lost
+			// directory (the volume went away) fails like any write would.
+			_, err = os.Stat(dir)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("remove inventory shard of providerId %q: %w", providerID, err)
 		}
 		syncDir(dir)

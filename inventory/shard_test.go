@@ -279,3 +279,18 @@ func TestShardsWithoutMarkerLoad(t *testing.T) {
 	_, err = os.Stat(path)
 	assert.NoError(t, err)
 }
+
+// Removing a key's last record when its shard is already gone succeeds;
+// when the whole directory is gone (the volume went away) it fails.
+func TestRemovingAMissingShard(t *testing.T) {
+	s, path := prunable(t)
+	require.NoError(t, os.Remove(shardPath(path, "prov-b")))
+	n, err := s.DeleteNodes("prov-b", "worker-1")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+
+	require.NoError(t, os.RemoveAll(shardDirFor(path)))
+	_, err = s.Prune("prov-a", func(Record) bool { return false })
+	require.ErrorContains(t, err, shardDirFor(path))
+	assert.Len(t, s.List(Filter{ProviderID: "prov-a"}), 3, "a failed removal removes nothing")
+}
