@@ -67,7 +67,7 @@ bench: ## Run the benchmarks quoted in the README.
 	$(GO) test -run '^$$' -bench '^BenchmarkSync$$/^vms=10000$$/' -benchmem -benchtime=10x -count=5 ./multinic/
 	$(GO) test -run '^$$' -bench '^BenchmarkSyncCRsOfOneProject$$' -benchmem -count=5 ./multinic/
 	$(GO) test -run '^$$' -bench '^BenchmarkDecodePage$$' -benchmem -count=5 ./openstack/
-	$(GO) test -run '^$$' -bench 'BenchmarkUpsertBatch1000|BenchmarkList10000' -benchmem -count=3 ./inventory/
+	$(GO) test -run '^$$' -bench 'BenchmarkUpsertBatch1000|BenchmarkList10000|BenchmarkRound' -benchmem -count=3 ./inventory/
 	$(GO) test -run '^$$' -bench 'BenchmarkFleet$$' -benchtime=1x -count=3 -timeout 60m ./operator/controller/
 
 ##@ Demo

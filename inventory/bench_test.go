@@ -2,8 +2,10 @@ package inventory
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/multinic/multinic/viola"
@@ -205,4 +207,66 @@ func BenchmarkList10000(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRound is one round of passes over a fleet of keys (one Biz
+// cluster per CR), each writing its key's nodes, all changed, from writers
+// at once as the operator's workers do; each write waits until durable.
+// bytes/inventory-size is what the round wrote over the whole inventory's
+// size on disk (the file and every shard).
+func BenchmarkRound(b *testing.B) {
+	for _, bc := range []struct{ keys, nodes, writers int }{{100, 20, 16}, {1000, 10, 16}} {
+		b.Run(fmt.Sprintf("keys=%d/nodes=%d/writers=%d", bc.keys, bc.nodes, bc.writers), func(b *testing.B) {
+			s, path := openTemp(b)
+			cfgs := [2][]viola.NodeConfig{batchConfigs(bc.nodes, 1450), batchConfigs(bc.nodes, 9000)}
+			round := func(i int) {
+				keys := make(chan int)
+				var wg sync.WaitGroup
+				for range bc.writers {
+					wg.Go(func() {
+						for k := range keys {
+							if _, err := s.Upsert(fmt.Sprintf("biz-%04d", k), cfgs[i%2]...); err != nil {
+								b.Error(err)
+							}
+						}
+					})
+				}
+				for k := range bc.keys {
+					keys <- k
+				}
+				close(keys)
+				wg.Wait()
+			}
+			round(1)
+			before := s.WriteStats()
+			i := 0
+			for b.Loop() {
+				round(i)
+				i++
+			}
+			written := s.WriteStats().Bytes - before.Bytes
+			b.ReportMetric(float64(written)/float64(b.N)/float64(inventoryBytes(b, path)), "bytes/inventory-size")
+			b.ReportMetric(float64(s.WriteStats().Files-before.Files)/float64(b.N), "files/round")
+		})
+	}
+}
+
+// inventoryBytes is the size of the inventory at path: the file and every
+// file of a shard directory beside it.
+func inventoryBytes(b *testing.B, path string) int64 {
+	var size int64
+	for _, p := range []string{path, path + ".d"} {
+		_ = filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if info, err := d.Info(); err == nil {
+					size += info.Size()
+				}
+			}
+			return nil
+		})
+	}
+	if size == 0 {
+		b.Fatal("no inventory on disk")
+	}
+	return size
 }

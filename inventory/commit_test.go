@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,13 +36,20 @@ func holdCommit(t *testing.T, s *Store, providerID string) (release func()) {
 	}
 }
 
-// waitQueued waits until n changes wait for the commit in progress.
-func waitQueued(t *testing.T, s *Store, n int) {
+// waitQueued waits until n changes of providerID wait for the commit in
+// progress.
+func waitQueued(t *testing.T, s *Store, providerID string, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		s.queueMu.Lock()
-		defer s.queueMu.Unlock()
-		return len(s.queue) == n
+		s.lanesMu.Lock()
+		l := s.lanes[providerID]
+		s.lanesMu.Unlock()
+		if l == nil {
+			return false
+		}
+		l.queueMu.Lock()
+		defer l.queueMu.Unlock()
+		return len(l.queue) == n
 	}, 30*time.Second, time.Millisecond)
 }
 
@@ -62,62 +68,85 @@ func upsertAsync(s *Store, providerID, nodeName string) <-chan upsertResult {
 	return out
 }
 
-// Writers that arrive while a write is in flight share the next one, and
-// each returns only once its record is in the file.
+// Writers of one key that arrive while its shard is being written share the
+// next write, and each returns only once its record is on disk.
 func TestConcurrentWritersShareOneWrite(t *testing.T) {
 	s, path := openTemp(t)
-	_, err := s.Upsert("held", node("worker-0", "vm-0", "fa:16:3e:00:00:00"))
+	_, err := s.Upsert("prov", node("worker-0", "vm-0", "fa:16:3e:00:00:00"))
 	require.NoError(t, err)
 	before := s.WriteStats()
 
-	release := holdCommit(t, s, "held")
+	release := holdCommit(t, s, "prov")
 	var results []<-chan upsertResult
 	for i := range 3 {
-		results = append(results, upsertAsync(s, fmt.Sprintf("prov-%d", i), "worker-1"))
+		results = append(results, upsertAsync(s, "prov", fmt.Sprintf("worker-%d", i+1)))
 	}
-	waitQueued(t, s, 3)
+	waitQueued(t, s, "prov", 3)
 	release()
 	for i, r := range results {
 		got := <-r
 		require.NoError(t, got.err, "writer %d", i)
 		assert.Equal(t, 1, got.n, "writer %d", i)
-		// Returned, so durable: the file already holds the record.
+		// Returned, so durable: the shard already holds the record.
 		recs, err := ReadFile(path)
 		require.NoError(t, err)
-		assert.Contains(t, providersOf(recs), fmt.Sprintf("prov-%d", i))
+		assert.Contains(t, keysOf(recs), fmt.Sprintf("prov/worker-%d", i+1))
 	}
 	after := s.WriteStats()
 	assert.Equal(t, int64(1), after.Files-before.Files, "three writers, one write (the holding Prune removed nothing)")
-	assert.Equal(t, stat(t, path).Size(), after.Bytes-before.Bytes)
+	assert.Equal(t, stat(t, shardPath(path, "prov")).Size(), after.Bytes-before.Bytes)
 	assert.Len(t, s.List(Filter{}), 4)
+}
+
+// Keys commit apart: a write of one key neither waits for another key's
+// write in progress nor rewrites its shard.
+func TestKeysCommitIndependently(t *testing.T) {
+	s, path := openTemp(t)
+	_, err := s.Upsert("held", node("worker-0", "vm-0", "fa:16:3e:00:00:00"))
+	require.NoError(t, err)
+	heldShard := stat(t, shardPath(path, "held"))
+	before := s.WriteStats()
+
+	release := holdCommit(t, s, "held")
+	got := <-upsertAsync(s, "other", "worker-1") // would block forever behind "held" if keys shared a lane
+	require.NoError(t, got.err)
+	assert.Equal(t, 1, got.n)
+	release()
+
+	after := s.WriteStats()
+	assert.Equal(t, int64(1), after.Files-before.Files)
+	assert.Equal(t, stat(t, shardPath(path, "other")).Size(), after.Bytes-before.Bytes, "only the changed key's shard is written")
+	assert.True(t, os.SameFile(heldShard, stat(t, shardPath(path, "held"))), "the other key's shard is not rewritten")
+	assert.Empty(t, s.lanes, "lanes go when their last writer does")
 }
 
 // A failed write fails every change of its batch and publishes none; the
 // next write starts from the state on disk.
 func TestFailedSharedWriteFailsEveryWriter(t *testing.T) {
 	s, path := openTemp(t)
-	_, err := s.Upsert("held", node("worker-0", "vm-0", "fa:16:3e:00:00:00"))
+	_, err := s.Upsert("prov", node("worker-0", "vm-0", "fa:16:3e:00:00:00"))
 	require.NoError(t, err)
 
-	release := holdCommit(t, s, "held")
-	a, b := upsertAsync(s, "prov-a", "worker-1"), upsertAsync(s, "prov-b", "worker-1")
-	waitQueued(t, s, 2)
-	require.NoError(t, os.RemoveAll(filepath.Dir(path))) // the volume went away
+	release := holdCommit(t, s, "prov")
+	a, b := upsertAsync(s, "prov", "worker-1"), upsertAsync(s, "prov", "worker-2")
+	waitQueued(t, s, "prov", 2)
+	dir := shardDirFor(path)
+	require.NoError(t, os.RemoveAll(dir)) // the volume went away
 	release()
 	for _, r := range []<-chan upsertResult{a, b} {
 		got := <-r
-		require.Error(t, got.err)
+		require.ErrorContains(t, got.err, dir)
 		assert.Zero(t, got.n)
 	}
-	assert.Equal(t, []string{"held"}, providersOf(s.List(Filter{})), "nothing of the failed batch is visible")
+	assert.Equal(t, []string{"prov/worker-0"}, keysOf(s.List(Filter{})), "nothing of the failed batch is visible")
 
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	n, err := s.Upsert("prov-a", node("worker-1", "vm-worker-1", "fa:16:3e:00:00:01"))
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	n, err := s.Upsert("prov", node("worker-1", "vm-worker-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the failed record counts as new again")
 	recs, err := ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"held", "prov-a"}, providersOf(recs))
+	assert.Equal(t, []string{"prov/worker-0", "prov/worker-1"}, keysOf(recs))
 }
 
 // A Prune whose keep func panics fails alone, even when another writer's
@@ -133,20 +162,21 @@ func TestPanickingKeepFailsOnlyItsPrune(t *testing.T) {
 		_, err := s.Prune("prov", func(Record) bool { panic("keep func bug") })
 		pruned <- err
 	}()
-	waitQueued(t, s, 1)
-	other := upsertAsync(s, "other", "worker-1")
-	waitQueued(t, s, 2)
+	waitQueued(t, s, "prov", 1)
+	other := upsertAsync(s, "prov", "worker-1")
+	waitQueued(t, s, "prov", 2)
 	release()
 	require.ErrorContains(t, <-pruned, "keep func bug")
 	got := <-other
 	require.NoError(t, got.err)
 	assert.Equal(t, 1, got.n)
-	assert.Equal(t, []string{"other", "prov"}, providersOf(s.List(Filter{})))
+	assert.Equal(t, []string{"prov/worker-0", "prov/worker-1"}, keysOf(s.List(Filter{})))
 }
 
-// The file is written from per-provider pieces; it must be exactly what
-// encoding the whole inventory at once gives.
-func TestFileIsTheWholeInventoryEncoded(t *testing.T) {
+// Each shard is written from the records' kept JSON; it must be exactly
+// what encoding the key's records at once gives, and a key that loses its
+// last record loses its file.
+func TestShardIsItsKeyEncoded(t *testing.T) {
 	s, path := openTemp(t)
 	for _, p := range []string{"b", "a", "c"} {
 		_, err := s.Upsert(p, node("worker-2", "vm-2", "fa:16:3e:00:00:02"), node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
@@ -154,21 +184,14 @@ func TestFileIsTheWholeInventoryEncoded(t *testing.T) {
 	}
 	_, err := s.DeleteNodes("c", "worker-1", "worker-2")
 	require.NoError(t, err)
-	want, err := json.Marshal(fileContent{Version: fileVersion, Records: s.List(Filter{})})
-	require.NoError(t, err)
-	got, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, string(want)+"\n", string(got))
-}
-
-func providersOf(recs []Record) []string {
-	var out []string
-	for _, r := range recs {
-		if len(out) == 0 || out[len(out)-1] != r.ProviderID {
-			out = append(out, r.ProviderID)
-		}
+	for _, p := range []string{"a", "b"} {
+		want, err := json.Marshal(shardContent{Version: fileVersion, ProviderID: p, Records: s.List(Filter{ProviderID: p})})
+		require.NoError(t, err)
+		got, err := os.ReadFile(shardPath(path, p))
+		require.NoError(t, err)
+		assert.Equal(t, string(want)+"\n", string(got))
 	}
-	return out
+	assert.ElementsMatch(t, []string{shardFileName("a"), shardFileName("b")}, dirNames(t, shardDirFor(path)))
 }
 
 // PruneNodes decides by instance ID and node name, within one provider, in
@@ -193,8 +216,7 @@ func TestPruneNodes(t *testing.T) {
 	assert.Equal(t, int64(1), s.WriteStats().Files-before.Files)
 	recs, err := ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"other", "prov"}, providersOf(recs))
-	assert.Len(t, recs, 2)
+	assert.Equal(t, []string{"other/worker-1", "prov/worker-1"}, keysOf(recs))
 
 	n, err = s.PruneNodes("prov", func(string, string) bool { return true })
 	require.NoError(t, err)

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,13 +25,25 @@ const (
 	// crashKills is how many times the writer is killed. Each kill costs a
 	// process start, so this sets the test's runtime (a few seconds).
 	crashKills = 200
-	// crashNodes records per generation: enough that a write takes a
-	// while, so many kills land inside one.
+	// crashNodes records per key and generation: enough that a write takes
+	// a while, so many kills land inside one.
 	crashNodes = 100
+	// crashKeys routing keys are written at once, each by its own writer,
+	// so kills also land while several shards are being replaced.
+	crashKeys = 3
 	// crashChildEnv carries the inventory path to the child process.
 	crashChildEnv = "MULTINIC_INVENTORY_CRASH_CHILD"
 	crashReady    = "crash-child-running"
+
+	// migrationKills is how many migrations are killed, of migrationKeys
+	// keys each; migrateChildEnv carries the path to that child.
+	migrationKills  = 40
+	migrationKeys   = 40
+	migrateChildEnv = "MULTINIC_INVENTORY_MIGRATE_CHILD"
+	migratedLine    = "migrated"
 )
+
+func crashKey(i int) string { return fmt.Sprintf("prov-%d", i) }
 
 // crashBatch is generation gen of the inventory: every node's port IDs carry
 // gen, so a file mixing two generations, or missing nodes, is detectable.
@@ -83,48 +97,68 @@ func recordGeneration(rec Record) (int, error) {
 	return gen, nil
 }
 
-// TestCrashSafetyChild is the writer of TestCrashSafety, run in a child
-// process; it does nothing in a normal test run. It writes one generation
-// after another until killed, and exits if its parent goes away (stdin
-// closes) so a failed parent leaves no writer behind.
-func TestCrashSafetyChild(t *testing.T) {
-	path := os.Getenv(crashChildEnv)
+// childOf returns the inventory path a child test gets in env, skipping it
+// in a normal test run (when parent did not start it). The child exits when
+// its parent goes away (stdin closes), so a failed parent leaves none behind.
+func childOf(t *testing.T, env, parent string) string {
+	path := os.Getenv(env)
 	if path == "" {
-		t.Skip("only run as the child of TestCrashSafety")
+		t.Skip("only run as the child of " + parent)
 	}
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(3)
 	}()
+	return path
+}
+
+// TestCrashSafetyChild is the writer of TestCrashSafety, run in a child
+// process; it does nothing in a normal test run. One writer per key writes
+// one generation after another until killed and prints "<key> <gen>" once
+// each is acknowledged.
+func TestCrashSafetyChild(t *testing.T) {
+	path := childOf(t, crashChildEnv, "TestCrashSafety")
 	s, err := Open(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
 	}
-	gen, err := generationOf(s.List(Filter{}))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child found a broken state:", err)
-		os.Exit(2)
-	}
-	for first := true; ; first = false {
-		gen++
-		if _, err := s.Upsert("prov", crashBatch(gen)...); err != nil {
-			fmt.Fprintln(os.Stderr, "child upsert:", err)
+	var started sync.WaitGroup
+	for k := range crashKeys {
+		key := crashKey(k)
+		gen, err := generationOf(s.List(Filter{ProviderID: key}))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child found a broken state:", key, err)
 			os.Exit(2)
 		}
-		// Reported after the first write, so every child moves the
-		// generation on and the test can require progress without timing.
-		if first {
-			fmt.Println(crashReady)
-		}
+		started.Add(1)
+		go func() {
+			for first := true; ; first = false {
+				gen++
+				if _, err := s.Upsert(key, crashBatch(gen)...); err != nil {
+					fmt.Fprintln(os.Stderr, "child upsert:", err)
+					os.Exit(2)
+				}
+				fmt.Println(key, gen) // one write(2): a line is never split
+				if first {
+					started.Done()
+				}
+			}
+		}()
 	}
+	// Reported once every key was written, so every child moves every
+	// generation on and the test can require progress without timing.
+	started.Wait()
+	fmt.Println(crashReady)
+	select {}
 }
 
-// TestCrashSafety kills a writer with SIGKILL at random moments and checks
-// that every time the file opens cleanly (no quarantine needed) and holds
-// one complete generation, never an older one than before. It covers
-// process crashes; a power loss additionally depends on the fsyncs, which a
-// test cannot observe.
+// TestCrashSafety kills the writers with SIGKILL at random moments and
+// checks that every time the inventory opens cleanly (no quarantine needed),
+// every file in it is whole JSON, and each key holds one complete
+// generation, never older than the last one acknowledged to the writer nor
+// than one seen before. It covers process crashes; a power loss
+// additionally depends on the fsyncs, which a test cannot observe.
 func TestCrashSafety(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("this is the child")
@@ -133,42 +167,59 @@ func TestCrashSafety(t *testing.T) {
 	path := filepath.Join(dir, "inventory.json")
 	s, err := Open(path)
 	require.NoError(t, err)
-	_, err = s.Upsert("prov", crashBatch(0)...)
-	require.NoError(t, err)
+	var shards []string
+	for k := range crashKeys {
+		_, err = s.Upsert(crashKey(k), crashBatch(0)...)
+		require.NoError(t, err)
+		shards = append(shards, shardFileName(crashKey(k)))
+	}
 
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("random seed %d", seed)
-	last, leftovers := 0, 0
+	last := map[string]int{}
+	leftovers := 0
 	for kill := range crashKills {
-		runAndKill(t, path, time.Duration(rng.IntN(5001))*time.Microsecond)
+		acked, _ := runAndKill(t, "TestCrashSafetyChild", crashChildEnv+"="+path, time.Duration(rng.IntN(5001))*time.Microsecond)
 
 		// A temporary file left behind means the kill hit between its
 		// creation and the rename. Logged, not asserted: where a kill lands
 		// is up to the scheduler.
-		if names := dirNames(t, dir); len(names) > 1 {
+		if len(dirNames(t, shardDirFor(path))) > crashKeys {
 			leftovers++
 		}
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.True(t, json.Valid(raw), "kill %d: file is not valid JSON: %.200q", kill, raw)
+		files := []string{path}
+		for _, name := range shards {
+			files = append(files, filepath.Join(shardDirFor(path), name))
+		}
+		for _, name := range files {
+			raw, err := os.ReadFile(name)
+			require.NoError(t, err)
+			require.True(t, json.Valid(raw), "kill %d: %s is not valid JSON: %.200q", kill, name, raw)
+		}
 		reopened, err := Open(path)
 		require.NoError(t, err, "kill %d", kill)
-		gen, err := generationOf(reopened.List(Filter{}))
-		require.NoError(t, err, "kill %d", kill)
-		require.Greater(t, gen, last, "kill %d: generation must move on and never go back", kill)
-		last = gen
-		require.Equal(t, []string{"inventory.json"}, dirNames(t, dir), "kill %d: Open must remove leftover temporary files", kill)
+		for k := range crashKeys {
+			key := crashKey(k)
+			gen, err := generationOf(reopened.List(Filter{ProviderID: key}))
+			require.NoError(t, err, "kill %d, %s", kill, key)
+			require.GreaterOrEqual(t, gen, acked[key], "kill %d, %s: an acknowledged generation was lost", kill, key)
+			require.Greater(t, gen, last[key], "kill %d, %s: generation must move on and never go back", kill, key)
+			last[key] = gen
+		}
+		require.Equal(t, []string{"inventory.json", "inventory.json.d"}, dirNames(t, dir), "kill %d", kill)
+		require.ElementsMatch(t, shards, dirNames(t, shardDirFor(path)), "kill %d: Open must remove leftover temporary files", kill)
 	}
-	t.Logf("%d kills, reached generation %d, %d kills left a temporary file behind", crashKills, last, leftovers)
+	t.Logf("%d kills, reached generations %v, %d kills left a temporary file behind", crashKills, last, leftovers)
 }
 
-// runAndKill starts the writer, waits until it has written once, lets it
-// run for delay and kills it with SIGKILL.
-func runAndKill(t *testing.T, path string, delay time.Duration) {
+// runAndKill starts the child test with env set, waits until it says it is
+// running, lets it run for delay and kills it with SIGKILL. It returns the
+// last generation each key's writer acknowledged, and every line printed.
+func runAndKill(t *testing.T, child, env string, delay time.Duration) (map[string]int, []string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashSafetyChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -178,12 +229,23 @@ func runAndKill(t *testing.T, path string, delay time.Duration) {
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 
-	ready := false
-	for lines := bufio.NewScanner(stdout); lines.Scan(); {
-		if strings.TrimSpace(lines.Text()) == crashReady {
-			ready = true
-			break
+	acked := map[string]int{}
+	var printed []string
+	lines := bufio.NewScanner(stdout)
+	// ack records a line "<key> <gen>"; lines are only ever appended, and a
+	// writer acknowledges its generations in order.
+	ack := func(line string) bool {
+		printed = append(printed, line)
+		var key string
+		var gen int
+		if _, err := fmt.Sscanf(line, "%s %d", &key, &gen); err == nil {
+			acked[key] = max(acked[key], gen)
 		}
+		return strings.TrimSpace(line) == crashReady
+	}
+	ready := false
+	for !ready && lines.Scan() {
+		ready = ack(lines.Text())
 	}
 	if !ready {
 		_ = cmd.Wait()
@@ -191,8 +253,56 @@ func runAndKill(t *testing.T, path string, delay time.Duration) {
 	}
 	time.Sleep(delay)
 	require.NoError(t, cmd.Process.Kill()) // SIGKILL on Unix
+	// Everything the writer printed before it died is still in the pipe.
+	for lines.Scan() {
+		ack(lines.Text())
+	}
 	_ = cmd.Wait()
 	if cmd.ProcessState.Exited() {
 		t.Fatalf("writer exited by itself with %v instead of being killed: %s", cmd.ProcessState, stderr.String())
 	}
+	return acked, printed
+}
+
+// TestMigrationCrashSafetyChild opens (so migrates) the inventory of
+// TestMigrationCrashSafety in a child process and waits to be killed.
+func TestMigrationCrashSafetyChild(t *testing.T) {
+	path := childOf(t, migrateChildEnv, "TestMigrationCrashSafety")
+	fmt.Println(crashReady)
+	if _, err := Open(path); err != nil {
+		fmt.Fprintln(os.Stderr, "child open:", err)
+		os.Exit(2)
+	}
+	fmt.Println(migratedLine)
+	select {}
+}
+
+// TestMigrationCrashSafety kills migrations of a single-file inventory at
+// random moments: the next Open must always find every record of that file
+// at its generation, in exactly its keys' shards. Each round starts from a
+// new single file over the shards of the last (as after a downgrade and an
+// upgrade), with other content and partly other keys, so a migration must
+// also replace and remove what an earlier one wrote.
+func TestMigrationCrashSafety(t *testing.T) {
+	if os.Getenv(migrateChildEnv) != "" {
+		t.Skip("this is the child")
+	}
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("random seed %d", seed)
+	finished := 0
+	for kill := range migrationKills {
+		var providers []string
+		for k := range migrationKeys {
+			providers = append(providers, fmt.Sprintf("prov-%d", k+kill%7))
+		}
+		want := writeSingleFile(t, path, kill, providers...)
+		_, printed := runAndKill(t, "TestMigrationCrashSafetyChild", migrateChildEnv+"="+path, time.Duration(rng.IntN(60001))*time.Microsecond)
+		if slices.Contains(printed, migratedLine) {
+			finished++
+		}
+		requireMigrated(t, path, want, kill, providers...)
+	}
+	t.Logf("%d migrations killed, %d of them after they had finished", migrationKills, finished)
 }

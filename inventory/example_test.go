@@ -11,8 +11,8 @@ import (
 )
 
 // A Store keeps the latest node config per provider and node; NewHandler
-// serves it read-only. Open("") keeps it in memory, a path in a file written
-// atomically.
+// serves it read-only. Open("") keeps it in memory, a path in files (one per
+// provider) written atomically.
 func Example() {
 	store, err := inventory.Open("")
 	if err != nil {

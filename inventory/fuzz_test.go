@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,69 +91,180 @@ func check(t *testing.T, method string, u *url.URL, rec *httptest.ResponseRecord
 	}
 }
 
-// FuzzDecodeFile feeds arbitrary bytes to the inventory file decoder, with
-// seeds of corrupt files (truncated, NUL bytes, a byte-order mark, invalid
-// UTF-8, wrong types, nulls, duplicates, bad times, trailing garbage). It
-// must never panic; a refusal is ErrCorrupt or the newer-version error and
-// names the file; and whatever it accepts, the store can serve and write
-// back, reading the same again (a loaded file that cannot be written would
-// fail every later sync).
-func FuzzDecodeFile(f *testing.F) {
-	const rec = `{"providerId":"prov","nodeName":"worker-1","instanceId":"vm-1","config":{"nodeName":"worker-1","instanceId":"vm-1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":1450}]},"lastConfigHash":"x","updatedAt":"2026-01-02T03:04:05Z"}`
+// fuzzRecord is a valid record of provider "prov" for the decoders' seeds.
+const fuzzRecord = `{"providerId":"prov","nodeName":"worker-1","instanceId":"vm-1","config":{"nodeName":"worker-1","instanceId":"vm-1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":1450}]},"lastConfigHash":"x","updatedAt":"2026-01-02T03:04:05Z"}`
+
+// fuzzCorruptRecordLists are records arrays of corrupt files: NUL bytes,
+// invalid UTF-8, wrong types, nulls, bad times, duplicate keys, deep nesting.
+var fuzzCorruptRecordLists = []string{
+	"[\x00]",
+	"[{\"providerId\":\"p\xff\",\"nodeName\":\"n\"}]",
+	`null`, `[null]`, `{}`,
+	`[{"providerId":"p","nodeName":"n","updatedAt":"yesterday"}]`,
+	`[{"providerId":"p","nodeName":"n","updatedAt":"0000-01-01T00:00:00+23:59"}]`,
+	`[{"providerId":"p","nodeName":"n","config":null}]`,
+	`[{"providerId":"p","nodeName":"n","config":{"interfaces":[{"id":-5,"mtu":1e9}]}}]`,
+	`[{"providerId":"p","PROVIDERID":"q","nodeName":"n","nodeName":"m"}]`,
+	`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`,
+}
+
+// checkRefusal requires a decoder's refusal to be ErrCorrupt or the
+// newer-version error, naming the file.
+func checkRefusal(t *testing.T, err error, path string) {
+	t.Helper()
+	if !errors.Is(err, ErrCorrupt) && !strings.Contains(err.Error(), "written by a newer operator") {
+		t.Fatalf("refusal is neither corrupt nor newer: %v", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Fatalf("error does not name the file: %v", err)
+	}
+}
+
+// checkAccepted requires accepted records to have keys (under providerID,
+// when given), no repeats, and hashes of this build.
+func checkAccepted(t *testing.T, records []Record, providerID string) {
+	t.Helper()
+	seen := map[recordKey]bool{}
+	for _, r := range records {
+		key := recordKey{r.ProviderID, r.NodeName}
+		if r.ProviderID == "" || r.NodeName == "" || seen[key] || (providerID != "" && r.ProviderID != providerID) {
+			t.Fatalf("accepted a record without a key, twice, or under another key: %+v", key)
+		}
+		seen[key] = true
+		if r.LastConfigHash != ConfigHash(r.Config) {
+			t.Fatalf("hash of %+v not recomputed", key)
+		}
+	}
+}
+
+// checkShardsRoundTrip writes records as the store does, one shard per
+// provider, and requires each to read back as the same records: a loaded
+// file that cannot be written would fail every later sync.
+func checkShardsRoundTrip(t *testing.T, records []Record, dir string) {
+	t.Helper()
+	snap := newSnapshot(slices.Clone(records))
+	for _, id := range snap.providers {
+		sh := snap.byID[id]
+		for i := range sh.records {
+			var err error
+			if sh.records[i].encoded, err = json.Marshal(&sh.records[i]); err != nil {
+				t.Fatalf("accepted a record the store cannot write back: %v", err)
+			}
+		}
+		encoded := sh.encode(id)
+		gotID, again, err := decodeShard(encoded, filepath.Join(dir, shardFileName(id)))
+		if err != nil || gotID != id {
+			t.Fatalf("the written shard of %q does not read back (%q): %v\n%s", id, gotID, err, encoded)
+		}
+		reencoded, _ := json.Marshal(shardContent{Version: fileVersion, ProviderID: id, Records: again})
+		if !bytes.Equal(encoded, append(reencoded, '\n')) {
+			t.Fatalf("a write and read changed the records:\n%s\n%s", encoded, reencoded)
+		}
+	}
+}
+
+// FuzzDecodeMarker feeds arbitrary bytes to the decoder of the file at the
+// inventory's path: a marker naming the shard directory, or a single file of
+// version 1 (or none) with every record, seeded with corrupt files
+// (truncated, a byte-order mark, trailing garbage, bad versions, markers
+// naming no directory or carrying records). It must never panic; a refusal
+// is ErrCorrupt or the newer-version error and names the file; a marker
+// names a directory beside it; and the records of a single file can be
+// written as shards and read back unchanged.
+func FuzzDecodeMarker(f *testing.F) {
+	rec := fuzzRecord
 	for _, seed := range []string{
+		`{"version":2,"shards":"inventory.json.d"}`,
+		`{"version":2,"shards":"inventory.json.d","records":[]}`,
+		`{"version":2,"shards":"inventory.json.d","records":[` + rec + `]}`,
+		`{"version":2,"shards":"../etc"}`, `{"version":2,"shards":".."}`, `{"version":2,"shards":"inventory.json"}`,
+		`{"version":2,"shards":""}`, `{"version":2}`, `{"version":2,"shards":"a\u0000b"}`, `{"version":2,"shards":7}`,
 		`{"version":1,"records":[` + rec + `]}`,
 		`{"records":[` + rec + `]}`, // a file of the first operator, without version
 		`{"version":1,"records":[` + rec + `,` + rec + `]}`,
 		`{"version":1,"records":[` + rec[:len(rec)/2],
 		`{"version":1,"records":[]}` + " x",
 		"\xef\xbb\xbf" + `{"version":1,"records":[]}`,
-		"{\"version\":1,\"records\":[\x00]}",
-		"{\"records\":[{\"providerId\":\"p\xff\",\"nodeName\":\"n\"}]}",
-		`{"version":"1","records":[]}`, `{"version":1e999}`, `{"version":2,"records":[]}`, `{"version":-1}`,
-		`{"records":null}`, `{"records":[null]}`, `{"records":{}}`, `null`, `[]`, `0`, `""`, "", " \n\t",
-		`{"records":[{"providerId":"p","nodeName":"n","updatedAt":"yesterday"}]}`,
-		`{"records":[{"providerId":"p","nodeName":"n","updatedAt":"0000-01-01T00:00:00+23:59"}]}`,
-		`{"records":[{"providerId":"p","nodeName":"n","config":null}]}`,
-		`{"records":[{"providerId":"p","nodeName":"n","config":{"interfaces":[{"id":-5,"mtu":1e9}]}}]}`,
-		`{"records":[{"providerId":"p","PROVIDERID":"q","nodeName":"n","nodeName":"m"}]}`,
-		`{"records":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}`,
+		`{"version":"1","records":[]}`, `{"version":1e999}`, `{"version":3,"records":[]}`, `{"version":-1}`,
+		`null`, `[]`, `0`, `""`, "", " \n\t",
 	} {
 		f.Add([]byte(seed))
 	}
+	for _, records := range fuzzCorruptRecordLists {
+		f.Add([]byte(`{"version":1,"records":` + records + `}`))
+	}
 	const path = "/var/lib/multinic-operator/inventory.json"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		records, err := decodeFile(data, path)
+		lay, err := decodeMarker(data, path)
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) && !strings.Contains(err.Error(), "written by a newer operator") {
-				t.Fatalf("refusal is neither corrupt nor newer: %v", err)
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Fatalf("error does not name the file: %v", err)
-			}
+			checkRefusal(t, err, path)
 			return
 		}
-		seen := map[recordKey]bool{}
-		for _, r := range records {
-			key := recordKey{r.ProviderID, r.NodeName}
-			if r.ProviderID == "" || r.NodeName == "" || seen[key] {
-				t.Fatalf("accepted a record without a key or twice: %+v", key)
+		switch lay.version {
+		case singleFileVersion:
+			checkAccepted(t, lay.records, "")
+			checkShardsRoundTrip(t, lay.records, shardDirFor(path))
+		case fileVersion:
+			if filepath.Dir(lay.shardDir) != filepath.Dir(path) || lay.shardDir == path || len(lay.records) > 0 {
+				t.Fatalf("accepted a marker naming %q beside %q, or carrying records", lay.shardDir, path)
 			}
-			seen[key] = true
-			if r.LastConfigHash != ConfigHash(r.Config) {
-				t.Fatalf("hash of %+v not recomputed", key)
+			marker, _ := json.Marshal(markerContent{Version: fileVersion, Shards: filepath.Base(lay.shardDir)})
+			if again, err := decodeMarker(marker, path); err != nil || again.shardDir != lay.shardDir {
+				t.Fatalf("the written marker does not read back: %v", err)
 			}
+		default:
+			t.Fatalf("accepted version %d", lay.version)
 		}
-		encoded, err := json.Marshal(fileContent{Version: fileVersion, Records: newSnapshot(records).allRecords()})
+	})
+}
+
+// FuzzDecodeShard feeds arbitrary bytes to the shard decoder, named after
+// the providerId the bytes hold (so the fuzzer gets past the name check) or,
+// when renamed, after another key. It must never panic; a refusal is
+// ErrCorrupt or the newer-version error and names the shard; whatever it
+// accepts is one key's records under the name of that key, which the store
+// can write back and read again unchanged.
+func FuzzDecodeShard(f *testing.F) {
+	shard := func(version, providerID, records string) string {
+		return `{"version":` + version + `,"providerId":` + providerID + `,"records":` + records + `}`
+	}
+	rec := fuzzRecord
+	for _, seed := range []string{
+		shard("2", `"prov"`, `[`+rec+`]`),
+		shard("2", `"prov"`, `[`+rec+`,`+rec+`]`),
+		shard("2", `"other"`, `[`+rec+`]`),
+		shard("2", `""`, `[]`), shard("2", `null`, `[]`), shard("2", `"prov"`, `[]`),
+		shard("1", `"prov"`, `[`+rec+`]`), shard("3", `"prov"`, `[]`), shard("-1", `"prov"`, `[]`),
+		shard("2", `"../../etc/passwd"`, `[]`), shard("2", `"a/b\u0000.json"`, `[]`),
+		shard("2", `"`+strings.Repeat("x", 300)+`"`, `[]`),
+		shard("2", `"prov"`, `[`+rec[:len(rec)/2]),
+		shard("2", `"prov"`, `[]`) + " x",
+		"\xef\xbb\xbf" + shard("2", `"prov"`, `[]`),
+		`null`, `[]`, `0`, `""`, "", " \n\t",
+	} {
+		f.Add([]byte(seed), false)
+	}
+	for _, records := range fuzzCorruptRecordLists {
+		f.Add([]byte(shard("2", `"p"`, records)), false)
+	}
+	f.Add([]byte(shard("2", `"prov"`, `[`+rec+`]`)), true)
+	const dir = "/var/lib/multinic-operator/inventory.json.d"
+	f.Fuzz(func(t *testing.T, data []byte, renamed bool) {
+		var named struct{ ProviderID string }
+		_ = json.Unmarshal(data, &named)
+		if renamed {
+			named.ProviderID += "-renamed"
+		}
+		path := filepath.Join(dir, shardFileName(named.ProviderID))
+		providerID, records, err := decodeShard(data, path)
 		if err != nil {
-			t.Fatalf("accepted a file the store cannot write back: %v", err)
+			checkRefusal(t, err, path)
+			return
 		}
-		again, err := decodeFile(encoded, path)
-		if err != nil {
-			t.Fatalf("the written file does not read back: %v", err)
+		if renamed || providerID == "" || filepath.Base(path) != shardFileName(providerID) {
+			t.Fatalf("accepted providerId %q from %s", providerID, path)
 		}
-		reencoded, _ := json.Marshal(fileContent{Version: fileVersion, Records: again})
-		if !bytes.Equal(encoded, reencoded) {
-			t.Fatalf("a write and read changed the records:\n%s\n%s", encoded, reencoded)
-		}
+		checkAccepted(t, records, providerID)
+		checkShardsRoundTrip(t, records, dir)
 	})
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -143,27 +144,22 @@ func compareRecords(a, b Record) int {
 	return cmp.Or(cmp.Compare(a.ProviderID, b.ProviderID), cmp.Compare(a.NodeName, b.NodeName))
 }
 
-// encodeFile renders snap as the inventory file: the same bytes as
-// json.Marshal of fileContent plus a newline, put together from the JSON
+// encode renders sh as the shard file of providerID: the same bytes as
+// json.Marshal of shardContent plus a newline, put together from the JSON
 // each record got when it was stored.
-func (snap *snapshot) encodeFile() []byte {
-	size := 64
-	for _, id := range snap.providers {
-		for i := range snap.byID[id].records {
-			size += len(snap.byID[id].records[i].encoded) + 1
-		}
+func (sh *shard) encode(providerID string) []byte {
+	key, _ := json.Marshal(providerID) // a string always marshals
+	size := 64 + len(key)
+	for i := range sh.records {
+		size += len(sh.records[i].encoded) + 1
 	}
 	buf := make([]byte, 0, size)
-	buf = fmt.Appendf(buf, `{"version":%d,"records":[`, fileVersion)
-	first := true
-	for _, id := range snap.providers {
-		for i := range snap.byID[id].records {
-			if !first {
-				buf = append(buf, ',')
-			}
-			first = false
-			buf = append(buf, snap.byID[id].records[i].encoded...)
+	buf = fmt.Appendf(buf, `{"version":%d,"providerId":%s,"records":[`, fileVersion, key)
+	for i := range sh.records {
+		if i > 0 {
+			buf = append(buf, ',')
 		}
+		buf = append(buf, sh.records[i].encoded...)
 	}
 	return append(buf, "]}\n"...)
 }

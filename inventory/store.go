@@ -3,9 +3,10 @@
 // API, so people and tools can see what the operator last asked the Biz
 // clusters to configure without access to those clusters.
 //
-// The file is rewritten atomically on every change, so a crash leaves either
-// the old or the new content, never a torn file. Only one process may own the
-// file at a time; run a single operator replica.
+// Each routing key's records live in a file of their own, rewritten
+// atomically when they change, so a crash leaves either the old or the new
+// content, never a torn file. Only one process may own an inventory at a
+// time; run a single operator replica.
 package inventory
 
 import (
@@ -18,9 +19,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/multinic/multinic/viola"
 )
@@ -57,8 +60,9 @@ func (f Filter) matches(r *Record) bool {
 		(f.InstanceID == "" || f.InstanceID == r.InstanceID)
 }
 
-// ErrCorrupt marks an inventory file that exists but cannot be read as an
-// inventory. The caller decides whether to stop or to move the file aside.
+// ErrCorrupt marks an inventory file (the file at the inventory's path or a
+// shard) that exists but cannot be read as one. The caller decides whether
+// to stop or to move the file aside.
 var ErrCorrupt = errors.New("inventory file is corrupt")
 
 // Store is the file-backed inventory. A nil *Store is a disabled inventory:
@@ -66,39 +70,52 @@ var ErrCorrupt = errors.New("inventory file is corrupt")
 // when INVENTORY_ENABLED is false. Open("") gives a Store that keeps records
 // in memory only.
 type Store struct {
-	path string
-	now  func() time.Time
+	path     string
+	shardDir string
+	now      func() time.Time
 	// opened tells a Store made by Open from a zero Store{}, which has no
 	// state to write to; path cannot, since "" means in-memory.
 	opened bool
 
-	quarantine  bool
-	quarantined string
+	quarantine     bool
+	quarantined    []string
+	migrationSteps func(string) error // set by tests to crash a migration
 
-	// Writers queue their change and commit under commitMu: whoever holds
-	// it applies every queued change to the published snapshot and writes
-	// the file once for all of them (group commit), so writers that arrive
-	// during a write share the next one. Each still returns only after its
-	// change is on disk. Readers never take a lock; they read the published
-	// snapshot, which is never modified once stored.
-	queueMu  sync.Mutex
-	queue    []*change
-	commitMu sync.Mutex
-	current  atomic.Pointer[snapshot]
+	// Writers of one routing key queue their change in its lane and commit
+	// under the lane's commitMu: whoever holds it applies every queued
+	// change of that key and writes its shard once for all of them (group
+	// commit), so writers that arrive during a write share the next one.
+	// Each still returns only after its change is on disk. Keys commit in
+	// parallel; publishMu only orders the swaps of the published snapshot.
+	// Readers never take a lock; they read the published snapshot, which is
+	// never modified once stored.
+	lanesMu   sync.Mutex
+	lanes     map[string]*lane
+	publishMu sync.Mutex
+	current   atomic.Pointer[snapshot]
 
 	fileWrites, bytesWritten atomic.Int64
 }
 
+// lane is the commit queue of one routing key, kept while someone uses it.
+type lane struct {
+	users    int // under Store.lanesMu
+	queueMu  sync.Mutex
+	queue    []*change
+	commitMu sync.Mutex
+}
+
 // WriteStats counts the durable writes of a Store since Open.
 type WriteStats struct {
-	// Files is how many times the file was replaced.
+	// Files is how many times a shard file was replaced or removed.
 	Files int64
 	// Bytes is the content written by those replacements.
 	Bytes int64
 }
 
 // WriteStats reports what the store has written to disk since Open (not
-// counting the file Open may create), so write amplification is measurable.
+// counting what Open itself writes: the marker, a migration), so write
+// amplification is measurable.
 func (s *Store) WriteStats() WriteStats {
 	if s == nil {
 		return WriteStats{}
@@ -114,11 +131,14 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
-// QuarantineCorrupt makes Open move a corrupt inventory file aside and start
-// empty instead of failing with ErrCorrupt. The inventory can be rebuilt by
-// the next sync, so an operator may prefer running to crash-looping; the file
-// is renamed to "<path>.corrupt-<UTC time>", never deleted, so it can still be
-// inspected. Quarantined reports where it went.
+// QuarantineCorrupt makes Open move corrupt inventory files aside instead of
+// failing with ErrCorrupt. The inventory can be rebuilt by the next sync, so
+// an operator may prefer running to crash-looping; a file is renamed to
+// "<file>.corrupt-<UTC time>", never deleted, so it can still be inspected.
+// A corrupt shard is moved alone: its routing key starts empty and every
+// other key keeps its records. A corrupt file at the inventory's path (the
+// marker) is moved and replaced by a new one, and the shards beside it load
+// as usual: the marker holds no records. Quarantined reports what moved.
 //
 // Only ErrCorrupt triggers it. A file that cannot be read at all (permissions,
 // I/O errors) or was written by a newer operator still fails Open: moving it
@@ -127,9 +147,12 @@ func QuarantineCorrupt() Option {
 	return func(s *Store) { s.quarantine = true }
 }
 
-// Open loads the inventory at path, creating the file (and its directory)
-// when it does not exist yet. Creating it here rather than on the first change
-// makes an unwritable path fail at startup instead of minutes later.
+// Open loads the inventory at path, creating it (and its directory) when it
+// does not exist yet. Creating it here rather than on the first change makes
+// an unwritable path fail at startup instead of minutes later. An inventory
+// in the single file of earlier versions is split into shards first (see
+// the layout in file.go); a crash during that leaves the single file, and
+// the next Open migrates it again.
 //
 // An empty path gives an in-memory store: it behaves like a file store,
 // including change detection across Upserts, but keeps nothing across
@@ -137,7 +160,7 @@ func QuarantineCorrupt() Option {
 // still skips unchanged nodes. SettingsFromEnv never yields an empty path, so
 // persistence cannot be turned off by a blank variable.
 func Open(path string, opts ...Option) (*Store, error) {
-	s := &Store{path: path, now: time.Now, opened: true}
+	s := &Store{path: path, now: time.Now, opened: true, lanes: map[string]*lane{}}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -145,45 +168,96 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.current.Store(emptySnapshot)
 		return s, nil
 	}
-	removeStaleTempFiles(path)
-	records, err := readFile(path)
+	base := filepath.Base(path)
+	removeStaleTempFiles(filepath.Dir(path), func(name string) bool { return name == base })
+	lay, err := readLayout(path)
 	if errors.Is(err, ErrCorrupt) && s.quarantine {
 		moved, qerr := quarantineFile(path, s.now())
 		if qerr != nil {
 			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
 		}
-		s.quarantined = moved
+		s.quarantined = append(s.quarantined, moved)
 		err = os.ErrNotExist
 	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("create inventory directory: %w", err)
-		}
-		snap := newSnapshot(nil)
-		if _, err := writeSnapshot(path, snap); err != nil {
-			if s.quarantined != "" {
-				// No Store is returned, so the error is the only place
-				// the caller can learn where the corrupt file went.
-				return nil, fmt.Errorf("corrupt inventory file moved to %s, but starting empty failed: %w", s.quarantined, err)
-			}
-			return nil, err
-		}
-		s.current.Store(snap)
+		s.shardDir = shardDirFor(path)
+		err = s.create()
 	case err != nil:
 		return nil, err
+	case lay.version == singleFileVersion:
+		err = s.migrate(lay.records)
 	default:
-		for i := range records {
-			if err := s.encode(&records[i]); err != nil {
-				return nil, err
-			}
-		}
-		s.current.Store(newSnapshot(records))
+		s.shardDir = lay.shardDir
+		// A marker whose directory is gone (removed by hand) is an
+		// inventory without records, as a missing file is.
+		err = makeShardDir(s.shardDir)
+	}
+	if err == nil {
+		err = s.load()
+	}
+	if err != nil && len(s.quarantined) > 0 {
+		// No Store is returned, so the error is the only place the caller
+		// can learn where the corrupt files went.
+		return nil, fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// Path is the file the store persists to; "" for an in-memory store.
+// create makes a new inventory: the shard directory, then the marker.
+func (s *Store) create() error {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("create inventory directory: %w", err)
+	}
+	if err := makeShardDir(s.shardDir); err != nil {
+		return err
+	}
+	return writeMarker(s.path, s.shardDir)
+}
+
+// migrate splits a single-file inventory into shards.
+func (s *Store) migrate(records []Record) error {
+	for i := range records {
+		if err := s.encode(&records[i]); err != nil {
+			return err
+		}
+	}
+	dir, err := migrate(s.path, newSnapshot(records), s.migrationSteps)
+	s.shardDir = dir
+	return err
+}
+
+// load reads every shard into the published snapshot; a corrupt one is
+// moved aside under QuarantineCorrupt.
+func (s *Store) load() error {
+	removeStaleTempFiles(s.shardDir, isShardFileName)
+	records, err := readShards(s.shardDir, func(path string, err error) error {
+		if !s.quarantine {
+			return err
+		}
+		moved, qerr := quarantineFile(path, s.now())
+		if qerr != nil {
+			return fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
+		}
+		s.quarantined = append(s.quarantined, moved)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range records {
+		if err := s.encode(&records[i]); err != nil {
+			return err
+		}
+	}
+	s.current.Store(newSnapshot(records))
+	return nil
+}
+
+// Path is the inventory's file (its marker); "" for an in-memory store.
 func (s *Store) Path() string {
 	if s == nil {
 		return ""
@@ -191,22 +265,23 @@ func (s *Store) Path() string {
 	return s.path
 }
 
-// Quarantined is where Open moved a corrupt file under QuarantineCorrupt, or
-// "" when it moved nothing. Callers log it: the store silently started empty.
-func (s *Store) Quarantined() string {
+// Quarantined lists where Open moved corrupt files under QuarantineCorrupt:
+// the marker, shards, or both. Callers log it: the records of those files
+// are gone until the next sync rebuilds them.
+func (s *Store) Quarantined() []string {
 	if s == nil {
-		return ""
+		return nil
 	}
-	return s.quarantined
+	return slices.Clone(s.quarantined)
 }
 
 // Upsert stores configs as the latest state of their nodes under providerID
 // and reports how many records were added or changed. Configs identical to
-// what is stored are skipped, and when nothing changed the file is not
+// what is stored are skipped, and when nothing changed no file is
 // rewritten, so calling Upsert after every sync is cheap.
 //
 // The batch is all or nothing: any invalid config, a node named twice, or a
-// failed write leaves both the file and the in-memory state as they were.
+// failed write leaves both the files and the in-memory state as they were.
 func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, error) {
 	if s == nil {
 		return 0, nil
@@ -216,6 +291,11 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	}
 	if providerID == "" {
 		return 0, errors.New("inventory upsert: providerId is required")
+	}
+	// JSON would store invalid UTF-8 as U+FFFD, so the key read back would
+	// not be the key written, nor match its shard's name.
+	if !utf8.ValidString(providerID) {
+		return 0, fmt.Errorf("inventory upsert: providerId %q is not valid UTF-8", providerID)
 	}
 	inBatch := make(map[string]bool, len(configs))
 	for _, cfg := range configs {
@@ -254,8 +334,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	if len(fresh) == 0 {
 		return 0, nil
 	}
-	return s.commit(func(old *snapshot) (*snapshot, int) {
-		prev := old.byID[providerID]
+	return s.commit(providerID, func(prev *shard) (*shard, int) {
 		var records []Record // copy-on-write: allocated only once something changed
 		added := false
 		changed := 0
@@ -278,17 +357,18 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 			}
 			changed++
 		}
-		if changed == 0 {
-			return old, 0
+		switch {
+		case changed == 0:
+			return prev, 0
+		case added:
+			return newShard(records), changed
+		default:
+			return &shard{records: records, index: prev.index}, changed
 		}
-		if added {
-			return old.withShard(providerID, newShard(records)), changed
-		}
-		return old.withShard(providerID, &shard{records: records, index: prev.index}), changed
 	})
 }
 
-// encode gives rec its JSON for the file; an in-memory store needs none.
+// encode gives rec its JSON for its shard; an in-memory store needs none.
 func (s *Store) encode(rec *Record) error {
 	if s.path == "" {
 		return nil
@@ -319,14 +399,12 @@ func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error)
 	if !s.opened {
 		return 0, errNotOpened
 	}
-	return s.commit(func(old *snapshot) (*snapshot, int) {
-		drop := make(map[string]bool, len(nodeNames))
-		for _, name := range nodeNames {
-			if old.get(providerID, name) != nil {
-				drop[name] = true
-			}
-		}
-		return old.without(providerID, func(r *Record) bool { return drop[r.NodeName] })
+	drop := make(map[string]bool, len(nodeNames))
+	for _, name := range nodeNames {
+		drop[name] = true
+	}
+	return s.commit(providerID, func(old *shard) (*shard, int) {
+		return old.without(func(r *Record) bool { return drop[r.NodeName] })
 	})
 }
 
@@ -337,9 +415,10 @@ func (s *Store) DeleteNodes(providerID string, nodeNames ...string) (int, error)
 //
 // keep gets a copy of each record of providerID and nothing else. It runs
 // while the store commits, possibly on another writer's goroutine, so it
-// must not write to the same store (that would deadlock); reading from it is
-// fine. A nil keep is an error rather than "keep nothing", so a forgotten
-// argument cannot wipe a provider. A keep that panics fails this Prune only.
+// must not write to the same provider (that would deadlock); reading from
+// the store is fine. A nil keep is an error rather than "keep nothing", so a
+// forgotten argument cannot wipe a provider. A keep that panics fails this
+// Prune only.
 func (s *Store) Prune(providerID string, keep func(Record) bool) (int, error) {
 	if keep == nil {
 		return s.prune(providerID, nil)
@@ -371,68 +450,78 @@ func (s *Store) prune(providerID string, keep func(*Record) bool) (int, error) {
 	if keep == nil {
 		return 0, fmt.Errorf("inventory prune for provider %q: keep func is nil", providerID)
 	}
-	return s.commit(func(old *snapshot) (*snapshot, int) {
-		return old.without(providerID, func(r *Record) bool { return !keep(r) })
+	return s.commit(providerID, func(old *shard) (*shard, int) {
+		return old.without(func(r *Record) bool { return !keep(r) })
 	})
 }
 
-// without returns snap minus the records of providerID that drop selects,
-// and how many those were.
-func (snap *snapshot) without(providerID string, drop func(*Record) bool) (*snapshot, int) {
-	old := snap.records(providerID)
+// without returns sh minus the records drop selects, and how many those
+// were; sh itself when it drops none, nil when it drops all.
+func (sh *shard) without(drop func(*Record) bool) (*shard, int) {
+	if sh == nil {
+		return nil, 0
+	}
 	var kept []Record
-	for i := range old {
-		if drop(&old[i]) {
+	for i := range sh.records {
+		if drop(&sh.records[i]) {
 			if kept == nil {
-				kept = append(make([]Record, 0, len(old)-1), old[:i]...)
+				kept = append(make([]Record, 0, len(sh.records)-1), sh.records[:i]...)
 			}
 		} else if kept != nil {
-			kept = append(kept, old[i])
+			kept = append(kept, sh.records[i])
 		}
 	}
-	if kept == nil {
-		return snap, 0
+	switch {
+	case kept == nil:
+		return sh, 0
+	case len(kept) == 0:
+		return nil, len(sh.records)
 	}
-	return snap.withShard(providerID, newShard(kept)), len(old) - len(kept)
+	return newShard(kept), len(sh.records) - len(kept)
 }
 
-// change is one writer's change waiting to be committed: apply returns the
-// snapshot with the change made (the same snapshot when it changes nothing)
-// and the count its caller reports.
+// change is one writer's change of a routing key waiting to be committed:
+// apply returns the key's shard with the change made (the same shard when
+// it changes nothing, nil when no record is left) and the count its caller
+// reports.
 type change struct {
-	apply func(*snapshot) (*snapshot, int)
+	apply func(*shard) (*shard, int)
 	n     int
 	err   error
-	done  bool // set under commitMu
+	done  bool // set under the lane's commitMu
 }
 
-// commit queues apply and returns once it is durable. Whoever holds
-// commitMu applies every queued change in order to the published snapshot
-// and writes the file once; a failed write fails every change of that
-// batch and publishes none, so each is all or nothing.
-func (s *Store) commit(apply func(*snapshot) (*snapshot, int)) (int, error) {
+// commit queues apply in providerID's lane and returns once it is durable.
+// Whoever holds the lane's commitMu applies every queued change in order to
+// the key's published shard and writes the shard once; a failed write fails
+// every change of that batch and publishes none, so each is all or nothing.
+func (s *Store) commit(providerID string, apply func(*shard) (*shard, int)) (int, error) {
+	l := s.acquireLane(providerID)
+	defer s.releaseLane(providerID, l)
 	mine := &change{apply: apply}
-	s.queueMu.Lock()
-	s.queue = append(s.queue, mine)
-	s.queueMu.Unlock()
+	l.queueMu.Lock()
+	l.queue = append(l.queue, mine)
+	l.queueMu.Unlock()
 
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
 	if mine.done { // a writer before us committed it
 		return mine.n, mine.err
 	}
-	s.queueMu.Lock()
-	batch := s.queue
-	s.queue = nil
-	s.queueMu.Unlock()
+	l.queueMu.Lock()
+	batch := l.queue
+	l.queue = nil
+	l.queueMu.Unlock()
 
-	old := s.snapshot()
+	// This lane is the key's only writer, so the published shard is the
+	// latest one.
+	old := s.snapshot().byID[providerID]
 	next := old
 	for _, c := range batch {
 		c.n, c.err = applyChange(c.apply, &next)
 	}
 	if next != old {
-		if err := s.publish(next); err != nil {
+		if err := s.publish(providerID, next); err != nil {
 			for _, c := range batch {
 				if c.err == nil {
 					c.n, c.err = 0, err
@@ -446,31 +535,59 @@ func (s *Store) commit(apply func(*snapshot) (*snapshot, int)) (int, error) {
 	return mine.n, mine.err
 }
 
-// applyChange applies one change to *snap; a panic (a Prune keep func) fails
+// acquireLane returns providerID's lane, made on first use; releaseLane
+// drops it once nobody uses it, so keys that come and go leave nothing.
+func (s *Store) acquireLane(providerID string) *lane {
+	s.lanesMu.Lock()
+	defer s.lanesMu.Unlock()
+	if s.lanes == nil {
+		s.lanes = map[string]*lane{}
+	}
+	l := s.lanes[providerID]
+	if l == nil {
+		l = &lane{}
+		s.lanes[providerID] = l
+	}
+	l.users++
+	return l
+}
+
+func (s *Store) releaseLane(providerID string, l *lane) {
+	s.lanesMu.Lock()
+	defer s.lanesMu.Unlock()
+	if l.users--; l.users == 0 {
+		delete(s.lanes, providerID)
+	}
+}
+
+// applyChange applies one change to *sh; a panic (a Prune keep func) fails
 // that change alone instead of the writer that happens to commit it.
-func applyChange(apply func(*snapshot) (*snapshot, int), snap **snapshot) (n int, err error) {
+func applyChange(apply func(*shard) (*shard, int), sh **shard) (n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			n, err = 0, fmt.Errorf("inventory change panicked: %v", p)
 		}
 	}()
-	next, n := apply(*snap)
-	*snap = next
+	next, n := apply(*sh)
+	*sh = next
 	return n, nil
 }
 
-// publish makes next the current state once it is on disk, so readers never
-// see a change that a crash would undo. The caller holds commitMu.
-func (s *Store) publish(next *snapshot) error {
+// publish makes sh providerID's records once they are on disk, so readers
+// never see a change that a crash would undo. The caller holds the key's
+// lane.
+func (s *Store) publish(providerID string, sh *shard) error {
 	if s.path != "" {
-		n, err := writeSnapshot(s.path, next)
+		n, err := writeShard(s.shardDir, providerID, sh)
 		if err != nil {
 			return err
 		}
 		s.fileWrites.Add(1)
 		s.bytesWritten.Add(int64(n))
 	}
-	s.current.Store(next)
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	s.current.Store(s.snapshot().withShard(providerID, sh))
 	return nil
 }
 

@@ -63,6 +63,11 @@ func openTemp(t testing.TB, opts ...Option) (*Store, string) {
 	return s, path
 }
 
+// shardPath is where the inventory at path keeps providerID's records.
+func shardPath(path, providerID string) string {
+	return filepath.Join(shardDirFor(path), shardFileName(providerID))
+}
+
 func stat(t *testing.T, path string) os.FileInfo {
 	t.Helper()
 	fi, err := os.Stat(path)
@@ -78,8 +83,11 @@ func TestOpenCreatesFileAndDirectory(t *testing.T) {
 
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"version":1,"records":[]}`, string(data))
+	assert.JSONEq(t, `{"version":2,"shards":"inventory.json.d"}`, string(data))
 	assert.Equal(t, os.FileMode(0o600), stat(t, path).Mode().Perm())
+	assert.True(t, stat(t, path+".d").IsDir())
+	assert.Equal(t, os.FileMode(0o700), stat(t, path+".d").Mode().Perm(), "the records name every node: the directory is private too")
+	assert.Empty(t, dirNames(t, path+".d"))
 	assert.Empty(t, s.List(Filter{}))
 	assert.Equal(t, path, s.Path())
 }
@@ -165,14 +173,14 @@ func TestUpsertOfUnchangedConfigKeepsRecordAndFile(t *testing.T) {
 	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
 	_, err := s.Upsert("prov", cfg)
 	require.NoError(t, err)
-	before := stat(t, path)
+	before := stat(t, shardPath(path, "prov"))
 	clk.Advance(time.Hour)
 
 	changed, err := s.Upsert("prov", cfg)
 
 	require.NoError(t, err)
 	assert.Equal(t, 0, changed)
-	assert.True(t, os.SameFile(before, stat(t, path)), "an unchanged upsert must not rewrite the file")
+	assert.True(t, os.SameFile(before, stat(t, shardPath(path, "prov"))), "an unchanged upsert must not rewrite the shard")
 	rec, ok := s.Get("prov", "worker-1")
 	require.True(t, ok)
 	assert.Equal(t, clk.Now().Add(-time.Hour), rec.UpdatedAt)
@@ -185,7 +193,7 @@ func TestUpsertOfChangedConfigReplacesRecord(t *testing.T) {
 	_, err := s.Upsert("prov", cfg, node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
 	require.NoError(t, err)
 	old, _ := s.Get("prov", "worker-1")
-	before := stat(t, path)
+	before := stat(t, shardPath(path, "prov"))
 	clk.Advance(time.Minute)
 
 	cfg.Interfaces[0].MTU = 9000
@@ -199,7 +207,7 @@ func TestUpsertOfChangedConfigReplacesRecord(t *testing.T) {
 	assert.Equal(t, ConfigHash(cfg), rec.LastConfigHash)
 	assert.NotEqual(t, old.LastConfigHash, rec.LastConfigHash)
 	assert.Equal(t, clk.Now(), rec.UpdatedAt)
-	assert.False(t, os.SameFile(before, stat(t, path)), "a change must replace the file")
+	assert.False(t, os.SameFile(before, stat(t, shardPath(path, "prov"))), "a change must replace the shard")
 	assert.Len(t, s.List(Filter{}), 2)
 }
 
@@ -231,6 +239,7 @@ func TestUpsertRejectsBadInputAndStoresNothing(t *testing.T) {
 		wantInErr  []string
 	}{
 		{"missing provider", "", []viola.NodeConfig{good}, []string{"providerId"}},
+		{"provider not UTF-8", "prov-\xff", []viola.NodeConfig{good}, []string{"providerId", "UTF-8"}},
 		{"bad mac", "prov", []viola.NodeConfig{badMAC}, []string{"macAddress", "worker-9"}},
 		{"missing node name", "prov", []viola.NodeConfig{noName}, []string{"nodeName"}},
 		{"no interfaces", "prov", []viola.NodeConfig{noInterfaces}, []string{"interfaces", "worker-7"}},
@@ -240,7 +249,6 @@ func TestUpsertRejectsBadInputAndStoresNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, path := openTemp(t)
-			before := stat(t, path)
 
 			changed, err := s.Upsert(tt.providerID, tt.configs...)
 
@@ -250,7 +258,7 @@ func TestUpsertRejectsBadInputAndStoresNothing(t *testing.T) {
 			}
 			assert.Equal(t, 0, changed)
 			assert.Empty(t, s.List(Filter{}))
-			assert.True(t, os.SameFile(before, stat(t, path)), "a rejected batch must not touch the file")
+			assert.Empty(t, dirNames(t, shardDirFor(path)), "a rejected batch must not write a shard")
 		})
 	}
 }
@@ -259,14 +267,16 @@ func TestFailedWriteLeavesStoreUnchanged(t *testing.T) {
 	s, path := openTemp(t)
 	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
-	// A non-empty directory at the file's path makes the rename fail, even
-	// for root, which ignores permission bits.
-	require.NoError(t, os.Remove(path))
-	require.NoError(t, os.MkdirAll(filepath.Join(path, "child"), 0o755))
+	// A non-empty directory at the shard's path makes the rename (and the
+	// removal of the last record) fail, even for root, which ignores
+	// permission bits.
+	shard := shardPath(path, "prov")
+	require.NoError(t, os.Remove(shard))
+	require.NoError(t, os.MkdirAll(filepath.Join(shard, "child"), 0o755))
 
 	_, err = s.Upsert("prov", node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), path)
+	assert.Contains(t, err.Error(), shard)
 	changedMTU := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
 	changedMTU.Interfaces[0].MTU = 9000
 	_, err = s.Upsert("prov", changedMTU)
@@ -280,9 +290,7 @@ func TestFailedWriteLeavesStoreUnchanged(t *testing.T) {
 	assert.Equal(t, 1450, rec.Config.Interfaces[0].MTU, "failed change must not be visible")
 	_, ok = s.Get("prov", "worker-2")
 	assert.False(t, ok, "failed upsert must not be visible")
-	entries, err := os.ReadDir(filepath.Dir(path))
-	require.NoError(t, err)
-	assert.Len(t, entries, 1, "no temporary file may be left behind")
+	assert.Equal(t, []string{filepath.Base(shard)}, dirNames(t, shardDirFor(path)), "no temporary file may be left behind")
 }
 
 func TestDelete(t *testing.T) {
@@ -373,7 +381,7 @@ func TestNilStoreIsADisabledInventory(t *testing.T) {
 	n, err = s.Prune("prov", func(Record) bool { return false })
 	assert.NoError(t, err)
 	assert.Zero(t, n)
-	assert.Equal(t, "", s.Quarantined())
+	assert.Empty(t, s.Quarantined())
 	_, ok := s.Get("prov", "worker-1")
 	assert.False(t, ok)
 	assert.Equal(t, []Record{}, s.List(Filter{}))
@@ -437,13 +445,14 @@ func TestOpenRejectsCorruptFile(t *testing.T) {
 
 func TestOpenRejectsFileFromNewerOperator(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.json")
-	require.NoError(t, os.WriteFile(path, []byte(`{"version":2,"records":[]}`), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte(`{"version":3,"records":[]}`), 0o600))
 
 	_, err := Open(path)
 
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrCorrupt))
-	assert.Contains(t, err.Error(), "version 2")
+	assert.Contains(t, err.Error(), "version 3")
+	assert.Contains(t, err.Error(), "newer operator")
 }
 
 func TestOpenRemovesTempFilesLeftByACrash(t *testing.T) {
@@ -452,17 +461,18 @@ func TestOpenRemovesTempFilesLeftByACrash(t *testing.T) {
 	for _, name := range []string{".inventory.json8437261", ".inventory.json.bak", "notes.txt"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
 	}
+	shards := shardDirFor(path)
+	require.NoError(t, os.Mkdir(shards, 0o700))
+	shard := shardFileName("prov")
+	for _, name := range []string{"." + shard + "4711", ".notes.txt99", "." + shard} {
+		require.NoError(t, os.WriteFile(filepath.Join(shards, name), []byte("x"), 0o600))
+	}
 
 	_, err := Open(path)
 	require.NoError(t, err)
 
-	var names []string
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	assert.ElementsMatch(t, []string{".inventory.json.bak", "inventory.json", "notes.txt"}, names)
+	assert.ElementsMatch(t, []string{".inventory.json.bak", "inventory.json", "inventory.json.d", "notes.txt"}, dirNames(t, dir))
+	assert.ElementsMatch(t, []string{".notes.txt99", "." + shard}, dirNames(t, shards))
 }
 
 func TestConcurrentUpsertsAndReads(t *testing.T) {
@@ -579,21 +589,21 @@ func TestQuarantineCorruptMovesTheFileAsideAndStartsEmpty(t *testing.T) {
 
 	require.NoError(t, err)
 	want := path + ".corrupt-20260102T030405.000000000Z"
-	assert.Equal(t, want, s.Quarantined())
+	assert.Equal(t, []string{want}, s.Quarantined())
 	kept, err := os.ReadFile(want)
 	require.NoError(t, err)
 	assert.Equal(t, corrupt, string(kept), "the bad file must be kept byte for byte")
 	assert.Empty(t, s.List(Filter{}))
 	fresh, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"version":1,"records":[]}`, string(fresh), "a valid empty file must replace it at once")
+	assert.JSONEq(t, `{"version":2,"shards":"inventory.json.d"}`, string(fresh), "a valid marker must replace it at once")
 	assert.Equal(t, os.FileMode(0o600), stat(t, path).Mode().Perm())
 
 	_, err = s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
 	reopened, err := Open(path, QuarantineCorrupt())
 	require.NoError(t, err)
-	assert.Equal(t, "", reopened.Quarantined(), "a healthy file is not moved")
+	assert.Empty(t, reopened.Quarantined(), "a healthy file is not moved")
 	assert.Len(t, reopened.List(Filter{}), 1)
 }
 
@@ -606,7 +616,7 @@ func TestQuarantineNeverOverwritesAnEarlierQuarantinedFile(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		s, err := Open(path, QuarantineCorrupt(), WithClock(clk.Now))
 		require.NoError(t, err)
-		moved = append(moved, s.Quarantined())
+		moved = append(moved, s.Quarantined()...)
 	}
 
 	require.NotEqual(t, moved[0], moved[1])
@@ -622,11 +632,11 @@ func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
 	t.Run("newer version", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "inventory.json")
-		require.NoError(t, os.WriteFile(path, []byte(`{"version":2,"records":[]}`), 0o600))
+		require.NoError(t, os.WriteFile(path, []byte(`{"version":3,"records":[]}`), 0o600))
 
 		_, err := Open(path, QuarantineCorrupt())
 
-		require.ErrorContains(t, err, "version 2")
+		require.ErrorContains(t, err, "version 3")
 		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
 	})
 	t.Run("unreadable", func(t *testing.T) {
@@ -644,7 +654,7 @@ func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
 	})
 }
 
-func TestFileIsStableAndPrivate(t *testing.T) {
+func TestFilesAreStableAndPrivate(t *testing.T) {
 	a := node("worker-a", "vm-a", "fa:16:3e:00:00:01")
 	b := node("worker-b", "vm-b", "fa:16:3e:00:00:02")
 	c := node("worker-c", "vm-c", "fa:16:3e:00:00:03", "fa:16:3e:00:00:04")
@@ -668,14 +678,22 @@ func TestFileIsStableAndPrivate(t *testing.T) {
 	_, err = s2.Upsert("prov-1", b)
 	require.NoError(t, err)
 
-	data1, err := os.ReadFile(path1)
+	for _, p := range []string{"", "prov-1", "prov-2"} {
+		f1, f2 := path1, path2
+		if p != "" {
+			f1, f2 = shardPath(path1, p), shardPath(path2, p)
+		}
+		data1, err := os.ReadFile(f1)
+		require.NoError(t, err)
+		data2, err := os.ReadFile(f2)
+		require.NoError(t, err)
+		assert.Equal(t, string(data1), string(data2), "the same records must give the same bytes, whatever the order of writes")
+		assert.Equal(t, os.FileMode(0o600), stat(t, f1).Mode().Perm())
+		assert.Equal(t, os.FileMode(0o600), stat(t, f2).Mode().Perm())
+	}
+	data, err := os.ReadFile(shardPath(path1, "prov-1"))
 	require.NoError(t, err)
-	data2, err := os.ReadFile(path2)
-	require.NoError(t, err)
-	assert.Equal(t, string(data1), string(data2), "the same records must give the same bytes, whatever the order of writes")
-	assert.True(t, bytes.HasPrefix(data1, []byte(`{"version":1,"records":[{"providerId":"prov-1","nodeName":"worker-a"`)), string(data1))
-	assert.Equal(t, os.FileMode(0o600), stat(t, path1).Mode().Perm())
-	assert.Equal(t, os.FileMode(0o600), stat(t, path2).Mode().Perm())
+	assert.True(t, bytes.HasPrefix(data, []byte(`{"version":2,"providerId":"prov-1","records":[{"providerId":"prov-1","nodeName":"worker-a"`)), string(data))
 }
 
 // prunable holds worker-1..3 under prov-a and worker-1 under prov-b.
@@ -723,7 +741,7 @@ func TestPruneRemovesUnwantedRecordsOfOneProvider(t *testing.T) {
 
 func TestPruneThatKeepsEverythingDoesNotWrite(t *testing.T) {
 	s, path := prunable(t)
-	before := stat(t, path)
+	before := stat(t, shardPath(path, "prov-a"))
 
 	removed, err := s.Prune("prov-a", func(Record) bool { return true })
 	require.NoError(t, err)
@@ -732,7 +750,7 @@ func TestPruneThatKeepsEverythingDoesNotWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, removed)
 
-	assert.True(t, os.SameFile(before, stat(t, path)))
+	assert.True(t, os.SameFile(before, stat(t, shardPath(path, "prov-a"))))
 	assert.Len(t, s.List(Filter{}), 4)
 }
 
@@ -749,13 +767,14 @@ func TestPruneRejectsMissingArguments(t *testing.T) {
 
 func TestFailedPruneOrBatchDeleteRemovesNothing(t *testing.T) {
 	s, path := prunable(t)
-	require.NoError(t, os.Remove(path))
-	require.NoError(t, os.MkdirAll(filepath.Join(path, "child"), 0o755))
+	shard := shardPath(path, "prov-a")
+	require.NoError(t, os.Remove(shard))
+	require.NoError(t, os.MkdirAll(filepath.Join(shard, "child"), 0o755))
 
 	_, err := s.Prune("prov-a", func(r Record) bool { return r.NodeName == "worker-2" })
-	require.ErrorContains(t, err, path)
+	require.ErrorContains(t, err, shard)
 	_, err = s.DeleteNodes("prov-a", "worker-1", "worker-3")
-	require.ErrorContains(t, err, path)
+	require.ErrorContains(t, err, shard)
 
 	assert.Len(t, s.List(Filter{}), 4, "a failed write must remove nothing, not part of the batch")
 }

@@ -142,10 +142,11 @@ func run(args []string, getenv func(string) string) error {
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-// openInventory opens the inventory file, or an in-memory store when it is
+// openInventory opens the inventory, or an in-memory store when it is
 // disabled (change detection still works within this process). A corrupt
-// file is set aside, never deleted: the next sync rebuilds the data, and an
-// operator that refuses to start would stop every sync.
+// file (the marker or one routing key's shard) is set aside, never deleted:
+// the next sync rebuilds the data, and an operator that refuses to start
+// would stop every sync.
 func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, error) {
 	path := s.Path
 	if !s.Enabled {
@@ -158,8 +159,8 @@ func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, 
 	if err != nil {
 		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", inventory.EnvPath, path, inventory.EnvEnabled, err)
 	}
-	if moved := store.Quarantined(); moved != "" {
-		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside and starting empty", "path", path, "movedTo", moved)
+	for _, moved := range store.Quarantined() {
+		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside, its records start empty", "path", path, "movedTo", moved)
 	}
 	return store, nil
 }

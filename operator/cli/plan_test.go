@@ -69,10 +69,11 @@ func TestPlanPredictsThePass(t *testing.T) {
 	// worker-4 is not in the CR (vmNames lists worker-1..3).
 	require.True(t, w.env.OpenStack.UpdatePort("port-b-1", func(p *openstacktest.Port) { p.FixedIPs[0].IPAddress = "10.20.0.21" }))
 	require.True(t, w.env.OpenStack.UpdateVM(w.sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
-	before, err := os.ReadFile(w.store.Path())
-	require.NoError(t, err)
-	copied := filepath.Join(w.dir, "inventory-copy.json")
-	require.NoError(t, os.WriteFile(copied, before, 0o600))
+	before := inventoryFiles(t, w.store.Path())
+	// A copy as an operator would take it: the file and its shard directory.
+	copied := filepath.Join(w.dir, "copy", "inventory.json")
+	require.NoError(t, os.CopyFS(copied+".d", os.DirFS(w.store.Path()+".d")))
+	require.NoError(t, os.WriteFile(copied, []byte(before["inventory.json"]), 0o600))
 
 	base := []string{"plan", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", false)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey)}
 	fromFile := run(t, append(base, "--inventory-file", copied)...)
@@ -85,9 +86,8 @@ func TestPlanPredictsThePass(t *testing.T) {
 	require.Equal(t, 0, yamlRun.code)
 	assert.Contains(t, yamlRun.stdout, "payload:\n- instanceId: 00000000-0000-4000-8000-000000000001\n")
 
-	after, err := os.ReadFile(w.store.Path())
-	require.NoError(t, err)
-	assert.Equal(t, string(before), string(after), "plan never writes the inventory")
+	assert.Equal(t, before, inventoryFiles(t, w.store.Path()), "plan never writes the inventory")
+	assert.Equal(t, before, inventoryFiles(t, copied), "nor the copy it read")
 	assert.Len(t, w.env.Viola.Posts(), posts, "plan never posts")
 
 	plan := decodePlan(t, fromAPI.stdout)
@@ -170,4 +170,22 @@ func TestPlanFailures(t *testing.T) {
 		assert.Contains(t, got.stdout, "! the inventory could not be read, so every node shows as new: ")
 		assert.Contains(t, got.stdout, "worker-1  00000000-0000-4000-8000-000000000001  multinic0")
 	})
+}
+
+// inventoryFiles is the content of the inventory at path: its file and every
+// file of the shard directory beside it, by name.
+func inventoryFiles(t *testing.T, path string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	files[filepath.Base(path)] = string(data)
+	entries, err := os.ReadDir(path + ".d")
+	require.NoError(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(path+".d", e.Name()))
+		require.NoError(t, err)
+		files[e.Name()] = string(data)
+	}
+	return files
 }

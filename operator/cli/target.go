@@ -54,7 +54,7 @@ func (in *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&in.violaInsecure, "viola-insecure-tls", false, "the operator's VIOLA_INSECURE_TLS=true (default: read from the operator's Deployment)")
 	fs.StringVar(&in.operator, "operator", DefaultOperator, "namespace/name of the operator's Helm release or kustomize prefix: its Deployment <name>-controller-manager and inventory Service <name>-inventory")
 	fs.StringVar(&in.inventoryURL, "inventory-url", "", "base URL of the inventory API (GET only), e.g. http://localhost:18081 after kubectl port-forward (default: the operator's inventory Service through the API server)")
-	fs.StringVar(&in.inventoryFile, "inventory-file", "", "an inventory file (e.g. a copy of INVENTORY_DB_PATH), read only")
+	fs.StringVar(&in.inventoryFile, "inventory-file", "", "the inventory at INVENTORY_DB_PATH, or a copy of it (the file and the .d directory beside it), read only")
 	fs.StringVarP(&in.output, "output", "o", "text", "output format: text, json or yaml")
 }
 
