@@ -265,6 +265,15 @@ func (s *Store) Path() string {
 	return s.path
 }
 
+// ShardDir is the directory holding one file per routing key; "" for an
+// in-memory store.
+func (s *Store) ShardDir() string {
+	if s == nil {
+		return ""
+	}
+	return s.shardDir
+}
+
 // Quarantined lists where Open moved corrupt files under QuarantineCorrupt:
 // the marker, shards, or both. Callers log it: the records of those files
 // are gone until the next sync rebuilds them.

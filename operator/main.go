@@ -154,7 +154,8 @@ func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, 
 	}
 	store, err := inventory.Open(path, inventory.QuarantineCorrupt())
 	if err == nil && path != "" {
-		err = probeWritable(filepath.Dir(path))
+		// The marker's directory and the shard directory: a write needs both.
+		err = errors.Join(probeWritable(filepath.Dir(path)), probeWritable(store.ShardDir()))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", inventory.EnvPath, path, inventory.EnvEnabled, err)
