@@ -1,7 +1,7 @@
 # The images of `make images` for people with a Docker or BuildKit daemon
 # (make images needs none; see README "Build images"). Same layout: a static
 # binary at /NAME as the entrypoint, on a base written by
-# operator/hack/imagebuild -rootfs (CA roots, /etc/passwd with nonroot 65532,
+# operator/hack/tools/imagebuild -rootfs (CA roots, /etc/passwd with nonroot 65532,
 # /tmp), user 65532, the same OCI labels. Only the Go toolchain image is
 # pulled; the images themselves start FROM scratch.
 #
@@ -10,11 +10,11 @@
 FROM golang:1.26 AS base
 WORKDIR /src
 COPY go.mod go.sum ./
-COPY operator/hack/imagebuild/go.mod operator/hack/imagebuild/go.sum operator/hack/imagebuild/
-RUN go mod download && go -C operator/hack/imagebuild mod download
+COPY operator/hack/tools/imagebuild/go.mod operator/hack/tools/imagebuild/go.sum operator/hack/tools/imagebuild/
+RUN go mod download && go -C operator/hack/tools/imagebuild mod download
 COPY . .
 # /home/nonroot is set apart: only a COPY --chown that creates it owns it to 65532.
-RUN go -C operator/hack/imagebuild run . -rootfs /rootfs && mv /rootfs/home/nonroot /home-nonroot
+RUN go -C operator/hack/tools/imagebuild run . -rootfs /rootfs && mv /rootfs/home/nonroot /home-nonroot
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
@@ -23,10 +23,10 @@ ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 ENV LDFLAGS="-s -w -X github.com/multinic/multinic/internal/version.version=${VERSION} -X github.com/multinic/multinic/internal/version.revision=${REVISION} -X github.com/multinic/multinic/internal/version.buildDate=${CREATED}"
 
 FROM base AS build-viola-test-api
-RUN go build -trimpath -ldflags "$LDFLAGS" -o /out/viola-test-api ./viola/testapi/cmd/viola-test-api
+RUN go build -trimpath -ldflags "$LDFLAGS" -o /out/viola-test-api ./operator/cmd/viola-test-api
 
 FROM base AS build-multinic-operator
-RUN go build -trimpath -ldflags "$LDFLAGS" -o /out/multinic-operator ./operator
+RUN go build -trimpath -ldflags "$LDFLAGS" -o /out/multinic-operator ./operator/cmd/multinic-operator
 
 FROM scratch AS viola-test-api
 ARG VERSION=dev

@@ -50,7 +50,7 @@ generate: ## Regenerate deepcopy code.
 lint: ## gofmt and go vet (the module, and the image builder's and PromQL checker's own modules).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) -C operator/hack/imagebuild vet ./...
+	$(GO) -C operator/hack/tools/imagebuild vet ./...
 	$(GO) -C operator/hack/tools/promql vet ./...
 
 .PHONY: envtest
@@ -59,7 +59,7 @@ envtest: ## Get (once) the kube-apiserver and etcd used by the tests: downloaded
 
 .PHONY: test
 test: envtest ## Run every test, with the race detector (includes building the images twice).
-	$(GO) -C operator/hack/imagebuild test -race -count=1 ./...
+	$(GO) -C operator/hack/tools/imagebuild test -race -count=1 ./...
 	KUBEBUILDER_ASSETS=$$(operator/hack/envtest-assets.sh) $(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: bench
@@ -81,18 +81,18 @@ demo: ## Run the whole flow on this machine; DEMO_ONCE=1 exits after one round.
 
 .PHONY: build
 build: ## Build the operator, the Viola test API and the CLI (multinicctl, kubectl-multinic) into bin/, stamped with VERSION.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinic-operator ./operator
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/viola-test-api ./viola/testapi/cmd/viola-test-api
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinic-operator ./operator/cmd/multinic-operator
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/viola-test-api ./operator/cmd/viola-test-api
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/multinicctl ./operator/cmd/multinicctl
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kubectl-multinic ./operator/cmd/kubectl-multinic
 
 .PHONY: run
 run: ## Run the operator against the current kubeconfig.
-	$(GO) run ./operator
+	$(GO) run ./operator/cmd/multinic-operator
 
 .PHONY: images
 images: ## Build both images for linux/amd64 and linux/arm64 into dist/, without a daemon; REGISTRY names them.
-	$(GO) -C operator/hack/imagebuild run . -src "$(CURDIR)" -out "$(CURDIR)/dist" -version "$(VERSION)" \
+	$(GO) -C operator/hack/tools/imagebuild run . -src "$(CURDIR)" -out "$(CURDIR)/dist" -version "$(VERSION)" \
 		-revision "$(REVISION)" -created "$(SOURCE_DATE_EPOCH)" -repository "$(REGISTRY)"
 
 .PHONY: docker-build

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/multinic/multinic/contrabass/contrabasstest"
+	"github.com/multinic/multinic/internal/fault"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
-	"github.com/multinic/multinic/multinic/multinictest/fault"
 	"github.com/multinic/multinic/openstack/openstacktest"
 )
 

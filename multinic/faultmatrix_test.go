@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/internal/fault"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
-	"github.com/multinic/multinic/multinic/multinictest/fault"
 	"github.com/multinic/multinic/openstack/openstacktest"
 )
 

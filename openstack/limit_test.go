@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/internal/fault"
 	"github.com/multinic/multinic/internal/retryhttp"
-	"github.com/multinic/multinic/multinic/multinictest/fault"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/openstack/openstacktest"
 )

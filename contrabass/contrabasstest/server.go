@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/multinic/multinic/contrabass"
-	"github.com/multinic/multinic/multinic/multinictest/fault"
+	"github.com/multinic/multinic/internal/fault"
 )
 
 const providerPath = "/v1/contrabass/admin/infra/provider/"

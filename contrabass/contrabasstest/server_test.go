@@ -14,7 +14,7 @@ import (
 
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/contrabass/contrabasstest"
-	"github.com/multinic/multinic/multinic/multinictest/fault"
+	"github.com/multinic/multinic/internal/fault"
 )
 
 const key = "Test0nlyKey16chr"

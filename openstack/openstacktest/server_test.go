@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/multinic/multinictest/fault"
+	"github.com/multinic/multinic/internal/fault"
 )
 
 func TestFailUsesServiceEnvelopeAndCounts(t *testing.T) {

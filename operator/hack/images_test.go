@@ -53,7 +53,7 @@ func TestImagesBuildReproduciblyFromGoAlone(t *testing.T) {
 	created := time.Unix(secs, 0).UTC()
 
 	builder := filepath.Join(t.TempDir(), "imagebuild")
-	runCommand(t, root, "go", "-C", "operator/hack/imagebuild", "build", "-o", builder, ".")
+	runCommand(t, root, "go", "-C", "operator/hack/tools/imagebuild", "build", "-o", builder, ".")
 	build := func() string {
 		out := t.TempDir()
 		runCommand(t, root, builder, "-src", root, "-out", out, "-version", testVersion,

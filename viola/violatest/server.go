@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/multinic/multinic/multinic/multinictest/fault"
+	"github.com/multinic/multinic/internal/fault"
 	"github.com/multinic/multinic/viola"
 )
 

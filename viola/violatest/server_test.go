@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/multinic/multinictest/fault"
+	"github.com/multinic/multinic/internal/fault"
 	"github.com/multinic/multinic/viola"
 	"github.com/multinic/multinic/viola/violatest"
 )

@@ -1,4 +1,4 @@
-module github.com/multinic/multinic/operator/hack/imagebuild
+module github.com/multinic/multinic/operator/hack/tools/imagebuild
 
 go 1.26.0
 

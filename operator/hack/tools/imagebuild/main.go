@@ -12,7 +12,7 @@
 //
 // and digests.txt (image digests) and SHA256SUMS (the files, to check a copy).
 //
-//	go -C operator/hack/imagebuild run . -src "$PWD" -out "$PWD/dist" -version v0.1.0 -revision "$(git rev-parse HEAD)" -created "$(git log -1 --format=%ct)"
+//	go -C operator/hack/tools/imagebuild run . -src "$PWD" -out "$PWD/dist" -version v0.1.0 -revision "$(git rev-parse HEAD)" -created "$(git log -1 --format=%ct)"
 //
 // With -rootfs DIR it only writes the base filesystem into DIR, for the
 // Dockerfile, so both ways of building share one base.
@@ -39,8 +39,8 @@ type image struct {
 }
 
 var images = []image{
-	{"multinic-operator", "./operator", "Kubernetes operator that syncs the extra NICs of OpenStack VMs to the Viola API"},
-	{"viola-test-api", "./viola/testapi/cmd/viola-test-api", "Stand-in for the Viola API: applies node configs as MultiNicNodeConfig objects"},
+	{"multinic-operator", "./operator/cmd/multinic-operator", "Kubernetes operator that syncs the extra NICs of OpenStack VMs to the Viola API"},
+	{"viola-test-api", "./operator/cmd/viola-test-api", "Stand-in for the Viola API: applies node configs as MultiNicNodeConfig objects"},
 }
 
 type config struct {
@@ -164,7 +164,7 @@ func imageNames() string {
 }
 
 // findRepositoryRoot walks up to the go.mod of the multinic module, so
-// `go -C operator/hack/imagebuild run .` works without -src.
+// `go -C operator/hack/tools/imagebuild run .` works without -src.
 func findRepositoryRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package hack
 
 // The chart's alerts and dashboard against the operator's metrics: every
 // PromQL expression must parse with Prometheus' own parser, and every metric

@@ -1,4 +1,4 @@
-package main
+package hack
 
 // Tests of the Helm chart in operator/chart that need no cluster: lint,
 // rendering with default and full values, the values schema, and that the

@@ -1,4 +1,4 @@
-package main
+package hack
 
 // Helpers shared by the Helm chart and kustomize tests: running the pinned
 // helm/kustomize binaries and decoding what they print.

@@ -1,4 +1,4 @@
-package main
+package hack
 
 // Installing the Helm chart and the kustomize output into a real
 // kube-apiserver (envtest), so the API server's validation — schemas,

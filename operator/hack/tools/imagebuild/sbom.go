@@ -86,7 +86,7 @@ func cycloneDX(c config, im image, p platform, digest v1.Hash, binPath string) (
 		Version:      1,
 		Metadata: cdxMetadata{
 			Timestamp: c.created.Format(time.RFC3339),
-			Tools:     cdxTools{Components: []cdxComponent{{Type: "application", Name: "multinic imagebuild (operator/hack/imagebuild)"}}},
+			Tools:     cdxTools{Components: []cdxComponent{{Type: "application", Name: "multinic imagebuild (operator/hack/tools/imagebuild)"}}},
 			Component: cdxComponent{BOMRef: containerRef, Type: "container", Name: im.name, Version: c.version, PURL: containerRef},
 		},
 		Components: []cdxComponent{

@@ -1,4 +1,4 @@
-package main
+package hack
 
 // Tests of the kustomize configuration in operator/config that need no
 // cluster. Applying the output to a real API server is in
