@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -78,6 +79,11 @@ func Start(crdDirs ...string) (*envtest.Environment, *rest.Config, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     crdDirs,
 		ErrorIfCRDPathMissing: true,
+		// envtest's 20 s default is too short when the machine is loaded
+		// (two cores, parallel test binaries compiling): the API server
+		// comes up, only later. A real failure still ends the wait early.
+		ControlPlaneStartTimeout: startTimeout(),
+		ControlPlaneStopTimeout:  time.Minute,
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -87,6 +93,16 @@ func Start(crdDirs ...string) (*envtest.Environment, *rest.Config, error) {
 		return nil, nil, fmt.Errorf("start envtest: %w", err)
 	}
 	return env, cfg, nil
+}
+
+// startTimeout is how long Start waits for etcd and kube-apiserver:
+// KUBEBUILDER_CONTROLPLANE_START_TIMEOUT when set (envtest's own variable),
+// else three minutes.
+func startTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return 3 * time.Minute
 }
 
 // CRDDir is the generated OpenstackConfig CRD directory.
