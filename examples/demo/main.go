@@ -36,11 +36,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
-	"github.com/multinic/multinic/operator/testenv"
 	"github.com/multinic/multinic/viola"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/multinic"
-	"github.com/multinic/multinic/operator/testenv"
 )
 
 // TestFixesAreTheREADMEs keeps every fix the commands print word for word

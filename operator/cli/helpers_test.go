@@ -25,12 +25,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/cli"
 	"github.com/multinic/multinic/operator/controller"
-	"github.com/multinic/multinic/operator/testenv"
 	"github.com/multinic/multinic/viola"
 )
 

@@ -28,13 +28,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
-	"github.com/multinic/multinic/operator/testenv"
 	"github.com/multinic/multinic/viola"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/multinic/multinic/operator/testenv"
+	"github.com/multinic/multinic/internal/testenv"
 )
 
 // TestGeneratedFilesAreCurrent fails when the markers changed but

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/multinic/multinic/operator/testenv"
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/viola"
 	"github.com/multinic/multinic/viola/testapi"
 	"github.com/multinic/multinic/viola/testapi/api/v1alpha1"
