@@ -18,7 +18,7 @@ import (
 func TestFixesAreTheREADMEs(t *testing.T) {
 	root, err := testenv.RepoRoot()
 	require.NoError(t, err)
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	data, err := os.ReadFile(filepath.Join(root, "docs", "troubleshooting.md"))
 	require.NoError(t, err)
 	readme := string(data)
 	start := strings.Index(readme, "\n## Troubleshooting\n")
