@@ -159,8 +159,6 @@ func TestKustomizeSamples(t *testing.T) {
 	for name, set := range map[string]bool{
 		"contrabassTimeout":            s.ContrabassTimeout != "",
 		"openstackTimeout":             s.OpenstackTimeout != "",
-		"openstackNeutronEndpoint":     s.OpenstackNeutronEndpoint != "",
-		"openstackNovaEndpoint":        s.OpenstackNovaEndpoint != "",
 		"openstackEndpointInterface":   s.OpenstackEndpointInterface != "",
 		"openstackEndpointRegion":      s.OpenstackEndpointRegion != "",
 		"openstackNodeNameMetadataKey": s.OpenstackNodeNameMetadataKey != "",
@@ -175,6 +173,17 @@ func TestKustomizeSamples(t *testing.T) {
 	} {
 		assert.True(t, set, "sample sets settings.%s", name)
 	}
+
+	// The usual case is the Keystone catalog; the overrides are there to
+	// find, commented out, with when to set them.
+	assert.Empty(t, s.OpenstackNeutronEndpoint, "the sample uses the catalog for Neutron")
+	assert.Empty(t, s.OpenstackNovaEndpoint, "the sample uses the catalog for Nova")
+	raw, err := os.ReadFile(filepath.Join(pkgRepoRoot(t), "operator", "config", "samples", "multinic_v1alpha1_openstackconfig.yaml"))
+	require.NoError(t, err)
+	for _, field := range []string{"openstackNeutronEndpoint", "openstackNovaEndpoint"} {
+		assert.Regexp(t, `(?m)^\s*# `+field+`: https://`, string(raw), "%s is shown commented out", field)
+	}
+	assert.Regexp(t, `(?m)^\s*# Set these only when the catalog`, string(raw), "the sample says when to set the overrides")
 }
 
 // TestKustomizeEveryFileIsReferenced: a manifest left out of its
