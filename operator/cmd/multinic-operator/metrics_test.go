@@ -34,7 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/multinic/multinic/operator/testenv"
+	"github.com/multinic/multinic/internal/testenv"
 )
 
 func TestMetricsFlags(t *testing.T) {
