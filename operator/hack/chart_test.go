@@ -99,7 +99,7 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 	assert.Equal(t, "nexus.okestro-k8s.com:50000/multinic-operator:"+chartAppVersion(t), c.Image, "the tag defaults to appVersion")
 	assert.Equal(t, corev1.PullIfNotPresent, c.ImagePullPolicy)
 	assert.Equal(t, []corev1.LocalObjectReference{{Name: "nexus-regcred"}}, pod.ImagePullSecrets)
-	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure=true",
 		"--zap-log-level=info", "--max-concurrent-reconciles=16"}, c.Args)
 	assert.Empty(t, pod.PriorityClassName)
 	assert.Empty(t, pod.TopologySpreadConstraints)
@@ -117,12 +117,19 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 		assert.Equal(t, want, got, "env %s", name)
 	}
 	assert.Equal(t, int32(18081), pkgContainerPort(c, "inventory"))
-	assert.Equal(t, int32(8080), pkgContainerPort(c, "metrics"))
+	assert.Equal(t, int32(8443), pkgContainerPort(c, "metrics"), "HTTPS metrics on kubebuilder's port")
 	require.NotNil(t, c.LivenessProbe)
 	assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
 	require.NotNil(t, c.ReadinessProbe)
 	assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
 	assert.Equal(t, int32(8081), pkgContainerPort(c, c.LivenessProbe.HTTPGet.Port.StrVal))
+	// The timings the chart had before they became values.
+	assert.Equal(t, [4]int32{15, 20, 1, 3}, [4]int32{c.LivenessProbe.InitialDelaySeconds, c.LivenessProbe.PeriodSeconds,
+		c.LivenessProbe.TimeoutSeconds, c.LivenessProbe.FailureThreshold})
+	assert.Equal(t, [5]int32{5, 10, 1, 3, 1}, [5]int32{c.ReadinessProbe.InitialDelaySeconds, c.ReadinessProbe.PeriodSeconds,
+		c.ReadinessProbe.TimeoutSeconds, c.ReadinessProbe.FailureThreshold, c.ReadinessProbe.SuccessThreshold})
+	assert.Equal(t, int64(10), *pod.TerminationGracePeriodSeconds)
+	assert.Equal(t, int32(10), *dep.Spec.RevisionHistoryLimit)
 
 	// Non-root and locked down; the inventory directory is the only
 	// writable path, an emptyDir unless persistence is enabled.
@@ -160,8 +167,18 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 	assert.Equal(t, int32(18081), svc.Spec.Ports[0].Port)
 	assert.Equal(t, "inventory", svc.Spec.Ports[0].TargetPort.StrVal)
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, svc.Spec.Selector)
+	assert.Empty(t, svc.Annotations)
 	metrics := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-metrics"))
 	assert.Equal(t, "metrics", metrics.Spec.Ports[0].TargetPort.StrVal)
+	assert.Equal(t, int32(8443), metrics.Spec.Ports[0].Port)
+
+	// Secure metrics: the manager may review tokens and access, and
+	// scrapers get a role to be bound to.
+	auth := pkgTyped[rbacv1.ClusterRoleBinding](t, pkgFind(t, objs, "ClusterRoleBinding", "multinic-operator-metrics-auth-rolebinding"))
+	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: pod.ServiceAccountName, Namespace: chartNamespace}}, auth.Subjects)
+	assert.Equal(t, pkgMetricsAuthRules, pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", auth.RoleRef.Name)).Rules)
+	reader := pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", "multinic-operator-metrics-reader"))
+	assert.Equal(t, pkgMetricsReaderRules, reader.Rules)
 
 	// --include-crds shows the CRD ships with the chart.
 	pkgFind(t, objs, "CustomResourceDefinition", "openstackconfigs.multinic.example.com")
@@ -213,7 +230,8 @@ func TestChartTemplateFullValues(t *testing.T) {
 	assert.Equal(t, "fast-ssd", *pvc.Spec.StorageClassName)
 	assert.Equal(t, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, pvc.Spec.AccessModes)
 	assert.True(t, resource.MustParse("2Gi").Equal(pvc.Spec.Resources.Requests[corev1.ResourceStorage]))
-	require.Len(t, pod.Volumes, 2)
+	assert.Equal(t, map[string]string{"helm.sh/resource-policy": "keep"}, pvc.Annotations, "persistence.annotations")
+	require.Len(t, pod.Volumes, 3)
 	require.NotNil(t, pod.Volumes[0].PersistentVolumeClaim)
 	assert.Equal(t, pvc.Name, pod.Volumes[0].PersistentVolumeClaim.ClaimName)
 	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, dep.Spec.Strategy.Type)
@@ -226,9 +244,30 @@ func TestChartTemplateFullValues(t *testing.T) {
 	svc := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-inventory"))
 	assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
 	assert.Equal(t, int32(28081), svc.Spec.Ports[0].Port, "inventory.service.port")
+	assert.Equal(t, map[string]string{"service.beta.kubernetes.io/openstack-internal-load-balancer": "true"}, svc.Annotations)
 	assert.Equal(t, int32(18081), pkgContainerPort(c, "inventory"), "the container keeps the operator's port")
 	metrics := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-metrics"))
-	assert.Equal(t, int32(9090), metrics.Spec.Ports[0].Port)
+	assert.Equal(t, int32(9443), metrics.Spec.Ports[0].Port)
+	assert.Equal(t, map[string]string{"example.com/scraped-by": "prometheus"}, metrics.Annotations)
+
+	// Deployment tuning.
+	assert.Equal(t, int32(3), *dep.Spec.RevisionHistoryLimit)
+	assert.Equal(t, int64(45), *pod.TerminationGracePeriodSeconds)
+	live, ready := c.LivenessProbe, c.ReadinessProbe
+	assert.Equal(t, "/healthz", live.HTTPGet.Path, "the chart keeps the probe's target")
+	assert.Equal(t, [4]int32{30, 15, 3, 5}, [4]int32{live.InitialDelaySeconds, live.PeriodSeconds, live.TimeoutSeconds, live.FailureThreshold})
+	assert.Equal(t, "/readyz", ready.HTTPGet.Path)
+	assert.Equal(t, [5]int32{2, 5, 2, 2, 2}, [5]int32{ready.InitialDelaySeconds, ready.PeriodSeconds, ready.TimeoutSeconds,
+		ready.FailureThreshold, ready.SuccessThreshold})
+
+	// commonLabels reach every object the chart renders, and the pods.
+	for _, o := range objs {
+		for k, v := range map[string]string{"cost-center": "net-42", "environment": "production"} {
+			assert.Equal(t, v, o.GetLabels()[k], "%s/%s: commonLabels %s", o.GetKind(), o.GetName(), k)
+		}
+	}
+	assert.Equal(t, "production", dep.Spec.Template.Labels["environment"])
+	assert.NotContains(t, dep.Spec.Selector.MatchLabels, "environment", "the immutable selector stays as it was")
 	sa := pkgFind(t, objs, "ServiceAccount", "multinic-operator-sa")
 	assert.Equal(t, "platform", sa.GetAnnotations()["example.com/owner"])
 }
@@ -238,7 +277,8 @@ func TestChartTemplateFullValues(t *testing.T) {
 func chartFullValuesManager(t *testing.T, dep *appsv1.Deployment, c corev1.Container) {
 	t.Helper()
 	pod := dep.Spec.Template.Spec
-	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure=true",
+		"--metrics-cert-path=/tmp/k8s-metrics-server/metrics-certs",
 		"--zap-log-level=debug", "--max-concurrent-reconciles=8", "--zap-stacktrace-level=panic"}, c.Args, "extraArgs come last")
 	caDir, _ := pkgEnv(c.Env, "SSL_CERT_DIR")
 	assert.Equal(t, "/etc/multinic/ca", caDir)
@@ -248,12 +288,19 @@ func chartFullValuesManager(t *testing.T, dep *appsv1.Deployment, c corev1.Conta
 	_, ok := pkgEnv(c.Env, "INVENTORY_DB_PATH")
 	assert.True(t, ok, "the chart's own variables stay")
 
-	// The CA bundle example: a ConfigMap volume mounted where SSL_CERT_DIR points.
-	require.Len(t, c.VolumeMounts, 2)
-	assert.Equal(t, corev1.VolumeMount{Name: "contrabass-ca", MountPath: "/etc/multinic/ca", ReadOnly: true}, c.VolumeMounts[1])
-	assert.Equal(t, "contrabass-ca", pod.Volumes[1].Name)
-	require.NotNil(t, pod.Volumes[1].ConfigMap)
-	assert.Equal(t, "contrabass-ca", pod.Volumes[1].ConfigMap.Name)
+	// metrics.certSecret: the Secret mounted where --metrics-cert-path points.
+	require.Len(t, c.VolumeMounts, 3)
+	assert.Equal(t, corev1.VolumeMount{Name: "metrics-certs", MountPath: "/tmp/k8s-metrics-server/metrics-certs", ReadOnly: true}, c.VolumeMounts[1])
+	assert.Equal(t, "metrics-certs", pod.Volumes[1].Name)
+	require.NotNil(t, pod.Volumes[1].Secret)
+	assert.Equal(t, "multinic-operator-metrics-cert", pod.Volumes[1].Secret.SecretName)
+
+	// The CA bundle example: a ConfigMap volume mounted where SSL_CERT_DIR
+	// points, after the chart's own.
+	assert.Equal(t, corev1.VolumeMount{Name: "contrabass-ca", MountPath: "/etc/multinic/ca", ReadOnly: true}, c.VolumeMounts[2])
+	assert.Equal(t, "contrabass-ca", pod.Volumes[2].Name)
+	require.NotNil(t, pod.Volumes[2].ConfigMap)
+	assert.Equal(t, "contrabass-ca", pod.Volumes[2].ConfigMap.Name)
 
 	assert.Equal(t, "multinic-critical", pod.PriorityClassName)
 	require.Len(t, pod.TopologySpreadConstraints, 1)
@@ -313,6 +360,14 @@ func chartFullValuesMonitoring(t *testing.T, objs []*unstructured.Unstructured) 
 	require.Len(t, endpoints, 1)
 	ep := endpoints[0].(map[string]any)
 	assert.Equal(t, "metrics", ep["port"])
+	assert.Equal(t, "https", ep["scheme"])
+	assert.Equal(t, map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "prometheus-scrape-token", "key": "token"}},
+		ep["authorization"], "serviceMonitor.bearerTokenSecret")
+	assert.NotContains(t, ep, "bearerTokenFile", "one source of the token")
+	assert.Equal(t, map[string]any{
+		"ca":         map[string]any{"configMap": map[string]any{"name": "metrics-ca", "key": "ca.crt"}},
+		"serverName": "multinic-operator-metrics.multinic-operator-system.svc",
+	}, ep["tlsConfig"], "serviceMonitor.tlsConfig replaces the chart's")
 	assert.Equal(t, "1m", ep["interval"])
 	assert.Equal(t, "20s", ep["scrapeTimeout"])
 	assert.Equal(t, true, ep["honorLabels"], "the per-CR namespace label must not become exported_namespace")
@@ -352,6 +407,15 @@ func chartFullValuesMonitoring(t *testing.T, objs []*unstructured.Unstructured) 
 	assert.NotEmpty(t, board.Panels)
 }
 
+// chartScrapeEndpoint is the one endpoint of the rendered ServiceMonitor.
+func chartScrapeEndpoint(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
+	t.Helper()
+	endpoints, _, err := unstructured.NestedSlice(pkgFind(t, objs, "ServiceMonitor", "multinic-operator-metrics").Object, "spec", "endpoints")
+	require.NoError(t, err)
+	require.Len(t, endpoints, 1)
+	return endpoints[0].(map[string]any)
+}
+
 // chartAlerts indexes the rules of a rendered PrometheusRule by alert name.
 func chartAlerts(t *testing.T, rule *unstructured.Unstructured) map[string]map[string]any {
 	t.Helper()
@@ -389,10 +453,64 @@ func TestChartTemplateToggles(t *testing.T) {
 		assert.False(t, pkgHas(objs, "PersistentVolumeClaim", "multinic-operator-inventory"))
 	})
 	t.Run("metrics.enabled=false", func(t *testing.T) {
-		objs := chartTemplate(t, "--set", "metrics.enabled=false")
-		c := chartManager(t, pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment)))
+		objs := chartTemplate(t, "--set", "metrics.enabled=false", "--set", "metrics.certSecret=ignored")
+		dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
+		c := chartManager(t, dep)
 		assert.Contains(t, c.Args, "--metrics-bind-address=0", "0 turns the metrics listener off")
+		assert.NotContains(t, strings.Join(c.Args, " "), "--metrics-cert-path")
+		assert.Len(t, dep.Spec.Template.Spec.Volumes, 1, "no certificate volume")
 		assert.False(t, pkgHas(objs, "Service", "multinic-operator-metrics"))
+		assert.False(t, pkgHas(objs, "ClusterRole", "multinic-operator-metrics-reader"))
+		assert.False(t, pkgHas(objs, "ClusterRole", "multinic-operator-metrics-auth-role"))
+	})
+	t.Run("metrics.secure=false", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "metrics.secure=false", "--set", "serviceMonitor.enabled=true")
+		c := chartManager(t, pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment)))
+		assert.Contains(t, c.Args, "--metrics-bind-address=:8080")
+		assert.Contains(t, c.Args, "--metrics-secure=false")
+		assert.Equal(t, int32(8080), pkgContainerPort(c, "metrics"))
+		assert.False(t, pkgHas(objs, "ClusterRole", "multinic-operator-metrics-auth-role"), "no token to check")
+		assert.False(t, pkgHas(objs, "ClusterRoleBinding", "multinic-operator-metrics-auth-rolebinding"))
+		assert.False(t, pkgHas(objs, "ClusterRole", "multinic-operator-metrics-reader"))
+		ep := chartScrapeEndpoint(t, objs)
+		assert.Equal(t, "http", ep["scheme"])
+		assert.NotContains(t, ep, "tlsConfig")
+		assert.NotContains(t, ep, "bearerTokenFile")
+	})
+	t.Run("ServiceMonitor of self-signed secure metrics", func(t *testing.T) {
+		ep := chartScrapeEndpoint(t, chartTemplate(t, "--set", "serviceMonitor.enabled=true"))
+		assert.Equal(t, "https", ep["scheme"])
+		assert.Equal(t, "/var/run/secrets/kubernetes.io/serviceaccount/token", ep["bearerTokenFile"], "Prometheus' own token")
+		assert.Equal(t, map[string]any{"insecureSkipVerify": true}, ep["tlsConfig"], "no CA to verify a self-signed certificate with")
+	})
+	t.Run("metrics.certSecret", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "serviceMonitor.enabled=true", "--set", "metrics.certSecret=metrics-tls")
+		dep := pkgTyped[appsv1.Deployment](t, pkgFind(t, objs, "Deployment", chartDeployment))
+		c := chartManager(t, dep)
+		assert.Contains(t, c.Args, "--metrics-cert-path=/tmp/k8s-metrics-server/metrics-certs")
+		assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "metrics-certs", MountPath: "/tmp/k8s-metrics-server/metrics-certs", ReadOnly: true})
+		i := slices.IndexFunc(dep.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "metrics-certs" })
+		require.GreaterOrEqual(t, i, 0)
+		assert.Equal(t, "metrics-tls", dep.Spec.Template.Spec.Volumes[i].Secret.SecretName)
+		// Prometheus verifies the certificate against the Secret's CA, for
+		// the name the Service is reached by.
+		ep := chartScrapeEndpoint(t, objs)
+		assert.Equal(t, map[string]any{
+			"ca":         map[string]any{"secret": map[string]any{"name": "metrics-tls", "key": "ca.crt"}},
+			"serverName": "multinic-operator-metrics.multinic-operator-system.svc",
+		}, ep["tlsConfig"])
+	})
+	t.Run("commonLabels never replace the chart's", func(t *testing.T) {
+		objs := chartTemplate(t, "--set", "commonLabels.app\\.kubernetes\\.io/name=other", "--set", "commonLabels.team=a",
+			"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.labels.team=b")
+		for _, o := range objs {
+			assert.Equal(t, "multinic-operator", o.GetLabels()["app.kubernetes.io/name"], "%s/%s", o.GetKind(), o.GetName())
+			want := "a"
+			if o.GetKind() == "ServiceMonitor" {
+				want = "b" // the object's own labels (Prometheus selects by them) win
+			}
+			assert.Equal(t, want, o.GetLabels()["team"], "%s/%s", o.GetKind(), o.GetName())
+		}
 	})
 	t.Run("persistence.existingClaim", func(t *testing.T) {
 		objs := chartTemplate(t, "--set", "persistence.enabled=true", "--set", "persistence.existingClaim=kept-inventory")
@@ -499,6 +617,8 @@ func TestChartRefusesUnsafeSettings(t *testing.T) {
 			[]string{"minAvailable or maxUnavailable, not both"}},
 		{"ServiceMonitor without metrics", []string{"--set", "serviceMonitor.enabled=true", "--set", "metrics.enabled=false"},
 			[]string{"serviceMonitor.enabled needs metrics.enabled=true"}},
+		{"certificate for plain HTTP metrics", []string{"--set", "metrics.secure=false", "--set", "metrics.certSecret=metrics-tls"},
+			[]string{"metrics.certSecret needs metrics.secure=true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace}, tc.args...)
@@ -551,6 +671,18 @@ func TestChartValuesSchemaRejectsBadValues(t *testing.T) {
 		{"error ratio above one", []string{"--set", "prometheusRule.dependencyErrors.ratio=2"}, "/prometheusRule/dependencyErrors/ratio"},
 		{"unknown code class", []string{"--set", "prometheusRule.dependencyErrors.codes=500"}, "/prometheusRule/dependencyErrors/codes"},
 		{"dashboard label misspelt", []string{"--set", "grafanaDashboard.label.grafana_dashboard=1"}, "label"},
+		{"metrics.secure not a boolean", []string{"--set-string", "metrics.secure=yes"}, "/metrics/secure"},
+		{"certificate Secret not a name", []string{"--set", "metrics.certSecret=Metrics_TLS"}, "/metrics/certSecret"},
+		{"Service annotation not a string", []string{"--set", "metrics.service.annotations.weight=1"}, "/metrics/service/annotations/weight"},
+		{"claim annotation not a string", []string{"--set", "persistence.annotations.keep=true"}, "/persistence/annotations/keep"},
+		{"bearer token Secret misspelt", []string{"--set", "serviceMonitor.bearerTokenSecret.nmae=token"}, "nmae"},
+		{"negative revision history", []string{"--set", "revisionHistoryLimit=-1"}, "/revisionHistoryLimit"},
+		{"probe period of zero", []string{"--set", "livenessProbe.periodSeconds=0"}, "/livenessProbe/periodSeconds"},
+		{"probe target is the chart's", []string{"--set", "readinessProbe.httpGet.path=/"}, "httpGet"},
+		{"liveness with a success threshold", []string{"--set", "livenessProbe.successThreshold=2"}, "successThreshold"},
+		{"grace period not a number", []string{"--set", "terminationGracePeriodSeconds=soon"}, "/terminationGracePeriodSeconds"},
+		{"label value Kubernetes refuses", []string{"--set", "commonLabels.team=network platform"}, "/commonLabels/team"},
+		{"label value too long", []string{"--set", "commonLabels.team=" + strings.Repeat("x", 64)}, "/commonLabels/team"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace}, tc.args...)
@@ -582,6 +714,13 @@ func TestChartClusterRoleMatchesGeneratedRole(t *testing.T) {
 		return slices.Contains(r.APIGroups, "coordination.k8s.io") && slices.Contains(r.Resources, "leases")
 	})
 	assert.GreaterOrEqual(t, leases, 0, "leader election needs leases")
+
+	// So are the roles of secure metrics.
+	objs = chartTemplate(t, "--show-only", "templates/metrics-rbac.yaml")
+	for file, name := range map[string]string{"metrics_auth_role.yaml": "metrics-auth-role", "metrics_reader_role.yaml": "metrics-reader"} {
+		chart := pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", "multinic-operator-"+name))
+		assert.Equal(t, chartKustomizeRole[rbacv1.ClusterRole](t, file, name).Rules, chart.Rules, name)
+	}
 
 	// The user-facing ClusterRoles are hand-written twice as well.
 	objs = chartTemplate(t, "--show-only", "templates/aggregate-roles.yaml")
@@ -644,6 +783,12 @@ func TestChartRBACIsLeastPrivilege(t *testing.T) {
 				}
 				if slices.Contains(r.Resources, "openstackconfigs/status") && strings.Contains(o.GetName(), "openstackconfig-") {
 					assert.Equal(t, []string{"get"}, r.Verbs, "%s: users only read status", what)
+				}
+				if slices.Contains(r.Resources, "tokenreviews") || slices.Contains(r.Resources, "subjectaccessreviews") {
+					assert.Equal(t, []string{"create"}, r.Verbs, "%s: reviews are only asked for", what)
+				}
+				if len(r.NonResourceURLs) > 0 {
+					assert.Equal(t, pkgMetricsReaderRules, rules, "%s: the only non-resource rule is GET /metrics", what)
 				}
 			}
 		}

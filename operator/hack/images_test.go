@@ -113,6 +113,38 @@ func TestImagesBuildReproduciblyFromGoAlone(t *testing.T) {
 	digests, err := os.ReadFile(filepath.Join(first, "digests.txt"))
 	require.NoError(t, err)
 	assert.Len(t, regexp.MustCompile(`(?m)^\S+ (linux/amd64|linux/arm64|index) sha256:[0-9a-f]{64}$`).FindAll(digests, -1), 6, "%s", digests)
+	checkSHA256SUMS(t, first)
+}
+
+// checkSHA256SUMS: the release's SHA256SUMS lists every other file in it
+// (archives, SBOMs, digests.txt) with its SHA-256, so a copy carried to an
+// air-gapped registry can be checked whole with `sha256sum -c`.
+func checkSHA256SUMS(t *testing.T, dir string) {
+	t.Helper()
+	sums, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
+	require.NoError(t, err)
+	listed := map[string]string{}
+	for line := range strings.Lines(string(sums)) {
+		m := regexp.MustCompile(`^([0-9a-f]{64})  (\S+)\n$`).FindStringSubmatch(line)
+		require.NotNil(t, m, "SHA256SUMS line %q", line)
+		listed[m[2]] = m[1]
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var files []string
+	for _, e := range entries {
+		if e.Name() == "SHA256SUMS" {
+			continue
+		}
+		files = append(files, e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		sum := sha256.Sum256(data)
+		assert.Equal(t, hex.EncodeToString(sum[:]), listed[e.Name()], "SHA256SUMS entry of %s", e.Name())
+	}
+	assert.Len(t, listed, len(files), "SHA256SUMS lists files the release does not have: %v", listed)
+	assert.Contains(t, files, "digests.txt")
+	assert.Contains(t, files, "multinic-operator_"+testVersion+"_linux_amd64.cdx.json")
 }
 
 type descriptor struct {

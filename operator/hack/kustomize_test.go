@@ -54,7 +54,7 @@ func TestKustomizeBuildDefault(t *testing.T) {
 	require.Len(t, pod.Containers, 1)
 	c := pod.Containers[0]
 	assert.Equal(t, "manager", c.Name)
-	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080"}, c.Args)
+	assert.Equal(t, []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure=true"}, c.Args)
 	for _, name := range []string{"VIOLA_ENDPOINT", "VIOLA_TIMEOUT", "VIOLA_INSECURE_TLS", "INVENTORY_ENABLED", "INVENTORY_ADDR", "INVENTORY_DB_PATH"} {
 		_, ok := pkgEnv(c.Env, name)
 		assert.True(t, ok, "env %s missing", name)
@@ -109,6 +109,20 @@ func TestKustomizeBuildDefault(t *testing.T) {
 		assert.Equal(t, v, dep.Spec.Template.Labels[k], "the Service selects the manager pod by %s", k)
 	}
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, svc.Spec.Selector)
+
+	// Secure metrics as kubebuilder scaffolds them: the Service of
+	// config/default on the HTTPS port, the manager allowed to review
+	// tokens and access, and a role for scrapers.
+	metrics := pkgTyped[corev1.Service](t, pkgFind(t, objs, "Service", "multinic-operator-metrics"))
+	require.Len(t, metrics.Spec.Ports, 1)
+	assert.Equal(t, int32(8443), metrics.Spec.Ports[0].Port)
+	assert.Equal(t, int32(8443), pkgContainerPort(c, metrics.Spec.Ports[0].TargetPort.StrVal))
+	assert.Equal(t, dep.Spec.Selector.MatchLabels, metrics.Spec.Selector)
+	auth := pkgTyped[rbacv1.ClusterRoleBinding](t, pkgFind(t, objs, "ClusterRoleBinding", "multinic-operator-metrics-auth-rolebinding"))
+	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: pod.ServiceAccountName, Namespace: kustNamespace}}, auth.Subjects)
+	assert.Equal(t, pkgMetricsAuthRules, pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", auth.RoleRef.Name)).Rules)
+	reader := pkgTyped[rbacv1.ClusterRole](t, pkgFind(t, objs, "ClusterRole", "multinic-operator-metrics-reader"))
+	assert.Equal(t, pkgMetricsReaderRules, reader.Rules)
 }
 
 // TestKustomizeSetImageLikeMakeDeploy runs the edit `make deploy IMG=…`
@@ -159,8 +173,6 @@ func TestKustomizeSamples(t *testing.T) {
 	for name, set := range map[string]bool{
 		"contrabassTimeout":            s.ContrabassTimeout != "",
 		"openstackTimeout":             s.OpenstackTimeout != "",
-		"openstackNeutronEndpoint":     s.OpenstackNeutronEndpoint != "",
-		"openstackNovaEndpoint":        s.OpenstackNovaEndpoint != "",
 		"openstackEndpointInterface":   s.OpenstackEndpointInterface != "",
 		"openstackEndpointRegion":      s.OpenstackEndpointRegion != "",
 		"openstackNodeNameMetadataKey": s.OpenstackNodeNameMetadataKey != "",
@@ -175,6 +187,17 @@ func TestKustomizeSamples(t *testing.T) {
 	} {
 		assert.True(t, set, "sample sets settings.%s", name)
 	}
+
+	// The usual case is the Keystone catalog; the overrides are there to
+	// find, commented out, with when to set them.
+	assert.Empty(t, s.OpenstackNeutronEndpoint, "the sample uses the catalog for Neutron")
+	assert.Empty(t, s.OpenstackNovaEndpoint, "the sample uses the catalog for Nova")
+	raw, err := os.ReadFile(filepath.Join(pkgRepoRoot(t), "operator", "config", "samples", "multinic_v1alpha1_openstackconfig.yaml"))
+	require.NoError(t, err)
+	for _, field := range []string{"openstackNeutronEndpoint", "openstackNovaEndpoint"} {
+		assert.Regexp(t, `(?m)^\s*# `+field+`: https://`, string(raw), "%s is shown commented out", field)
+	}
+	assert.Regexp(t, `(?m)^\s*# Set these only when the catalog`, string(raw), "the sample says when to set the overrides")
 }
 
 // TestKustomizeEveryFileIsReferenced: a manifest left out of its

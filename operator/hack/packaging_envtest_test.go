@@ -167,8 +167,11 @@ func pkgHelmInstall(t *testing.T, c client.Client, kubeconfig string) {
 
 	out := install("1.0.0")
 	assert.Contains(t, out, "STATUS: deployed")
-	// NOTES.txt prints the guide's log command with the real name.
+	// NOTES.txt prints the guide's log command with the real name, and
+	// the check command aimed at this release.
 	assert.Contains(t, out, "kubectl logs -n multinic-operator-system deployment/multinic-operator-controller-manager")
+	assert.Contains(t, out, "kubectl multinic check <name> -n <namespace> --operator multinic-operator-system/multinic-operator")
+	assert.Contains(t, out, "--clusterrole=multinic-operator-metrics-reader", "how to let a scraper in")
 
 	var crd apiextensionsv1.CustomResourceDefinition
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: pkgCRDName}, &crd), "helm installs crds/ first")
@@ -261,6 +264,36 @@ func pkgCheckAccess(t *testing.T, c client.Client, serviceAccount string) {
 	assert.True(t, osc(bob, "delete", ""))
 	assert.False(t, osc(bob, "update", "status"), "status is the operator's")
 	assert.False(t, pkgCan(t, c, bob, "get", "", "secrets", "", team), "the role grants nothing beyond OpenstackConfigs")
+
+	// Secure metrics: the operator asks the API server about each
+	// scrape's token, and a scraper bound to metrics-reader may GET
+	// /metrics (operator/cmd/multinic-operator scrapes through the filter).
+	for _, review := range []struct{ group, resource string }{
+		{"authentication.k8s.io", "tokenreviews"}, {"authorization.k8s.io", "subjectaccessreviews"},
+	} {
+		assert.True(t, pkgCan(t, c, operator, "create", review.group, review.resource, "", ""), "operator creates %s", review.resource)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-reads-multinic-metrics"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "multinic-operator-metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "prometheus", Namespace: "monitoring"}},
+	}
+	require.NoError(t, c.Create(ctx, crb))
+	t.Cleanup(func() { assert.NoError(t, c.Delete(context.Background(), crb)) })
+	prometheus := authorizationv1.SubjectAccessReviewSpec{User: "system:serviceaccount:monitoring:prometheus"}
+	assert.True(t, pkgCanGet(t, c, prometheus, "/metrics"), "a scraper bound to metrics-reader reads /metrics")
+	assert.False(t, pkgCanGet(t, c, prometheus, "/healthz/etcd"), "and nothing else")
+	assert.False(t, pkgCanGet(t, c, alice, "/metrics"), "others do not")
+	assert.False(t, pkgCanGet(t, c, operator, "/metrics"), "the operator itself needs no access to its metrics")
+}
+
+// pkgCanGet runs a SubjectAccessReview for GET on a non-resource URL.
+func pkgCanGet(t *testing.T, c client.Client, who authorizationv1.SubjectAccessReviewSpec, path string) bool {
+	t.Helper()
+	review := &authorizationv1.SubjectAccessReview{Spec: who}
+	review.Spec.NonResourceAttributes = &authorizationv1.NonResourceAttributes{Verb: "get", Path: path}
+	require.NoError(t, c.Create(t.Context(), review))
+	return review.Status.Allowed
 }
 
 // pkgCan runs a SubjectAccessReview.
@@ -316,16 +349,23 @@ func pkgHelmInstallFullValues(t *testing.T, c client.Client, kubeconfig string) 
 	var pvc corev1.PersistentVolumeClaim
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: release + "-inventory"}, &pvc))
 	assert.Equal(t, pvc.Name, dep.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	assert.Equal(t, "keep", pvc.Annotations["helm.sh/resource-policy"], "persistence.annotations")
+	assert.Equal(t, "production", pvc.Labels["environment"], "commonLabels")
 	var svc corev1.Service
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: release + "-inventory"}, &svc))
 	assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
+	assert.Equal(t, "true", svc.Annotations["service.beta.kubernetes.io/openstack-internal-load-balancer"])
 	assert.Equal(t, int32(28081), svc.Spec.Ports[0].Port)
 	assert.NotZero(t, svc.Spec.Ports[0].NodePort, "the API server allocated a node port")
 	pod := dep.Spec.Template.Spec
 	assert.Equal(t, "multinic-critical", pod.PriorityClassName)
 	require.Len(t, pod.TopologySpreadConstraints, 1)
-	require.Len(t, pod.Volumes, 2)
-	assert.Equal(t, "contrabass-ca", pod.Volumes[1].ConfigMap.Name)
+	require.Len(t, pod.Volumes, 3)
+	assert.Equal(t, "multinic-operator-metrics-cert", pod.Volumes[1].Secret.SecretName)
+	assert.Equal(t, "contrabass-ca", pod.Volumes[2].ConfigMap.Name)
+	assert.Equal(t, int32(3), *dep.Spec.RevisionHistoryLimit)
+	assert.Equal(t, int64(45), *pod.TerminationGracePeriodSeconds)
+	assert.Equal(t, int32(2), pod.Containers[0].ReadinessProbe.SuccessThreshold, "accepted for readiness")
 	caDir, _ := pkgEnv(pod.Containers[0].Env, "SSL_CERT_DIR")
 	assert.Equal(t, "/etc/multinic/ca", caDir)
 }

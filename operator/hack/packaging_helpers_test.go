@@ -164,6 +164,16 @@ func pkgContainerPort(c corev1.Container, name string) int32 {
 	return 0
 }
 
+// pkgMetricsAuthRules are what controller-runtime's metrics filter needs
+// to check a scrape's token (its doc comment lists them).
+var pkgMetricsAuthRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+}
+
+// pkgMetricsReaderRules are what a scraper needs, and nothing more.
+var pkgMetricsReaderRules = []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+
 // pkgGeneratedRules are the rules of the ClusterRole `make manifests`
 // generates from the +kubebuilder:rbac markers: what the operator needs.
 func pkgGeneratedRules(t *testing.T) []rbacv1.PolicyRule {

@@ -30,14 +30,26 @@ Truncated to leave room for the longest suffix ("-controller-manager").
 {{- end }}
 
 {{/*
-Labels on every object.
+Labels on every object: the chart's own, then commonLabels.
 */}}
 {{- define "multinic-operator.labels" -}}
-helm.sh/chart: {{ include "multinic-operator.chart" . }}
-{{ include "multinic-operator.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | toString | trunc 63 | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: multinic-operator
+{{- include "multinic-operator.labelsWith" (list . dict) }}
+{{- end }}
+
+{{/*
+The labels of one object: (list $ extra) adds the object's own labels
+(a component, a ServiceMonitor's labels for Prometheus' selector). One map,
+so a key given twice is written once: the chart's labels win (selectors and
+`helm upgrade` depend on them), then the object's, then commonLabels.
+*/}}
+{{- define "multinic-operator.labelsWith" -}}
+{{- $root := index . 0 }}
+{{- $labels := include "multinic-operator.selectorLabels" $root | fromYaml }}
+{{- $_ := set $labels "helm.sh/chart" (include "multinic-operator.chart" $root) }}
+{{- $_ = set $labels "app.kubernetes.io/version" ($root.Values.image.tag | default $root.Chart.AppVersion | toString | trunc 63) }}
+{{- $_ = set $labels "app.kubernetes.io/managed-by" $root.Release.Service }}
+{{- $_ = set $labels "app.kubernetes.io/part-of" "multinic-operator" }}
+{{- toYaml (merge $labels (index . 1 | default dict) ($root.Values.commonLabels | default dict)) }}
 {{- end }}
 
 {{/*
@@ -102,4 +114,29 @@ Claim holding the inventory file when persistence is enabled.
 */}}
 {{- define "multinic-operator.inventoryClaimName" -}}
 {{- default (printf "%s-inventory" (include "multinic-operator.fullname" .)) .Values.persistence.existingClaim }}
+{{- end }}
+
+{{/*
+The manager's metrics port: HTTPS on 8443 when metrics.secure, else HTTP on
+8080 (kubebuilder's numbers).
+*/}}
+{{- define "multinic-operator.metricsPort" -}}
+{{- if .Values.metrics.secure }}8443{{ else }}8080{{ end }}
+{{- end }}
+
+{{/*
+The Secret holding the metrics server's certificate, when one is mounted;
+empty otherwise.
+*/}}
+{{- define "multinic-operator.metricsCert" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.secure }}{{ .Values.metrics.certSecret }}{{ end }}
+{{- end }}
+
+{{/*
+Refuses metrics settings that would be silently ignored.
+*/}}
+{{- define "multinic-operator.validateMetrics" -}}
+{{- if and .Values.metrics.certSecret (not .Values.metrics.secure) }}
+{{- fail "metrics.certSecret needs metrics.secure=true: plain HTTP metrics use no certificate" }}
+{{- end }}
 {{- end }}

@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/inventory"
@@ -37,7 +36,8 @@ func main() {
 
 // options are the flags and environment of the operator.
 type options struct {
-	metricsAddr, probeAddr  string
+	metrics                 metricsFlags
+	probeAddr               string
 	leaderElection          bool
 	leaderElectionNS        string
 	maxConcurrentReconciles int
@@ -50,7 +50,7 @@ type options struct {
 func parseOptions(args []string, getenv func(string) string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("multinic-operator", flag.ContinueOnError)
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	o.metrics.bind(fs)
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	fs.BoolVar(&o.leaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "namespace of the leader-election lease (defaults to the pod's)")
@@ -116,9 +116,13 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	metricsOpts, metricsCert, err := opts.metrics.serverOptions()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), manager.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddr},
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.probeAddr,
 		LeaderElection:                opts.leaderElection,
 		LeaderElectionID:              "multinic-operator.multinic.example.com",
@@ -127,6 +131,11 @@ func run(args []string, getenv func(string) string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if metricsCert != nil {
+		if err := mgr.Add(metricsCert); err != nil {
+			return err
+		}
 	}
 	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry, MaxConcurrentReconciles: opts.maxConcurrentReconciles}
 	// The API is served even when the inventory is disabled, so probes and

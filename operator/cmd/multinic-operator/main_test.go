@@ -20,7 +20,8 @@ func env(vars map[string]string) func(string) string {
 func TestParseOptionsDefaults(t *testing.T) {
 	o, err := parseOptions(nil, env(nil))
 	require.NoError(t, err)
-	assert.Equal(t, ":8080", o.metricsAddr)
+	assert.Equal(t, metricsFlags{addr: ":8443", secure: true, certName: "tls.crt", certKey: "tls.key"}, o.metrics,
+		"HTTPS behind the API server's authentication and authorization, as kubebuilder scaffolds it")
 	assert.Equal(t, ":8081", o.probeAddr)
 	assert.False(t, o.leaderElection)
 	assert.Equal(t, 16, o.maxConcurrentReconciles)
@@ -37,7 +38,7 @@ func TestParseOptionsFromFlagsAndEnv(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.True(t, o.leaderElection)
-	assert.Equal(t, "0", o.metricsAddr)
+	assert.Equal(t, "0", o.metrics.addr)
 	assert.Equal(t, "http://viola:8080", o.viola.Endpoint)
 	assert.Equal(t, 5*time.Second, o.viola.Timeout)
 	assert.True(t, o.viola.InsecureTLS)

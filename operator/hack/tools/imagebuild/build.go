@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +50,8 @@ func build(c config) error {
 		return err
 	}
 
-	var digests, sums strings.Builder
+	var digests strings.Builder
+	sums := map[string]string{} // file name in c.out → SHA-256 hex
 	for _, im := range c.images {
 		var adds []mutate.IndexAddendum
 		for _, p := range c.platforms {
@@ -60,7 +65,7 @@ func build(c config) error {
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", im.name, p, err)
 			}
-			fmt.Fprintf(&sums, "%s  %s.tar\n", sum, stem)
+			sums[stem+".tar"] = sum
 			digest, err := img.Digest()
 			if err != nil {
 				return err
@@ -72,6 +77,7 @@ func build(c config) error {
 			if err := writeFileAtomic(filepath.Join(c.out, stem+".cdx.json"), sbom); err != nil {
 				return err
 			}
+			sums[stem+".cdx.json"] = sha256Hex(sbom)
 			fmt.Fprintf(&digests, "%s %s %s\n", c.reference(im), p, digest)
 			adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: p.os, Architecture: p.arch}}})
 		}
@@ -80,7 +86,7 @@ func build(c config) error {
 		if err != nil {
 			return fmt.Errorf("%s index: %w", im.name, err)
 		}
-		fmt.Fprintf(&sums, "%s  %s.tar\n", sum, c.fileStem(im))
+		sums[c.fileStem(im)+".tar"] = sum
 		digest, err := index.Digest()
 		if err != nil {
 			return err
@@ -90,12 +96,30 @@ func build(c config) error {
 	if err := writeFileAtomic(filepath.Join(c.out, "digests.txt"), []byte(digests.String())); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(c.out, "SHA256SUMS"), []byte(sums.String())); err != nil {
+	sums["digests.txt"] = sha256Hex([]byte(digests.String()))
+	if err := writeFileAtomic(filepath.Join(c.out, "SHA256SUMS"), checksumFile(sums)); err != nil {
 		return err
 	}
 	fmt.Print(digests.String())
 	fmt.Fprintf(os.Stderr, "imagebuild: wrote %d images for %d platforms into %s in %s\n", len(c.images), len(c.platforms), c.out, time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// checksumFile is SHA256SUMS in sha256sum's format, sorted by name, over
+// every file of the release: `sha256sum -c SHA256SUMS` then checks a copy of
+// the archives, the SBOMs and digests.txt alike, so none of them can be
+// swapped unnoticed on the way to an air-gapped registry.
+func checksumFile(sums map[string]string) []byte {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		fmt.Fprintf(&b, "%s  %s\n", sums[name], name)
+	}
+	return []byte(b.String())
+}
+
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 func binaryKey(im image, p platform) string { return im.name + "-" + p.os + "-" + p.arch }

@@ -10,7 +10,8 @@
 //	NAME_TAG_linux_ARCH.tar       one platform: OCI layout plus docker's manifest.json (docker/nerdctl load, ctr import)
 //	NAME_TAG_linux_ARCH.cdx.json  CycloneDX SBOM of that platform's binary
 //
-// and digests.txt (image digests) and SHA256SUMS (the files, to check a copy).
+// and digests.txt (image digests) and SHA256SUMS (every file above and
+// digests.txt, for `sha256sum -c` on a copy).
 //
 //	go -C operator/hack/tools/imagebuild run . -src "$PWD" -out "$PWD/dist" -version v0.1.0 -revision "$(git rev-parse HEAD)" -created "$(git log -1 --format=%ct)"
 //
