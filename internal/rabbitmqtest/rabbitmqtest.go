@@ -104,9 +104,9 @@ func (b *Broker) prepare() error {
 	}
 	files := map[string]string{
 		// The CLI and the node find each other by this cookie in HOME.
-		filepath.Join(home, ".erlang.cookie"): randomHex(20),
-		filepath.Join(b.dir, "enabled_plugins"): "[].\n", // management and every other plugin off
-		filepath.Join(b.dir, "rabbitmq-env.conf"): "",    // not /etc/rabbitmq's
+		filepath.Join(home, ".erlang.cookie"):     randomHex(20),
+		filepath.Join(b.dir, "enabled_plugins"):   "[].\n", // management and every other plugin off
+		filepath.Join(b.dir, "rabbitmq-env.conf"): "",      // not /etc/rabbitmq's
 		filepath.Join(b.dir, "rabbitmq.conf"): fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\n"+
 			"log.file.level = info\nlog.console = false\ndisk_free_limit.absolute = 10MB\n", b.Port),
 	}
