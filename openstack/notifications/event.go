@@ -126,7 +126,7 @@ type Interface struct {
 
 // VMIDs returns the servers an event concerns, without duplicates: a port
 // event's device IDs (none for a detached port) or a Nova event's instance.
-func (e *Event) VMIDs() []string {
+func (e Event) VMIDs() []string {
 	var ids []string
 	if e.Instance != nil && e.Instance.ID != "" {
 		ids = append(ids, e.Instance.ID)
@@ -140,7 +140,7 @@ func (e *Event) VMIDs() []string {
 }
 
 // PortIDs returns the ports an event names, without duplicates.
-func (e *Event) PortIDs() []string {
+func (e Event) PortIDs() []string {
 	var ids []string
 	add := func(id string) {
 		if id != "" && !slices.Contains(ids, id) {
@@ -160,7 +160,7 @@ func (e *Event) PortIDs() []string {
 
 // MACs returns the MAC addresses an event names, lower-cased, without
 // duplicates.
-func (e *Event) MACs() []string {
+func (e Event) MACs() []string {
 	var macs []string
 	add := func(mac string) {
 		mac = lowerASCII(mac)
