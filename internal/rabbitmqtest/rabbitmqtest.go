@@ -45,6 +45,10 @@ type Broker struct {
 	// Host and Port are the AMQP listener (127.0.0.1).
 	Host string
 	Port int
+	// TLSPort is the AMQPS listener of a StartTLS broker, whose certificate
+	// (for 127.0.0.1 and localhost) is signed by the CA in CAPEM.
+	TLSPort int
+	CAPEM   []byte
 
 	dir      string
 	sbin     string
@@ -63,7 +67,15 @@ func (b *Broker) Addr() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.
 
 // Start installs rabbitmq-server when missing and starts a new broker. Close
 // it when done.
-func Start() (*Broker, error) {
+func Start() (*Broker, error) { return start(false) }
+
+// StartTLS is Start with an AMQPS listener besides the plain one.
+func StartTLS() (*Broker, error) { return start(true) }
+
+// TLSAddr is the AMQPS listener as host:port.
+func (b *Broker) TLSAddr() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.TLSPort)) }
+
+func start(withTLS bool) (*Broker, error) {
 	sbin, err := hackScript("server")
 	if err != nil {
 		return nil, err
@@ -73,7 +85,7 @@ func Start() (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{Host: "127.0.0.1", dir: dir, sbin: sbin}
-	if err := b.prepare(); err != nil {
+	if err := b.prepare(withTLS); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -89,8 +101,8 @@ func Start() (*Broker, error) {
 }
 
 // prepare picks ports and writes the node's configuration.
-func (b *Broker) prepare() error {
-	ports, err := freePorts(3)
+func (b *Broker) prepare(withTLS bool) error {
+	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
@@ -109,6 +121,24 @@ func (b *Broker) prepare() error {
 		filepath.Join(b.dir, "rabbitmq-env.conf"): "",      // not /etc/rabbitmq's
 		filepath.Join(b.dir, "rabbitmq.conf"): fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\n"+
 			"log.file.level = info\nlog.console = false\ndisk_free_limit.absolute = 10MB\n", b.Port),
+	}
+	if withTLS {
+		b.TLSPort = ports[3]
+		ca, cert, key, err := selfSignedChain()
+		if err != nil {
+			return err
+		}
+		b.CAPEM = ca
+		for name, content := range map[string][]byte{"ca.pem": ca, "cert.pem": cert, "key.pem": key} {
+			if err := os.WriteFile(filepath.Join(b.dir, name), content, 0o400); err != nil {
+				return err
+			}
+		}
+		conf := filepath.Join(b.dir, "rabbitmq.conf")
+		files[conf] += fmt.Sprintf("listeners.ssl.default = 127.0.0.1:%d\n"+
+			"ssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\n"+
+			"ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+			b.TLSPort, filepath.Join(b.dir, "ca.pem"), filepath.Join(b.dir, "cert.pem"), filepath.Join(b.dir, "key.pem"))
 	}
 	for name, content := range files {
 		if err := os.WriteFile(name, []byte(content), 0o400); err != nil {

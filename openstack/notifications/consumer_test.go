@@ -605,3 +605,41 @@ func TestConfig(t *testing.T) {
 	assert.Equal(t, configure, write)
 	assert.Equal(t, `^(multinic\.a\.b(\.check\..*)?|neutron|nova)$`, read)
 }
+
+// TLS: the broker's CA verifies it; without that CA the certificate is
+// refused unless the insecure opt-in is set.
+func TestConsumerTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a broker of its own")
+	}
+	broker, err := rabbitmqtest.StartTLS()
+	if err != nil {
+		rabbitmqtest.Unavailable(t, err)
+	}
+	defer broker.Close()
+	b := newBus(t, broker, "neutron", "nova")
+	cfg := b.config(QueueName("test", "tls"))
+	cfg.URLs = []string{broker.TLSAddr()}
+	cfg.TLS = &TLSConfig{CAPEM: broker.CAPEM}
+	h := start(t, cfg)
+	state := h.waitPhase(PhaseConnected)
+	assert.Equal(t, broker.TLSAddr(), state.Broker)
+	b.publish("neutron", "notifications.info", v2(t, fixture(t, "port.create.end.json")))
+	h.waitEvents(1)
+	res, err := Check(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, broker.TLSAddr(), res.Broker)
+
+	untrusted := cfg
+	untrusted.TLS = &TLSConfig{}
+	untrusted.Queue = QueueName("test", "tls-untrusted")
+	h2 := start(t, untrusted)
+	require.Eventually(t, func() bool { return strings.Contains(h2.c.State().Message, "certificate") }, wait, 10*time.Millisecond,
+		"state %+v", h2.c.State())
+	assert.Equal(t, PhaseDisconnected, h2.c.State().Phase)
+
+	insecure := untrusted
+	insecure.TLS = &TLSConfig{InsecureSkipVerify: true}
+	h3 := start(t, insecure)
+	h3.waitPhase(PhaseConnected)
+}
