@@ -210,6 +210,7 @@ func (s *Server) addVMLocked(v VM) VM {
 	}
 	s.forgetVMLocked(old)
 	s.vms[v.ID] = &v
+	s.vmChangedLocked(old, v.ID)
 	return v
 }
 
@@ -228,6 +229,7 @@ func (s *Server) UpdateVM(id string, mutate func(*VM)) bool {
 	c = cloneVM(c)
 	s.forgetVMLocked(v)
 	s.vms[id] = &c
+	s.vmChangedLocked(v, id)
 	return true
 }
 
@@ -243,6 +245,7 @@ func (s *Server) RemoveVM(id string) bool {
 	s.forgetVMLocked(old)
 	delete(s.vms, id)
 	s.vmIDs = removeSorted(s.vmIDs, id)
+	s.vmChangedLocked(old, id)
 	return true
 }
 
@@ -271,6 +274,7 @@ func (s *Server) addPortLocked(p Port) Port {
 		p.CreatedAt = DefaultCreatedAt
 	}
 	p = clonePort(p)
+	defer s.portChangedLocked(s.ports[p.ID], p.ID)
 	rec := newPortRecord(p, p.CreatedAt, 0)
 	if old, ok := s.ports[p.ID]; ok {
 		s.unindexPort(old)
@@ -303,6 +307,7 @@ func (s *Server) UpdatePort(id string, mutate func(*Port)) bool {
 	next := newPortRecord(clonePort(p), updatedAt, rec.revision+1)
 	s.ports[id] = next
 	s.indexPort(next)
+	s.portChangedLocked(rec, id)
 	return true
 }
 
@@ -317,6 +322,7 @@ func (s *Server) RemovePort(id string) bool {
 	s.unindexPort(rec)
 	delete(s.ports, id)
 	s.portIDs = removeSorted(s.portIDs, id)
+	s.portChangedLocked(rec, id)
 	return true
 }
 

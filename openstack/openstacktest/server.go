@@ -120,6 +120,7 @@ type Server struct {
 	serverRefs    map[*VM]cachedRef
 	nextMAC       uint32
 	nextGenerated uint64
+	notifier      *Notifier // set by PublishNotifications (notify.go)
 }
 
 type injected struct {
