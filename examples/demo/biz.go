@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -16,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/multinic/multinic/viola/testapi"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
@@ -80,19 +77,4 @@ func createNamespace(ctx context.Context, cfg *rest.Config) error {
 		return err
 	}
 	return c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
-}
-
-// writeBizKubeconfig gives people kubectl access to the Biz plane while the
-// demo serves (kubectl get mnnc -o yaml shows what the agent would read).
-func writeBizKubeconfig(env *envtest.Environment, dir string) (string, error) {
-	user, err := env.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", err
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "biz.kubeconfig")
-	return path, os.WriteFile(path, data, 0o600)
 }

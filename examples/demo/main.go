@@ -3,10 +3,12 @@
 // MGMT control plane running the operator, the Viola test API applying into
 // an embedded Biz control plane, and the inventory API on localhost.
 //
-//	make demo                # keeps serving the inventory until Ctrl-C
+//	make demo                # keeps serving until Ctrl-C, then exits 0
 //	DEMO_ONCE=1 make demo    # one round, then exit (scripts, CI)
 //
-// DEMO_INVENTORY_ADDR moves the inventory API (default 127.0.0.1:18081).
+// While it serves, it prints kubeconfigs for both control planes and the
+// kubectl multinic (and multinicctl) commands that work against the sample
+// CR. DEMO_INVENTORY_ADDR moves the inventory API (default 127.0.0.1:18081).
 package main
 
 import (
@@ -21,7 +23,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,17 +48,33 @@ import (
 // namespace holds the sample CR in MGMT and the node configs in Biz.
 const namespace = "multinic-system"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+func main() { os.Exit(demo()) }
+
+// demo returns the exit status: 0 also when a signal ended the demo, once
+// everything it started has stopped.
+func demo() int {
+	// Listen before taking the terminal, so no Ctrl-C finds the demo alone
+	// in the foreground without a handler.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	release := takeTerminal()
+	defer release()
 	opts := options{
 		once:          os.Getenv("DEMO_ONCE") != "",
 		inventoryAddr: envOr("DEMO_INVENTORY_ADDR", "127.0.0.1:18081"),
 		logs:          os.Stderr,
 	}
-	if err := run(ctx, os.Stdout, opts); err != nil {
+	err := run(ctx, os.Stdout, opts)
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil:
+		// Stopped while starting: what failed failed because of the stop.
+		fmt.Fprintln(os.Stderr, "demo: stopped before the end:", err)
+		return 0
+	default:
 		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
+		return 1
 	}
 }
 
@@ -107,6 +124,15 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		return err
 	}
 	defer func() { _ = bizEnv.Stop() }()
+	kubeconfigDir, err := os.MkdirTemp("", "multinic-demo-kubeconfigs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(kubeconfigDir)
+	mgmtKubeconfig, bizKubeconfig, err := writeKubeconfigs(kubeconfigDir, mgmtEnv, bizEnv)
+	if err != nil {
+		return err
+	}
 
 	if err := createNamespace(ctx, bizCfg); err != nil {
 		return err
@@ -149,7 +175,8 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	}
 	step("OpenstackConfig %s/%s status", oc.Namespace, oc.Name)
 	printStatus(out, ready)
-	if err := printCheckAndPlan(ctx, out, mgmtCfg, oc.Name, violaURL, inventoryURL); err != nil {
+	target := cliTarget{kubeconfig: mgmtKubeconfig, violaURL: violaURL, inventoryURL: inventoryURL, name: oc.Name}
+	if err := printCheckAndPlan(ctx, out, target); err != nil {
 		return err
 	}
 	step("inventory API: GET %s/v1/inventory/node-configs", inventoryURL)
@@ -159,16 +186,10 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if opts.once {
 		return nil
 	}
-	kubeconfigDir, err := os.MkdirTemp("", "multinic-demo-biz-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(kubeconfigDir)
-	kubeconfig, err := writeBizKubeconfig(bizEnv, kubeconfigDir)
-	if err != nil {
-		return fmt.Errorf("kubeconfig for the Biz plane: %w", err)
-	}
-	step("the Biz plane answers kubectl: kubectl --kubeconfig %s -n %s get mnnc -o yaml", kubeconfig, namespace)
+	step("the MGMT plane answers kubectl: kubectl --kubeconfig %s -n %s get openstackconfigs", mgmtKubeconfig, namespace)
+	step("the Biz plane answers kubectl: kubectl --kubeconfig %s -n %s get mnnc -o yaml", bizKubeconfig, namespace)
+	printCLICommands(out, target)
+	step("kubeconfigs in %s, removed when the demo stops", kubeconfigDir)
 	step("serving the inventory at %s/v1/inventory/node-configs until Ctrl-C", inventoryURL)
 	<-ctx.Done()
 	return nil

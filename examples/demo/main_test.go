@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/multinic/multinic/internal/syncbuf"
+	"github.com/multinic/multinic/operator/testenv"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 
@@ -54,9 +58,10 @@ func TestDemoOnce(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(text, " interfaces=multinic0,multinic1 "), "the inventory keeps the names too")
 }
 
-// TestDemoServesKubectlAccess runs the demo in its serving mode: the Biz
-// plane answers the kubeconfig it prints, and what kubectl would show of
-// the MultiNicNodeConfig objects has a name and an MTU on every interface.
+// TestDemoServesKubectlAccess runs the demo in its serving mode and what it
+// prints: the Biz plane answers the kubeconfig it prints, with a name and an
+// MTU on every interface kubectl would show, and each kubectl multinic and
+// multinicctl command it prints works as printed against the sample CR.
 func TestDemoServesKubectlAccess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two control planes")
@@ -67,19 +72,10 @@ func TestDemoServesKubectlAccess(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, out, options{inventoryAddr: "127.0.0.1:0", logs: io.Discard}) }()
 
-	hint := regexp.MustCompile(`kubectl --kubeconfig (\S+) -n (\S+) get mnnc -o yaml`)
-	var m []string
-	deadline := time.After(3 * time.Minute)
-	for m == nil {
-		select {
-		case err := <-done:
-			require.FailNow(t, "the demo stopped before serving", "%v\n%s", err, out.String())
-		case <-deadline:
-			require.FailNow(t, "the demo never printed how to reach the Biz plane", out.String())
-		case <-time.After(100 * time.Millisecond):
-			m = hint.FindStringSubmatch(out.String())
-		}
-	}
+	waitFor(t, out, done, "serving the inventory at")
+	text := out.String()
+	m := regexp.MustCompile(`kubectl --kubeconfig (\S+) -n (\S+) get mnnc -o yaml`).FindStringSubmatch(text)
+	require.NotNil(t, m, "the demo prints how to reach the Biz plane\n%s", text)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", m[1])
 	require.NoError(t, err)
@@ -101,6 +97,73 @@ func TestDemoServesKubectlAccess(t *testing.T) {
 		}
 	}
 
+	t.Run("the printed CLI commands work as printed", func(t *testing.T) { runPrintedCommands(t, text) })
+
 	cancel()
 	assert.NoError(t, <-done, "Ctrl-C is a clean stop")
+}
+
+// waitFor waits until the demo has printed want; it fails if the demo stops
+// first.
+func waitFor(t *testing.T, out *syncbuf.Buffer, done <-chan error, want string) {
+	t.Helper()
+	deadline := time.After(5 * time.Minute)
+	for !strings.Contains(out.String(), want) {
+		select {
+		case err := <-done:
+			require.FailNow(t, "the demo stopped before printing "+want, "%v\n%s", err, out.String())
+		case <-deadline:
+			require.FailNow(t, "the demo never printed "+want, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// runPrintedCommands runs every "kubectl multinic" and "go run
+// ./operator/cmd/multinicctl" line the demo printed through a shell, from
+// the repository root, with the plugin on PATH as make build leaves it.
+func runPrintedCommands(t *testing.T, text string) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "kubectl-multinic"), "./operator/cmd/kubectl-multinic")
+	build.Dir = root
+	built, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", built)
+	_, haveKubectl := exec.LookPath("kubectl")
+
+	var lines []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "  kubectl multinic ") || strings.HasPrefix(line, "  go run ./operator/cmd/multinicctl ") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	require.Len(t, lines, 6, "status, check and plan, for the plugin and for multinicctl\n%s", text)
+	for _, line := range lines {
+		shell := line
+		if haveKubectl != nil {
+			// What kubectl runs for "kubectl multinic ARGS".
+			shell = strings.Replace(line, "kubectl multinic ", "kubectl-multinic ", 1)
+		}
+		cmd := exec.Command("bash", "-c", shell)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		got, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s\n%s", line, got)
+		output := string(got)
+		switch {
+		case strings.Contains(line, " status "):
+			assert.Contains(t, output, "OpenstackConfig "+namespace+"/biz-cluster-1 (generation 1)", line)
+			assert.Regexp(t, `(?m)^Nodes +3$`, output, line)
+		case strings.Contains(line, " check "):
+			assert.Contains(t, output, "Checking OpenstackConfig "+namespace+"/biz-cluster-1", line)
+			assert.Contains(t, output, "OK: every step passed.", line)
+			assert.Contains(t, output, "3 records for provider provider-1", line)
+		case strings.Contains(line, " plan "):
+			assert.Contains(t, output, "Plan for OpenstackConfig "+namespace+"/biz-cluster-1", line)
+			assert.Contains(t, output, "worker-1  00000000-0000-4000-8000-000000000001  multinic0", line)
+		default:
+			t.Errorf("unexpected command %q", line)
+		}
+	}
 }

@@ -291,7 +291,7 @@ func TestCheckCluster(t *testing.T) {
 		// it looked for VIOLA_ENDPOINT.
 		got = run(t, w.kube("check", "biz-cluster-1", "--operator", "nowhere/multinic-operator", "--inventory-url", w.inventoryURL)...)
 		assert.Equal(t, 1, got.code)
-		assert.Contains(t, got.stdout, "(the operator's VIOLA_ENDPOINT could not be read: deployment nowhere/multinic-operator-controller-manager not found (set --operator to the operator's namespace/release); pass --viola-endpoint)")
+		assert.Contains(t, got.stdout, `(the operator's VIOLA_ENDPOINT could not be read: no operator Deployment of release "multinic-operator" in namespace nowhere: `)
 	})
 	t.Run("not-found", func(t *testing.T) {
 		w := newWorld(t)

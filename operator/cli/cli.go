@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/operator/controller"
 )
 
@@ -128,6 +129,11 @@ Exit status: 0 success, 1 a check failed or the command could not run,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// The operator's --version line. Declared here so cobra adds no -v,
+	// which kubectl users know as log verbosity.
+	root.Version = version.Get().String(root.Name())
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print version, commit and build date, then exit")
 	flags := root.PersistentFlags()
 	flags.StringVar(&g.rules.ExplicitPath, clientcmd.RecommendedConfigPathFlag, "", "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	clientcmd.BindOverrideFlags(&g.kubeFlags, flags, clientcmd.RecommendedConfigOverrideFlags(""))

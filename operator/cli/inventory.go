@@ -33,7 +33,7 @@ const maxInventoryBytes = 64 << 20
 // else (on a cluster) the operator's inventory Service through the API
 // server's service proxy. nil means none: the plan then diffs against an
 // empty inventory and says so.
-func inventorySourceFor(t *target, in *inputFlags) (inventorySource, error) {
+func inventorySourceFor(ctx context.Context, t *target, in *inputFlags) (inventorySource, error) {
 	switch {
 	case in.inventoryFile != "":
 		return fileSource(in.inventoryFile), nil
@@ -44,11 +44,11 @@ func inventorySourceFor(t *target, in *inputFlags) (inventorySource, error) {
 		}
 		return &httpSource{base: base, client: &http.Client{Timeout: 30 * time.Second}}, nil
 	case t.kube != nil:
-		namespace, name, ok := strings.Cut(in.operator, "/")
-		if !ok || namespace == "" || name == "" {
-			return nil, usageError{fmt.Errorf("--operator %q is not namespace/name", in.operator)}
+		ref, err := parseOperatorRef(in.operator)
+		if err != nil {
+			return nil, usageError{err}
 		}
-		return &serviceSource{kube: t.kube, namespace: namespace, service: name + "-inventory"}, nil
+		return newServiceSource(ctx, t.kube, ref), nil
 	}
 	return nil, nil
 }
@@ -133,9 +133,41 @@ func (h *httpSource) get(ctx context.Context, path string, query url.Values) (in
 type serviceSource struct {
 	kube               *kube
 	namespace, service string
+	operator           operatorRef
+	// err is why the operator's inventory Service was not found, which
+	// every read answers; disabled, that the operator has no inventory.
+	err      error
+	disabled string
 }
 
+// newServiceSource finds the inventory Service of the operator's release.
+// Not finding it is the source's answer, not the command's failure: status
+// still shows the CR, check fails its inventory step.
+func newServiceSource(ctx context.Context, k *kube, ref operatorRef) *serviceSource {
+	s := &serviceSource{kube: k, namespace: ref.namespace, operator: ref}
+	d, err := k.operatorDeployment(ctx, ref)
+	if err != nil {
+		s.err = err
+		return s
+	}
+	name, disabled, err := k.inventoryService(ctx, d)
+	switch {
+	case err != nil:
+		s.err = err
+	case disabled:
+		s.disabled = fmt.Sprintf("%s (deployment %s/%s sets it, and has no inventory Service)", disabledMessage, d.Namespace, d.Name)
+	}
+	s.service = name
+	return s
+}
+
+// disabledMessage is what a disabled inventory answers.
+const disabledMessage = "inventory is disabled (INVENTORY_ENABLED=false)"
+
 func (s *serviceSource) String() string {
+	if s.service == "" {
+		return fmt.Sprintf("the inventory Service of operator %s", s.operator)
+	}
 	return fmt.Sprintf("service %s/%s (through the API server)", s.namespace, s.service)
 }
 
@@ -144,6 +176,13 @@ func (s *serviceSource) records(ctx context.Context, providerID string) ([]inven
 }
 
 func (s *serviceSource) get(ctx context.Context, path string, query url.Values) (int, []byte, error) {
+	switch {
+	case s.err != nil:
+		return 0, nil, s.err
+	case s.disabled != "":
+		// As the operator's own disabled inventory would answer.
+		return http.StatusServiceUnavailable, []byte(s.disabled), nil
+	}
 	req := s.kube.clientset.CoreV1().RESTClient().Get().
 		Namespace(s.namespace).Resource("services").Name("http:" + s.service + ":inventory").SubResource("proxy").Suffix(path)
 	for k, vs := range query {

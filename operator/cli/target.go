@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -28,11 +27,6 @@ import (
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
 )
-
-// DefaultOperator is where the chart and kustomize install the operator:
-// namespace/release name, whose Deployment is <name>-controller-manager
-// and whose inventory Service is <name>-inventory (port "inventory").
-const DefaultOperator = "multinic-operator-system/multinic-operator"
 
 // inputFlags select the OpenstackConfig and fill in what the operator would
 // add to it (its VIOLA_* environment, the inventory).
@@ -52,7 +46,7 @@ func (in *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&in.keyFile, "encrypt-key-file", "", "file holding the Contrabass encrypt key (instead of the CR's Secret or setting); surrounding white space is ignored")
 	fs.StringVar(&in.violaEndpoint, "viola-endpoint", "", "the operator's VIOLA_ENDPOINT, for a CR without settings.violaEndpoint (default: read from the operator's Deployment)")
 	fs.BoolVar(&in.violaInsecure, "viola-insecure-tls", false, "the operator's VIOLA_INSECURE_TLS=true (default: read from the operator's Deployment)")
-	fs.StringVar(&in.operator, "operator", DefaultOperator, "namespace/name of the operator's Helm release or kustomize prefix: its Deployment <name>-controller-manager and inventory Service <name>-inventory")
+	fs.StringVar(&in.operator, "operator", DefaultOperator, "namespace/release of the operator: its Deployment is the one labelled app.kubernetes.io/instance=RELEASE (Helm) or named RELEASE-controller-manager (kustomize prefix), its inventory Service the one selecting that Deployment's pods")
 	fs.StringVar(&in.inventoryURL, "inventory-url", "", "base URL of the inventory API (GET only), e.g. http://localhost:18081 after kubectl port-forward (default: the operator's inventory Service through the API server)")
 	fs.StringVar(&in.inventoryFile, "inventory-file", "", "the inventory at INVENTORY_DB_PATH, or a copy of it (the file and the .d directory beside it), read only")
 	fs.StringVarP(&in.output, "output", "o", "text", "output format: text, json or yaml")
@@ -76,6 +70,7 @@ type kube struct {
 	client    client.Client
 	clientset kubernetes.Interface
 	namespace string
+	operator  *operatorLookup // the last operatorDeployment answer
 }
 
 // connect builds clients from kubectl's flags and kubeconfig.
@@ -125,7 +120,7 @@ func (g *globals) prepare(ctx context.Context, in *inputFlags, args []string) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := inventorySourceFor(t, in)
+	src, err := inventorySourceFor(ctx, t, in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -347,44 +342,37 @@ type operatorEnv struct {
 // operator parses them. Values taken from ConfigMaps or Secrets are not
 // followed; the warning says to pass the flag.
 func (k *kube) operatorEnv(ctx context.Context, operator string) (operatorEnv, error) {
-	namespace, name, ok := strings.Cut(operator, "/")
-	if !ok || namespace == "" || name == "" {
-		return operatorEnv{}, fmt.Errorf("--operator %q is not namespace/name", operator)
+	ref, err := parseOperatorRef(operator)
+	if err != nil {
+		return operatorEnv{}, err
 	}
-	key := types.NamespacedName{Namespace: namespace, Name: name + "-controller-manager"}
-	var d appsv1.Deployment
-	if err := k.client.Get(ctx, key, &d); err != nil {
-		if apierrors.IsNotFound(err) {
-			return operatorEnv{}, fmt.Errorf("deployment %s not found (set --operator to the operator's namespace/release)", key)
-		}
-		return operatorEnv{}, fmt.Errorf("read deployment %s: %w", key, err)
+	d, err := k.operatorDeployment(ctx, ref)
+	if err != nil {
+		return operatorEnv{}, err
 	}
-	env := operatorEnv{from: "deployment " + key.String()}
-	containers := d.Spec.Template.Spec.Containers
-	for _, c := range containers {
-		if c.Name != "manager" && len(containers) > 1 {
+	env := operatorEnv{from: "deployment " + d.Namespace + "/" + d.Name}
+	c := managerContainer(d)
+	if c == nil {
+		return env, nil
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && strings.HasPrefix(e.Name, "VIOLA_") {
+			env.warnings = append(env.warnings, fmt.Sprintf("%s of %s comes from a ConfigMap or Secret, which this tool does not follow: pass it as a flag", e.Name, env.from))
 			continue
 		}
-		for _, e := range c.Env {
-			if e.ValueFrom != nil && strings.HasPrefix(e.Name, "VIOLA_") {
-				env.warnings = append(env.warnings, fmt.Sprintf("%s of %s comes from a ConfigMap or Secret, which this tool does not follow: pass it as a flag", e.Name, env.from))
-				continue
+		value := strings.TrimSpace(e.Value)
+		switch e.Name {
+		case "VIOLA_ENDPOINT":
+			env.endpoint = value
+		case "VIOLA_INSECURE_TLS":
+			if b, err := strconv.ParseBool(value); err == nil {
+				env.insecureTLS = b
 			}
-			value := strings.TrimSpace(e.Value)
-			switch e.Name {
-			case "VIOLA_ENDPOINT":
-				env.endpoint = value
-			case "VIOLA_INSECURE_TLS":
-				if b, err := strconv.ParseBool(value); err == nil {
-					env.insecureTLS = b
-				}
-			case "VIOLA_TIMEOUT":
-				if d, err := time.ParseDuration(value); err == nil && d > 0 {
-					env.timeout = d
-				}
+		case "VIOLA_TIMEOUT":
+			if d, err := time.ParseDuration(value); err == nil && d > 0 {
+				env.timeout = d
 			}
 		}
-		break
 	}
 	return env, nil
 }

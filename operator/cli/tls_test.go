@@ -46,7 +46,7 @@ func TestCheckTLS(t *testing.T) {
 		args := w.kube("check", "biz-cluster-1", "--inventory-url", w.inventoryURL)
 		got := run(t, args...)
 		require.Equal(t, 1, got.code)
-		assert.Contains(t, got.stdout, "! the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): deployment multinic-operator-system/multinic-operator-controller-manager not found")
+		assert.Contains(t, got.stdout, "! the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): no operator Deployment of release \"multinic-operator\" in namespace multinic-operator-system")
 		assert.Contains(t, got.stdout, "(its TLS certificate is not trusted: trust its CA, or set the operator's VIOLA_INSECURE_TLS=true)")
 
 		got = run(t, append(args, "--viola-insecure-tls")...)
