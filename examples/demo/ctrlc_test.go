@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/multinic/multinic/internal/syncbuf"
-	"github.com/multinic/multinic/operator/testenv"
+	"github.com/multinic/multinic/internal/testenv"
 )
 
 // TestMakeDemoCtrlC runs `make demo` as a person does, on a terminal of its

@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/multinic/multinic/internal/syncbuf"
-	"github.com/multinic/multinic/operator/testenv"
+	"github.com/multinic/multinic/internal/testenv"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 

@@ -20,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
-	"github.com/multinic/multinic/operator/testenv"
 )
 
 // installRelease renders the chart as `helm install RELEASE` would into
