@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Defaults for the zero values of Options.
@@ -136,7 +137,7 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 	}
 	if envelope.ReturnCode != "200" {
 		// Both are outside text: cut, so the message stays one short line.
-		return fail("returnCode %q (returnMessage %q)", retryhttp.OneLine(string(envelope.ReturnCode), 20), retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
+		return fail("returnCode %q (returnMessage %q)", safetext.OneLine(string(envelope.ReturnCode), 20), safetext.OneLine(envelope.ReturnMessage, excerptBytes))
 	}
 	if envelope.Data == nil {
 		return fail("response has no data object")

@@ -15,6 +15,7 @@ import (
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/viola"
 )
@@ -168,7 +169,7 @@ func (c *checker) walk(ctx context.Context) {
 		if provider, err = cb.GetProvider(ctx, cfg.ProviderID); err != nil {
 			return false, p.fail(ctx, stepContrabass, err)
 		}
-		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, redactURL(cfg.Contrabass.Endpoint), redactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
+		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, safetext.RedactURL(cfg.Contrabass.Endpoint), safetext.RedactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
 		return true, nil
 	})
 
@@ -215,10 +216,10 @@ func (c *checker) walk(ctx context.Context) {
 			return choice
 		}
 		if haveNetwork {
-			st.detail("network %s (%s)", redactURL(network), source(cfg.OpenStack.NeutronEndpoint, "settings.openstackNeutronEndpoint"))
+			st.detail("network %s (%s)", safetext.RedactURL(network), source(cfg.OpenStack.NeutronEndpoint, "settings.openstackNeutronEndpoint"))
 		}
 		if haveCompute {
-			st.detail("compute %s (%s)", redactURL(compute), source(cfg.OpenStack.NovaEndpoint, "settings.openstackNovaEndpoint"))
+			st.detail("compute %s (%s)", safetext.RedactURL(compute), source(cfg.OpenStack.NovaEndpoint, "settings.openstackNovaEndpoint"))
 		}
 		switch {
 		case !haveNetwork && !haveCompute:
@@ -467,13 +468,4 @@ func dialViola(ctx context.Context, opts viola.Options) (string, error) {
 		return fmt.Sprintf("TCP and TLS handshake with %s; certificate NOT verified (insecure TLS is on)", address), nil
 	}
 	return fmt.Sprintf("TCP and TLS handshake with %s; certificate verified", address), nil
-}
-
-// redactURL hides the user info of a URL for output.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -9,7 +9,7 @@ import (
 	"syscall"
 
 	"github.com/multinic/multinic/internal/recovered"
-	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Reason classifies a failed pass. The values are the condition reasons of
@@ -91,7 +91,7 @@ type safeError struct {
 }
 
 func (e safeError) Error() string {
-	msg := retryhttp.OneLine(retryhttp.RedactURLs(retryhttp.Mask(e.err.Error(), e.secrets...)), maxCauseText)
+	msg := safetext.OneLine(safetext.RedactURLs(safetext.Mask(e.err.Error(), e.secrets...)), maxCauseText)
 	if e.note != "" {
 		msg += " (" + e.note + ")"
 	}

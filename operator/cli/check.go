@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/multinic"
 )
 
@@ -186,10 +187,10 @@ func settingsDetails(t *target, s settings) []string {
 		fmt.Sprintf("provider %s, project %s, routing key (x-provider-id) %s", cfg.ProviderID, cfg.ProjectID, cfg.RoutingKey()),
 	}
 	if cfg.Contrabass.Endpoint != "" {
-		details = append(details, "contrabassEndpoint "+redact(cfg.Contrabass.Endpoint))
+		details = append(details, "contrabassEndpoint "+safetext.RedactURL(cfg.Contrabass.Endpoint))
 	}
 	if cfg.Viola.Endpoint != "" {
-		details = append(details, fmt.Sprintf("violaEndpoint %s (from %s)", redact(cfg.Viola.Endpoint), s.violaSource))
+		details = append(details, fmt.Sprintf("violaEndpoint %s (from %s)", safetext.RedactURL(cfg.Viola.Endpoint), s.violaSource))
 	}
 	switch {
 	case len(spec.SubnetIDs) > 0:

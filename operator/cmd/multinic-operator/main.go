@@ -22,6 +22,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/operator/controller"
@@ -30,7 +31,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "multinic-operator:", controller.RedactURLCredentials(err.Error()))
+		fmt.Fprintln(os.Stderr, "multinic-operator:", safetext.RedactURLs(err.Error()))
 		os.Exit(1)
 	}
 }
