@@ -15,10 +15,20 @@ import (
 // Errors from Decrypt and Encrypt deliberately carry neither the key, the
 // encoded value nor any decrypted bytes: they end up in CR status and logs.
 
-func newBlock(key string) (cipher.Block, error) {
-	switch len(key) {
+// ValidKeyLength reports whether an encrypt key of n bytes is one AES can
+// use: 16, 24 or 32 bytes (AES-128, -192, -256). Callers that take a key
+// from a person check it with this before any request, so a wrong length
+// is reported as the setting's fault rather than as a failed decryption.
+func ValidKeyLength(n int) bool {
+	switch n {
 	case 16, 24, 32:
-	default:
+		return true
+	}
+	return false
+}
+
+func newBlock(key string) (cipher.Block, error) {
+	if !ValidKeyLength(len(key)) {
 		return nil, fmt.Errorf("encrypt key must be 16, 24 or 32 bytes (AES-128/192/256), got %d bytes", len(key))
 	}
 	return aes.NewCipher([]byte(key))

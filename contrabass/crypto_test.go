@@ -188,3 +188,9 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+func TestValidKeyLength(t *testing.T) {
+	for n := range 40 {
+		assert.Equal(t, n == 16 || n == 24 || n == 32, contrabass.ValidKeyLength(n), "%d bytes", n)
+	}
+}

@@ -104,9 +104,9 @@ func (c Config) now() time.Time {
 
 func (c Config) validate() *Error {
 	errs := c.settingsProblems()
-	switch key := c.encryptKey(); len(key) {
-	case 16, 24, 32:
-	case 0:
+	switch key := c.encryptKey(); {
+	case contrabass.ValidKeyLength(len(key)):
+	case key == "":
 		errs = append(errs, errors.New("the Contrabass encrypt key is empty (set it in "+encryptKeySources+")"))
 	default:
 		// Checked here, before any request, because a wrong length can only

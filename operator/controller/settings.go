@@ -243,8 +243,7 @@ func CheckEncryptKey(key, source string) (EncryptKey, error) {
 // checkedKey refuses a key AES cannot use, naming where it came from but
 // never its value.
 func checkedKey(key, source string) (EncryptKey, error) {
-	switch len(key) {
-	case 16, 24, 32:
+	if contrabass.ValidKeyLength(len(key)) {
 		return EncryptKey{Value: key, Source: source}, nil
 	}
 	return EncryptKey{}, configError("%s is %d bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes (AES-128/192/256)", source, len(key))
