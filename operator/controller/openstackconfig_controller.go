@@ -32,6 +32,7 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // Finalizer lets the operator drop a CR's inventory records before it goes.
@@ -51,7 +52,7 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Syncer    Syncer
 	Inventory Inventory
-	Defaults  Defaults
+	Defaults  crconfig.Defaults
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
 	// MaxConcurrentReconciles lets several CRs sync at once; one when zero.
@@ -95,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	status := oc.Status.DeepCopy()
 	// The pass deadline bounds the Secret reads as well as the library's
 	// pass, so one CR cannot hold a worker for minutes.
-	passTimeout := passTimeoutOf(oc.Spec.Settings)
+	passTimeout := crconfig.PassTimeout(oc.Spec.Settings)
 	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
 	start := time.Now()
@@ -132,7 +133,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	} else {
 		r.recordPass(ctx, &oc, status, res, resynced, resent, now)
 	}
-	if !statusWriteNeeded(&oc.Status, status, poll.fastWindow, now) {
+	if !statusWriteNeeded(&oc.Status, status, poll.FastWindow, now) {
 		return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
@@ -279,7 +280,7 @@ func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Objec
 	}
 	var reqs []reconcile.Request
 	for _, oc := range list.Items {
-		name := DefaultEncryptKeySecret
+		name := crconfig.DefaultEncryptKeySecret
 		if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
 			name = ref.Name
 		}

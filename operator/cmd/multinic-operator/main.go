@@ -26,6 +26,7 @@ import (
 	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -109,7 +110,7 @@ func run(args []string, getenv func(string) string) error {
 		return fmt.Errorf("register multinic_build_info: %w", err)
 	}
 
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		return err
 	}
