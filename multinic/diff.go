@@ -65,7 +65,7 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 		d := NodeDiff{NodeName: rec.NodeName, InstanceID: rec.InstanceID}
 		switch name, current := nodeOf[rec.InstanceID]; {
 		case !vms[rec.InstanceID]:
-			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is not in vmNames", rec.InstanceID)
+			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is no longer listed", rec.InstanceID)
 		case current:
 			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is now node %s", rec.InstanceID, name)
 		default:

@@ -40,7 +40,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 type passDeadlineError struct{ timeout time.Duration }
 
 func (e passDeadlineError) Error() string {
-	return fmt.Sprintf("pass deadline exceeded (PassTimeout %s)", e.timeout)
+	return fmt.Sprintf("pass deadline exceeded (%s %s)", SettingPassTimeout, e.timeout)
 }
 
 func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
@@ -89,7 +89,7 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	}
 	password, err := provider.AdminPassword(cfg.encryptKey())
 	if err != nil {
-		return Result{}, fail(ReasonContrabass, err, p.secrets...)
+		return Result{}, decryptError(err, p.secrets)
 	}
 	p.secrets = append(p.secrets, password)
 	creds := openstack.Credentials{
@@ -151,7 +151,7 @@ func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	var endpointErr *openstack.EndpointError
 	switch {
 	case errors.As(r.portsErr, &endpointErr), errors.As(r.targetsErr, &endpointErr):
-		return Result{}, fail(ReasonNeutronEndpoint, endpointErr, p.secrets...)
+		return Result{}, failWith(ReasonNeutronEndpoint, endpointErr, advice{kind: KindMissing, setting: endpointSetting(endpointErr)}, p.secrets...)
 	case r.targetsErr != nil:
 		return Result{}, p.subnetError(ctx, r.targetsErr)
 	case r.portsErr != nil:
@@ -167,49 +167,42 @@ func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	return res, nil
 }
 
-// step is a stage of the pass: the reason its failures carry and the
-// settings to name when its dependency cannot be reached.
-type step struct {
-	reason     Reason
-	urlSetting func(Config) string
-	tlsSetting string
+// fail reports err as a failure of step id, with the step's reason.
+func (p *pass) fail(ctx context.Context, id stepID, err error) *Error {
+	return p.failAs(ctx, steps[id].reason, id, err)
 }
 
-func fixed(setting string) func(Config) string { return func(Config) string { return setting } }
-
-// catalogOr names the override when it is set, else the catalog entry it
-// would replace.
-func catalogOr(override func(openstack.Options) string, setting, serviceType string) func(Config) string {
-	return func(c Config) string {
-		if override(c.OpenStack) != "" {
-			return setting
-		}
-		return fmt.Sprintf("the Keystone catalog's %q endpoint, or override it with %s", serviceType, setting)
-	}
-}
-
-var (
-	stepContrabass = step{ReasonContrabass, fixed("settings.contrabassEndpoint"), "settings.contrabassInsecureTLS: true"}
-	stepKeystone   = step{ReasonKeystone, fixed("the Keystone URL of the Contrabass provider record (data.url)"), "settings.openstackInsecureTLS: true"}
-	neutronURL     = catalogOr(func(o openstack.Options) string { return o.NeutronEndpoint }, "settings.openstackNeutronEndpoint", "network")
-	stepPorts      = step{ReasonNeutronPort, neutronURL, "settings.openstackInsecureTLS: true"}
-	stepSubnets    = step{ReasonNeutronSubnet, neutronURL, "settings.openstackInsecureTLS: true"}
-	stepNova       = step{ReasonNova, catalogOr(func(o openstack.Options) string { return o.NovaEndpoint }, "settings.openstackNovaEndpoint", "compute"), "settings.openstackInsecureTLS: true"}
-	stepViola      = step{ReasonViolaPost, fixed("settings.violaEndpoint, or the operator's VIOLA_ENDPOINT"), "the operator's VIOLA_INSECURE_TLS=true"}
-)
-
-// fail reports err as a failure of st: when the pass deadline expired, the
-// message starts by saying so (the cause alone would read "context deadline
-// exceeded"), and a dependency that could not be reached is followed by the
-// setting to check.
-func (p *pass) fail(ctx context.Context, st step, err error) *Error {
-	return p.failAs(ctx, st.reason, st, err)
-}
-
-func (p *pass) failAs(ctx context.Context, reason Reason, st step, err error) *Error {
+// failAs reports err as a failure of step id with reason: when the pass
+// deadline expired, the message starts by saying so (the cause alone would
+// read "context deadline exceeded"); an endpoint missing from the catalog
+// names its override; a dependency that could not be reached is followed by
+// where its URL comes from, or the setting to trust its certificate.
+func (p *pass) failAs(ctx context.Context, reason Reason, id stepID, err error) *Error {
+	a, _ := connectionAdvice(err, steps[id].dep, p.cfg)
 	var deadline passDeadlineError
-	if ctx.Err() != nil && errors.As(context.Cause(ctx), &deadline) {
-		err = fmt.Errorf("%s: %w", deadline.Error(), err)
+	var endpoint *openstack.EndpointError
+	switch {
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &deadline):
+		a.kind, a.setting = KindDeadline, SettingPassTimeout
+		a.prefix = func(n Names) string {
+			return fmt.Sprintf("pass deadline exceeded (%s %s): ", n.Of(SettingPassTimeout), deadline.timeout)
+		}
+	case errors.As(err, &endpoint):
+		a = advice{kind: KindMissing, setting: endpointSetting(endpoint)}
 	}
-	return failNote(reason, err, connectionAdvice(err, st.urlSetting(p.cfg), st.tlsSetting), p.secrets...)
+	return failWith(reason, err, a, p.secrets...)
+}
+
+// endpointSetting is the override of the catalog endpoint e could not find.
+func endpointSetting(e *openstack.EndpointError) Setting {
+	if e.ServiceType == "compute" {
+		return SettingNovaEndpoint
+	}
+	return SettingNeutronEndpoint
+}
+
+// decryptError is a provider whose admin password the key does not decrypt:
+// the key is the setting to check.
+func decryptError(err error, secrets []string) *Error {
+	return failWith(ReasonContrabass, err, advice{kind: KindInvalid, setting: SettingEncryptKey}, secrets...)
 }

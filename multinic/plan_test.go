@@ -125,7 +125,7 @@ func TestPlanPredictsThePass(t *testing.T) {
 			assert.Equal(t, "VM "+sample.VMIDs[1]+" is now node worker-2b", d.Note)
 			assert.False(t, d.Due)
 		case "worker-4":
-			assert.Equal(t, "VM 00000000-0000-4000-8000-000000000004 is not in vmNames", d.Note)
+			assert.Equal(t, "VM 00000000-0000-4000-8000-000000000004 is no longer listed", d.Note)
 		}
 	}
 	assert.Equal(t, []string{"worker-1", "worker-2b"}, dueOf(plan.Diff))

@@ -284,19 +284,16 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	}
 	defaults.Viola.InsecureTLS = defaults.Viola.InsecureTLS || in.violaInsecure
 
-	cfg, problems := crconfig.SpecConfig(t.oc, defaults)
+	cfg, err := crconfig.SpecConfig(t.oc, defaults)
 	if envErr != nil && strings.HasPrefix(cfg.Viola.Endpoint, "https://") && !in.violaInsecure {
 		// Only TLS makes the operator's other VIOLA_* settings matter.
 		s.warnings = append(s.warnings, "the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): "+envErr.Error())
 	}
 	if cfg.Viola.Endpoint == "" {
-		problems = append(problems, "("+looked+"; pass --viola-endpoint)")
+		err = crconfig.Join(err, &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingViolaEndpoint, Kind: multinic.KindMissing,
+			Err: errors.New("(" + looked + "; pass --viola-endpoint)")})
 	}
-	if len(problems) > 0 {
-		s.err = &multinic.Error{Reason: multinic.ReasonConfig, Err: errors.New(strings.Join(problems, "; "))}
-	} else {
-		s.err = cfg.ValidateSettings()
-	}
+	s.err = err
 	s.key, s.keyErr = g.encryptKey(ctx, t, in)
 	cfg.EncryptKey = s.key.Value
 	s.cfg = cfg
@@ -325,11 +322,11 @@ func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (cr
 	switch {
 	case set.Secrets.ContrabassEncryptKeySecretRef != nil:
 		ref := set.Secrets.ContrabassEncryptKeySecretRef
-		return crconfig.EncryptKey{}, configError("the CR reads its key from Secret %s/%s key %q (spec.secrets.contrabassEncryptKeySecretRef); without a cluster pass the key with --encrypt-key-file", t.oc.Namespace, ref.Name, ref.Key)
+		return crconfig.EncryptKey{}, keyFileNeeded("the CR reads its key from Secret %s/%s key %q (spec.secrets.contrabassEncryptKeySecretRef); without a cluster pass the key with --encrypt-key-file", t.oc.Namespace, ref.Name, ref.Key)
 	case strings.TrimSpace(set.Settings.ContrabassEncryptKey) != "":
 		return crconfig.CheckEncryptKey(set.Settings.ContrabassEncryptKey, "spec.settings.contrabassEncryptKey")
 	}
-	return crconfig.EncryptKey{}, configError("without a cluster pass the key with --encrypt-key-file (the operator would read Secret %s/%s, key %s)",
+	return crconfig.EncryptKey{}, keyFileNeeded("without a cluster pass the key with --encrypt-key-file (the operator would read Secret %s/%s, key %s)",
 		t.oc.Namespace, crconfig.DefaultEncryptKeySecret, crconfig.DefaultEncryptKeyField)
 }
 

@@ -123,7 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if reason == "" {
 			reason = multinic.ReasonInternal
 		}
-		msg := brief(err.Error())
+		msg := brief(crconfig.Message(err))
 		logger.Error(boundedError(msg), string(reason), "reason", reason)
 		if status.LastError != msg {
 			r.Recorder.Eventf(&oc, nil, corev1.EventTypeWarning, string(reason), "Sync", "%s", msg)
@@ -203,15 +203,27 @@ func head(names []string) []string {
 // deadlineError says that the pass ran out of time and which setting bounds
 // it, keeping the reason of the step that was cut short.
 func deadlineError(err error, timeout time.Duration) error {
-	if strings.Contains(strings.ToLower(err.Error()), "passtimeout") {
+	e := (*multinic.Error)(nil)
+	if !errors.As(err, &e) {
+		e = &multinic.Error{Reason: multinic.ReasonInternal, Err: err}
+	}
+	if e.Kind == multinic.KindDeadline {
 		return err // the library's own deadline (Config.PassTimeout) said so already
 	}
-	reason, cause := multinic.ReasonInternal, err
-	if e := (*multinic.Error)(nil); errors.As(err, &e) {
-		reason, cause = e.Reason, e.Err
-	}
-	return &multinic.Error{Reason: reason, Err: fmt.Errorf("pass did not finish within settings.passTimeout (%s): %w", timeout, cause)}
+	return &multinic.Error{Reason: e.Reason, Kind: multinic.KindDeadline, Setting: multinic.SettingPassTimeout, Err: renderedError{
+		text:  fmt.Sprintf("pass did not finish within %s (%s): %s", crconfig.Names.Of(multinic.SettingPassTimeout), timeout, e.Detail(crconfig.Names)),
+		cause: err,
+	}}
 }
+
+// renderedError is a message already in the CR's terms, over its cause.
+type renderedError struct {
+	text  string
+	cause error
+}
+
+func (e renderedError) Error() string { return e.text }
+func (e renderedError) Unwrap() error { return e.cause }
 
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)

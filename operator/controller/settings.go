@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
@@ -16,18 +14,15 @@ import (
 // The polling it returns is usable even with an error.
 func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfig) (multinic.Config, polling, error) {
 	poll, _ := crconfig.PollingOf(oc.Spec.Settings)
-	cfg, problems := crconfig.SpecConfig(oc, r.Defaults)
+	cfg, err := crconfig.SpecConfig(oc, r.Defaults)
 	// The Secret is read even when something else is wrong, so that one
 	// error lists every problem and one edit fixes them all.
-	key, err := crconfig.ResolveEncryptKey(ctx, r.APIReader, oc)
-	if err != nil {
-		if multinic.ReasonOf(err) != multinic.ReasonConfig {
-			return multinic.Config{}, polling(poll), err
-		}
-		problems = append(problems, strings.TrimPrefix(err.Error(), string(multinic.ReasonConfig)+": "))
+	key, keyErr := crconfig.ResolveEncryptKey(ctx, r.APIReader, oc)
+	if keyErr != nil && multinic.ReasonOf(keyErr) != multinic.ReasonConfig {
+		return multinic.Config{}, polling(poll), keyErr
 	}
-	if len(problems) > 0 {
-		return multinic.Config{}, polling(poll), &multinic.Error{Reason: multinic.ReasonConfig, Err: fmt.Errorf("%s", strings.Join(problems, "; "))}
+	if err := crconfig.Join(err, keyErr); err != nil {
+		return multinic.Config{}, polling(poll), err
 	}
 	cfg.EncryptKey = key.Value
 	cfg.Inventory = r.Inventory

@@ -6,7 +6,9 @@
 package crconfig
 
 import (
-	"fmt"
+	"cmp"
+	"errors"
+	"slices"
 
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/multinic"
@@ -23,18 +25,97 @@ type Defaults struct {
 	Viola      viola.Options
 }
 
-// configError marks a problem with the CR or its Secrets.
-func configError(format string, args ...any) error {
-	return &multinic.Error{Reason: multinic.ReasonConfig, Err: fmt.Errorf(format, args...)}
+// KindNotDuration is a ConfigError's Kind for a duration setting that does
+// not parse: a value stored before the schema had its rules.
+const KindNotDuration multinic.Kind = "NotADuration"
+
+// Names are the CR's names of the library's settings, and the operator's
+// environment variables where they also set them, for status, events and
+// logs: a library error renders with them (Message), so it names what an
+// operator user edits.
+var Names = multinic.Names{
+	multinic.SettingProviderID:            "credentials.openstackProviderID",
+	multinic.SettingProjectID:             "credentials.projectID",
+	multinic.SettingVMIDs:                 "vmNames",
+	multinic.SettingSubnetIDs:             "subnetIDs",
+	multinic.SettingSubnetID:              "subnetID",
+	multinic.SettingSubnetName:            "subnetName",
+	multinic.SettingEncryptKey:            "secrets.contrabassEncryptKeySecretRef, the Secret " + DefaultEncryptKeySecret + " (key " + DefaultEncryptKeyField + ") or settings.contrabassEncryptKey",
+	multinic.SettingContrabassEndpoint:    "settings.contrabassEndpoint",
+	multinic.SettingContrabassInsecureTLS: "settings.contrabassInsecureTLS",
+	multinic.SettingOpenStackInsecureTLS:  "settings.openstackInsecureTLS",
+	multinic.SettingNeutronEndpoint:       "settings.openstackNeutronEndpoint",
+	multinic.SettingNovaEndpoint:          "settings.openstackNovaEndpoint",
+	multinic.SettingViolaEndpoint:         "settings.violaEndpoint, or the operator's VIOLA_ENDPOINT",
+	multinic.SettingViolaInsecureTLS:      "the operator's VIOLA_INSECURE_TLS",
+	multinic.SettingPortAllowedStatuses:   "settings.openstackPortAllowedStatuses",
+	multinic.SettingPassTimeout:           "settings.passTimeout",
+}
+
+// Message is err's message for status, events and logs: a library error
+// naming settings as the CR does (see Names).
+func Message(err error) string {
+	return MessageWith(err, Names)
+}
+
+// MessageWith is Message with other names, for a tool with settings of its
+// own (multinicctl's flags).
+func MessageWith(err error, names multinic.Names) string {
+	var e *multinic.Error
+	if errors.As(err, &e) {
+		return e.Message(names)
+	}
+	return err.Error()
+}
+
+// Join combines errors into one *multinic.Error listing every problem, so
+// one message names them all and one edit fixes them: the first, with the
+// others as its Also. ConfigErrors come first, so that a setting at fault
+// gives the reason. An error that is no *multinic.Error is a ConfigError.
+// nil errors are dropped; Join returns nil when all are.
+func Join(errs ...error) error {
+	var all []*multinic.Error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var e *multinic.Error
+		if !errors.As(err, &e) {
+			e = &multinic.Error{Reason: multinic.ReasonConfig, Err: err}
+		}
+		all = append(all, e)
+		for _, more := range e.Also {
+			all = append(all, more)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(all, func(a, b *multinic.Error) int {
+		return cmp.Compare(configFirst(a), configFirst(b))
+	})
+	first := *all[0]
+	first.Also = all[1:]
+	return &first
+}
+
+func configFirst(e *multinic.Error) int {
+	if e.Reason == multinic.ReasonConfig {
+		return 0
+	}
+	return 1
 }
 
 // SpecConfig is the part of the CR-to-Config conversion that needs nothing
 // but the CR and the operator's defaults: every field except EncryptKey,
-// Inventory and Now. problems name each setting that is missing or does not
-// parse, worded as the operator's ConfigError words them.
-func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (cfg multinic.Config, problems []string) {
+// Inventory and Now. err lists every problem at once: duration settings
+// that do not parse (Kind KindNotDuration), and what
+// multinic.Config.ValidateSettings finds (a missing endpoint, say). The
+// Config is filled in even then, so a tool can go on checking what does
+// not depend on the settings at fault.
+func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (multinic.Config, error) {
 	spec, set := oc.Spec, oc.Spec.Settings
-	_, problems = PollingOf(set)
+	_, bad := PollingOf(set)
 	var timeouts durationSettings
 	contrabassOpts := defaults.Contrabass
 	contrabassOpts.Endpoint = set.ContrabassEndpoint
@@ -48,19 +129,11 @@ func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (cfg multinic.C
 	openstackOpts.NeutronEndpoint = set.OpenstackNeutronEndpoint
 	openstackOpts.NovaEndpoint = set.OpenstackNovaEndpoint
 	passTimeout := timeouts.get("passTimeout", set.PassTimeout, multinic.DefaultPassTimeout, timeoutBounds)
-	problems = append(problems, timeouts.bad...)
-
-	if set.ContrabassEndpoint == "" {
-		problems = append(problems, "spec.settings.contrabassEndpoint is required")
-	}
 	violaOpts := defaults.Viola
 	if set.ViolaEndpoint != "" {
 		violaOpts.Endpoint = set.ViolaEndpoint
 	}
-	if violaOpts.Endpoint == "" {
-		problems = append(problems, "no Viola endpoint: set spec.settings.violaEndpoint or the operator's VIOLA_ENDPOINT")
-	}
-	cfg = multinic.Config{
+	cfg := multinic.Config{
 		ProviderID:          spec.Credentials.OpenstackProviderID,
 		K8sProviderID:       spec.Credentials.K8sProviderID,
 		ProjectID:           spec.Credentials.ProjectID,
@@ -75,5 +148,9 @@ func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (cfg multinic.C
 		PortAllowedStatuses: set.OpenstackPortAllowedStatuses,
 		PassTimeout:         passTimeout,
 	}
-	return cfg, problems
+	var errs []error
+	for _, problem := range append(bad, timeouts.bad...) {
+		errs = append(errs, &multinic.Error{Reason: multinic.ReasonConfig, Kind: KindNotDuration, Err: errors.New(problem)})
+	}
+	return cfg, Join(append(errs, cfg.ValidateSettings())...)
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
 
@@ -44,7 +45,7 @@ func ResolveEncryptKey(ctx context.Context, reader client.Reader, oc *v1alpha1.O
 			return EncryptKey{}, err
 		}
 		if problem != "" {
-			return EncryptKey{}, configError("%s: %s", field, problem)
+			return EncryptKey{}, keyError(multinic.KindMissing, "%s: %s", field, problem)
 		}
 		return checkedKey(key, fmt.Sprintf("%s: key %q of Secret %s/%s", field, ref.Key, oc.Namespace, ref.Name))
 	}
@@ -58,7 +59,7 @@ func ResolveEncryptKey(ctx context.Context, reader client.Reader, oc *v1alpha1.O
 	if plain := strings.TrimSpace(oc.Spec.Settings.ContrabassEncryptKey); plain != "" {
 		return checkedKey(plain, "spec.settings.contrabassEncryptKey")
 	}
-	return EncryptKey{}, configError("no Contrabass encrypt key: set spec.secrets.contrabassEncryptKeySecretRef, create Secret %s/%s with key %s (%s), or set spec.settings.contrabassEncryptKey",
+	return EncryptKey{}, keyError(multinic.KindMissing, "no Contrabass encrypt key: set spec.secrets.contrabassEncryptKeySecretRef, create Secret %s/%s with key %s (%s), or set spec.settings.contrabassEncryptKey",
 		oc.Namespace, DefaultEncryptKeySecret, DefaultEncryptKeyField, defaultProblem)
 }
 
@@ -74,7 +75,13 @@ func checkedKey(key, source string) (EncryptKey, error) {
 	if contrabass.ValidKeyLength(len(key)) {
 		return EncryptKey{Value: key, Source: source}, nil
 	}
-	return EncryptKey{}, configError("%s is %d bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes (AES-128/192/256)", source, len(key))
+	return EncryptKey{}, keyError(multinic.KindInvalid, "%s is %d bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes (AES-128/192/256)", source, len(key))
+}
+
+// keyError is a ConfigError about the encrypt key: kind says whether it is
+// missing or unusable, "" when it could not be read at all.
+func keyError(kind multinic.Kind, format string, args ...any) error {
+	return &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingEncryptKey, Kind: kind, Err: fmt.Errorf(format, args...)}
 }
 
 // secretValue reads one key of a Secret, trimmed. problem says why there is
@@ -87,7 +94,7 @@ func secretValue(ctx context.Context, reader client.Reader, namespace, name, key
 		return "", fmt.Sprintf("Secret %s/%s does not exist", namespace, name), nil
 	}
 	if err != nil {
-		return "", "", configError("read Secret %s/%s: %w", namespace, name, err)
+		return "", "", keyError("", "read Secret %s/%s: %w", namespace, name, err)
 	}
 	raw, ok := secret.Data[key]
 	if !ok {
