@@ -44,8 +44,17 @@ type Config struct {
 	PortAllowedStatuses []string
 
 	// Inventory supplies what was sent before and records what is sent now.
-	// Without one every pass sends every node.
+	// Sync is its only writer: it records what Viola accepted and, after a
+	// pass that succeeded, removes the records of this routing key that the
+	// config no longer stands behind (see HeldByOthers). Without one every
+	// pass sends every node.
 	Inventory Inventory
+	// HeldByOthers are VMs that another config of the same routing key also
+	// syncs (for the operator: VMs another OpenstackConfig with this routing
+	// key lists). Their records are shared ground: Sync and RemoveRecords
+	// never remove them on this config's behalf, and Result.Diff marks them
+	// kept.
+	HeldByOthers []string
 	// ResendAll sends every node even when unchanged.
 	ResendAll bool
 	// Resend names nodes to send even when unchanged (for example nodes
@@ -69,11 +78,14 @@ type Config struct {
 // DefaultPassTimeout is the deadline of a pass when Config.PassTimeout is zero.
 const DefaultPassTimeout = time.Minute
 
-// Inventory is where Sync reads previous sends and records new ones.
-// *inventory.Store implements it.
+// Inventory is where Sync reads previous sends, records new ones and
+// removes the records of VMs that left. *inventory.Store implements it.
 type Inventory interface {
 	List(inventory.Filter) []inventory.Record
 	Upsert(providerID string, configs ...viola.NodeConfig) (int, error)
+	// PruneNodes removes the records of providerID for which keep is
+	// false, deciding by a record's identity alone.
+	PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error)
 }
 
 // RoutingKey is the x-provider-id header and the inventory providerId.

@@ -129,7 +129,11 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 		}
 		return res, nil
 	}
-	return p.send(ctx, vc, res)
+	res, err = p.send(ctx, vc, res)
+	if err == nil {
+		p.prune(&res)
+	}
+	return res, err
 }
 
 // pass is the state of one Sync call.

@@ -36,6 +36,11 @@ func (r readOnly) Upsert(string, ...viola.NodeConfig) (int, error) {
 	return 0, nil
 }
 
+func (r readOnly) PruneNodes(string, func(string, string) bool) (int, error) {
+	r.t.Error("a dry run removed records from the inventory")
+	return 0, nil
+}
+
 func changesOf(diff []multinic.NodeDiff) map[string]multinic.Change {
 	out := map[string]multinic.Change{}
 	for _, d := range diff {

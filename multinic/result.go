@@ -40,6 +40,12 @@ type Result struct {
 	// sent, and names the records of the routing key that match no node.
 	// Without an Inventory every node is new. A dry run fills it the same way.
 	Diff []NodeDiff
+	// Removed counts the inventory records the pass removed: those Diff
+	// calls removed. RemoveErr is why they could not be removed; the pass
+	// still succeeded (the nodes were sent and recorded), and the next pass
+	// tries again.
+	Removed   int
+	RemoveErr error
 }
 
 // Change is how a node config compares with the inventory.
@@ -53,12 +59,11 @@ const (
 	// ChangeUnchanged: the record is identical.
 	ChangeUnchanged Change = "unchanged"
 	// ChangeRemoved: a record whose VM is no longer in VMIDs, or whose VM
-	// now has another node name. The operator prunes it after the pass,
-	// unless another OpenstackConfig of the same routing key lists the VM:
-	// the library cannot know that, a caller that can may say so.
+	// now has another node name. A pass that succeeds removes it.
 	ChangeRemoved Change = "removed"
 	// ChangeKept: a record of a VM in VMIDs that produced no node config in
-	// this pass (skipped, say); it is left as it is.
+	// this pass (skipped, say), or of a VM in HeldByOthers; it is left as
+	// it is.
 	ChangeKept Change = "kept"
 )
 

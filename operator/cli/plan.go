@@ -106,6 +106,10 @@ func (readOnly) Upsert(string, ...viola.NodeConfig) (int, error) {
 	return 0, errors.New("multinicctl never writes the inventory")
 }
 
+func (readOnly) PruneNodes(string, func(string, string) bool) (int, error) {
+	return 0, errors.New("multinicctl never writes the inventory")
+}
+
 func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inventorySource) planReport {
 	report := planReport{Config: t.ref, DryRun: true, Inventory: "none", Payload: []viola.NodeConfig{}, Nodes: []viola.NodeConfig{}, Diff: []multinic.NodeDiff{}}
 	s := g.resolve(ctx, t, in)

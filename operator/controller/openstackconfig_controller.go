@@ -51,7 +51,7 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Syncer    Syncer
-	Inventory Inventory
+	Inventory multinic.Inventory
 	Defaults  crconfig.Defaults
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
@@ -107,6 +107,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		var all bool
 		cfg.Resend, all = poll.downPortResend(status.DownPortRetry, now)
 		cfg.ResendAll = all || poll.resyncDue(status, now)
+		r.shareInventory(ctx, &oc, &cfg)
 		res, err = r.Syncer.Sync(passCtx, cfg)
 		if err != nil && passCtx.Err() != nil && ctx.Err() == nil {
 			err = deadlineError(err, passTimeout)
@@ -158,10 +159,10 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 		// agent's answer soon: poll fast for a while (SPEC §8).
 		status.LastChangeAt = ptrTime(now)
 	}
-	if pruned, err := r.pruneInventory(ctx, oc, res); err != nil {
-		logger.Error(boundedError(brief(err.Error())), "prune inventory") // the records are rebuilt or pruned next pass
-	} else if pruned > 0 {
-		logger.Info("removed inventory records of VMs no longer in the config", "records", pruned)
+	if res.RemoveErr != nil {
+		logger.Error(boundedError(brief(crconfig.Message(res.RemoveErr))), "prune inventory") // removed next pass
+	} else if res.Removed > 0 {
+		logger.Info("removed inventory records of VMs no longer in the config", "records", res.Removed)
 	}
 
 	degradation := res.Degradation()
