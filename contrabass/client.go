@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Defaults for the zero values of Options.
@@ -130,18 +131,18 @@ func (c *Client) GetProvider(ctx context.Context, providerID string) (Provider, 
 	}
 
 	// The body is not quoted in decode errors: it carries encrypted credentials.
-	var envelope Envelope
-	if err := json.NewDecoder(resp.Body).Decode(&envelope); err != nil {
+	var answer envelope
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
 		return fail("decode response body: %w", err)
 	}
-	if envelope.ReturnCode != "200" {
+	if answer.ReturnCode != "200" {
 		// Both are outside text: cut, so the message stays one short line.
-		return fail("returnCode %q (returnMessage %q)", retryhttp.OneLine(string(envelope.ReturnCode), 20), retryhttp.OneLine(envelope.ReturnMessage, excerptBytes))
+		return fail("returnCode %q (returnMessage %q)", safetext.OneLine(string(answer.ReturnCode), 20), safetext.OneLine(answer.ReturnMessage, excerptBytes))
 	}
-	if envelope.Data == nil {
+	if answer.Data == nil {
 		return fail("response has no data object")
 	}
-	provider := *envelope.Data
+	provider := *answer.Data
 	if provider.URL == "" {
 		return fail("response has no data.url (Keystone URL)")
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/contrabass/internal/aescbc"
 )
 
 // bodyTransport answers every request with status and body.
@@ -34,7 +35,7 @@ func (b bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // is one bounded line without the encrypted or decrypted password, or a
 // provider with everything the flow needs.
 func FuzzGetProvider(f *testing.F) {
-	encrypted, err := contrabass.Encrypt(key128, adminPassword, nil)
+	encrypted, err := aescbc.Encrypt(key128, adminPassword, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

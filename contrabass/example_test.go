@@ -37,7 +37,7 @@ func ExampleClient_GetProvider() {
 // Decrypt reverses Contrabass's AES-CBC encryption; a wrong key is an
 // error, never garbage or a panic.
 func ExampleDecrypt() {
-	encrypted, _ := contrabass.Encrypt("conbaEncrypt2025", "s3cret", nil)
+	const encrypted = "MDEyMzQ1Njc4OWFiY2RlZjCjcyScs0t56ftgsSXBCBg=" // "s3cret", as Contrabass stores it
 	plain, err := contrabass.Decrypt("conbaEncrypt2025", encrypted)
 	fmt.Println(plain, err)
 	_, err = contrabass.Decrypt("wrongWrongWrong!", encrypted)

@@ -46,20 +46,20 @@ func (p Provider) AdminPassword(key string) (string, error) {
 	return password, nil
 }
 
-// Envelope is the wrapper every Contrabass response uses, errors included.
-type Envelope struct {
-	ReturnCode    ReturnCode `json:"returnCode"`
+// envelope is the wrapper every Contrabass response uses, errors included.
+type envelope struct {
+	ReturnCode    returnCode `json:"returnCode"`
 	ReturnMessage string     `json:"returnMessage"`
 	Data          *Provider  `json:"data,omitempty"`
 }
 
-// ReturnCode is the envelope's status. The service sends it as a string
+// returnCode is the envelope's status. The service sends it as a string
 // ("200"); a bare number is accepted too so a serializer change on the
 // Contrabass side does not break every sync.
-type ReturnCode string
+type returnCode string
 
 // UnmarshalJSON accepts both "200" and 200.
-func (c *ReturnCode) UnmarshalJSON(data []byte) error {
+func (c *returnCode) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, []byte("null")) {
 		*c = ""
@@ -70,13 +70,13 @@ func (c *ReturnCode) UnmarshalJSON(data []byte) error {
 		if err := json.Unmarshal(data, &s); err != nil {
 			return err
 		}
-		*c = ReturnCode(s)
+		*c = returnCode(s)
 		return nil
 	}
 	var n json.Number
 	if err := json.Unmarshal(data, &n); err != nil {
 		return fmt.Errorf("returnCode must be a string or a number: %w", err)
 	}
-	*c = ReturnCode(n.String())
+	*c = returnCode(n.String())
 	return nil
 }

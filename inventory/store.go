@@ -156,9 +156,9 @@ func QuarantineCorrupt() Option {
 //
 // An empty path gives an in-memory store: it behaves like a file store,
 // including change detection across Upserts, but keeps nothing across
-// restarts. The operator uses it when INVENTORY_ENABLED is false, so Sync
-// still skips unchanged nodes. SettingsFromEnv never yields an empty path, so
-// persistence cannot be turned off by a blank variable.
+// restarts. The operator uses it when its inventory is disabled, so Sync
+// still skips unchanged nodes; it never turns a blank variable into an
+// empty path, so persistence cannot be turned off by one.
 func Open(path string, opts ...Option) (*Store, error) {
 	s := &Store{path: path, now: time.Now, opened: true, lanes: map[string]*lane{}}
 	for _, opt := range opts {

@@ -15,6 +15,7 @@ import (
 	"github.com/multinic/multinic/contrabass"
 	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/viola"
 )
@@ -25,23 +26,9 @@ type CheckStatus string
 const (
 	CheckPassed CheckStatus = "passed"
 	CheckFailed CheckStatus = "failed"
-	// CheckSkipped: the step needs what an earlier, failed step would
-	// have found.
+	// CheckSkipped: the step needs a setting the config step found
+	// unusable, or what an earlier, failed step would have found.
 	CheckSkipped CheckStatus = "skipped"
-)
-
-// Names of the steps of Check, in the order they run; scripts key on them.
-const (
-	StepConfig     = "config"
-	StepContrabass = "contrabass"
-	StepDecrypt    = "decrypt"
-	StepKeystone   = "keystone"
-	StepCatalog    = "catalog"
-	StepSubnets    = "subnets"
-	StepPorts      = "ports"
-	StepNova       = "nova"
-	StepNodes      = "nodes"
-	StepViola      = "viola"
 )
 
 // CheckStep is what one step of Check verified and found.
@@ -67,20 +54,26 @@ type CheckStep struct {
 // here, because it needs fixing; DOWN ports are warnings.
 //
 // report, when not nil, hears each step as soon as it ends, so a slow
-// dependency shows where the time goes. A step that needs what a failed
-// step would have found is skipped; the others still run, so one check
-// shows every independent problem. The result is the first failure, nil
-// when every step passed. The whole walk is bounded by cfg.PassTimeout,
-// except the Viola step, which has its own timeout.
+// dependency shows where the time goes. The config step is reported only
+// when it fails. A step that needs a setting the config step found unusable,
+// or what a failed step would have found, is skipped; every other step
+// still runs, so one check shows every independent problem. The result is
+// the first failure, nil when every step passed. The whole walk is bounded
+// by cfg.PassTimeout, except the Viola step, which has its own timeout.
 func Check(ctx context.Context, cfg Config, report func(CheckStep)) error {
-	c := &checker{report: report}
+	c := &checker{report: report, p: &pass{cfg: cfg, secrets: cfg.secrets()}, found: map[fact]bool{}, unusable: map[Setting]bool{}}
 	if err := cfg.validate(); err != nil {
-		c.emit(CheckStep{Name: StepConfig, Title: "settings and encrypt key usable", Status: CheckFailed, Err: err})
-		return c.first
+		c.unusable[err.Setting] = true
+		for _, e := range err.Also {
+			c.unusable[e.Setting] = true
+		}
+		c.emit(CheckStep{Name: StepConfig, Title: steps[stepConfig].title, Status: CheckFailed, Err: err})
 	}
-	passCtx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
+	// A negative PassTimeout is a config problem that skips every step it
+	// bounds; the walk itself still needs a deadline.
+	timeout := max(cfg.passTimeout(), 0)
+	passCtx, cancel := context.WithTimeoutCause(ctx, cmp.Or(timeout, DefaultPassTimeout), passDeadlineError{cmp.Or(timeout, DefaultPassTimeout)})
 	defer cancel()
-	c.p = &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}}
 	c.walk(passCtx)
 	c.viola(ctx)
 	return c.first
@@ -90,6 +83,10 @@ type checker struct {
 	p      *pass
 	report func(CheckStep)
 	first  error
+	// found are the facts the steps so far found; unusable the settings
+	// the config step refused.
+	found    map[fact]bool
+	unusable map[Setting]bool
 }
 
 func (c *checker) emit(st CheckStep) {
@@ -104,30 +101,48 @@ func (c *checker) emit(st CheckStep) {
 	}
 }
 
-// step runs fn as a step unless missing names what it lacks. fn fills in
-// details and returns the failure; ok tells later steps whether fn found
-// what they need (a step can fail and still find it, e.g. some subnets).
-func (c *checker) step(name, title, missing string, fn func(st *CheckStep) (ok bool, err *Error)) bool {
-	st := CheckStep{Name: name, Title: title, Status: CheckPassed}
-	if missing != "" {
+// run runs step id unless it lacks what it needs. fn fills in details,
+// records the facts it found (a step can fail and still find them, e.g.
+// some subnets) and returns the failure.
+func (c *checker) run(id stepID, fn func(st *CheckStep) *Error) {
+	def := steps[id]
+	st := CheckStep{Name: def.name, Title: def.title, Status: CheckPassed}
+	if missing := c.missing(def); missing != "" {
 		st.Status = CheckSkipped
 		st.Details = []string{"skipped: needs " + missing}
 		c.emit(st)
-		return false
+		return
 	}
 	start := time.Now()
-	var ok bool
 	var failure *Error
 	if err := recovered.Call(func() error {
-		ok, failure = fn(&st)
+		failure = fn(&st)
 		return nil
 	}); err != nil {
-		ok, failure = false, fail(ReasonInternal, err, c.p.secrets...)
+		for _, f := range def.provides {
+			delete(c.found, f)
+		}
+		failure = fail(ReasonInternal, err, c.p.secrets...)
 	}
 	st.Duration = time.Since(start)
 	st.Err = failure
 	c.emit(st)
-	return ok
+}
+
+// missing says what a step lacks: the first fact not found or setting not
+// usable, or "".
+func (c *checker) missing(def step) string {
+	for _, f := range def.needs {
+		if !c.found[f] {
+			return factText[f]
+		}
+	}
+	for _, s := range def.settings {
+		if c.unusable[s] {
+			return "a usable " + settingText[s]
+		}
+	}
+	return ""
 }
 
 func (st *CheckStep) detail(format string, args ...any) {
@@ -138,20 +153,15 @@ func (st *CheckStep) warn(format string, args ...any) {
 	st.Warnings = append(st.Warnings, fmt.Sprintf(format, args...))
 }
 
-// dep is something a step needs from an earlier one, and whether it was found.
-type dep struct {
-	what  string
-	found bool
+// leftOut is Check's failure for something a pass would leave out.
+func (c *checker) leftOut(reason Reason, setting Setting, text func(Names) string) *Error {
+	return problem(reason, setting, KindLeftOut, c.p.secrets, text)
 }
 
-// need says what a step lacks: the first dependency not found, or "".
-func need(deps ...dep) string {
-	for _, d := range deps {
-		if !d.found {
-			return d.what
-		}
-	}
-	return ""
+// literal is a message that names no setting.
+func literal(format string, args ...any) func(Names) string {
+	msg := fmt.Sprintf(format, args...)
+	return func(Names) string { return msg }
 }
 
 // walk runs the steps from Contrabass to the node configs.
@@ -160,30 +170,32 @@ func (c *checker) walk(ctx context.Context) {
 	vmIDs := dedupe(cfg.VMIDs)
 
 	var provider contrabass.Provider
-	found := c.step(StepContrabass, "Contrabass reachable, provider found", "", func(st *CheckStep) (bool, *Error) {
+	c.run(stepContrabass, func(st *CheckStep) *Error {
 		cb, err := contrabass.NewClient(cfg.Contrabass)
 		if err != nil {
-			return false, fail(ReasonConfig, err, p.secrets...)
+			return fail(ReasonConfig, err, p.secrets...)
 		}
 		if provider, err = cb.GetProvider(ctx, cfg.ProviderID); err != nil {
-			return false, p.fail(ctx, stepContrabass, err)
+			return p.fail(ctx, stepContrabass, err)
 		}
-		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, redactURL(cfg.Contrabass.Endpoint), redactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
-		return true, nil
+		c.found[factProvider] = true
+		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, safetext.RedactURL(cfg.Contrabass.Endpoint), safetext.RedactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
+		return nil
 	})
 
 	var password string
-	decrypted := c.step(StepDecrypt, "admin password decrypts", need(dep{"the provider (contrabass step)", found}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepDecrypt, func(st *CheckStep) *Error {
 		var err error
 		if password, err = provider.AdminPassword(cfg.encryptKey()); err != nil {
-			return false, fail(ReasonContrabass, err, p.secrets...)
+			return decryptError(err, p.secrets)
 		}
 		p.secrets = append(p.secrets, password)
+		c.found[factPassword] = true
 		st.detail("adminPw decrypts with the %d-byte key (AES-%d)", len(cfg.encryptKey()), 8*len(cfg.encryptKey()))
-		return true, nil
+		return nil
 	})
 
-	authenticated := c.step(StepKeystone, "Keystone token for the project", need(dep{"the admin password (decrypt step)", decrypted}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepKeystone, func(st *CheckStep) *Error {
 		var err error
 		p.session, err = openstack.Authenticate(ctx, openstack.Credentials{
 			IdentityURL:    provider.URL,
@@ -193,51 +205,49 @@ func (c *checker) walk(ctx context.Context) {
 			ProjectID:      cfg.ProjectID,
 		}, cfg.OpenStack)
 		if err != nil {
-			return false, p.fail(ctx, stepKeystone, err)
+			return p.fail(ctx, stepKeystone, err)
 		}
+		c.found[factToken] = true
 		st.detail("token scoped to project %s", cfg.ProjectID)
-		return true, nil
+		return nil
 	})
 
-	var haveNetwork, haveCompute bool
-	c.step(StepCatalog, "network and compute endpoints chosen", need(dep{"a token (keystone step)", authenticated}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepCatalog, func(st *CheckStep) *Error {
 		network, netErr := p.session.NeutronEndpoint()
 		compute, compErr := p.session.NovaEndpoint()
-		haveNetwork, haveCompute = netErr == nil, compErr == nil
+		c.found[factNetwork], c.found[factCompute] = netErr == nil, compErr == nil
 		choice := "from the catalog, interface " + cmp.Or(cfg.OpenStack.EndpointInterface, "public")
 		if cfg.OpenStack.EndpointRegion != "" {
 			choice += ", region " + cfg.OpenStack.EndpointRegion
 		}
-		source := func(override, setting string) string {
+		source := func(override string) string {
 			if override != "" {
-				return setting
+				return "the override, not the catalog"
 			}
 			return choice
 		}
-		if haveNetwork {
-			st.detail("network %s (%s)", redactURL(network), source(cfg.OpenStack.NeutronEndpoint, "settings.openstackNeutronEndpoint"))
+		var errs []*Error
+		if netErr == nil {
+			st.detail("network %s (%s)", safetext.RedactURL(network), source(cfg.OpenStack.NeutronEndpoint))
+		} else {
+			errs = append(errs, p.failAs(ctx, ReasonNeutronEndpoint, stepCatalog, netErr))
 		}
-		if haveCompute {
-			st.detail("compute %s (%s)", redactURL(compute), source(cfg.OpenStack.NovaEndpoint, "settings.openstackNovaEndpoint"))
+		if compErr == nil {
+			st.detail("compute %s (%s)", safetext.RedactURL(compute), source(cfg.OpenStack.NovaEndpoint))
+		} else {
+			errs = append(errs, p.failAs(ctx, ReasonNova, stepCatalog, compErr))
 		}
-		switch {
-		case !haveNetwork && !haveCompute:
-			return false, fail(ReasonNeutronEndpoint, joinSemicolon([]error{netErr, compErr}), p.secrets...)
-		case !haveNetwork:
-			return false, fail(ReasonNeutronEndpoint, netErr, p.secrets...)
-		case !haveCompute:
-			return false, fail(ReasonNova, compErr, p.secrets...)
-		}
-		return true, nil
+		return problems(errs)
 	})
 
 	var targets map[string]*target
-	resolved := c.step(StepSubnets, "target subnets resolve, with a usable MTU", need(dep{"the network endpoint (catalog step)", haveNetwork}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepSubnets, func(st *CheckStep) *Error {
 		var skipped []SkippedSubnet
 		var err *Error
 		if targets, skipped, err = p.resolveTargets(ctx); err != nil {
-			return false, err
+			return err
 		}
+		c.found[factTargets] = true
 		ordered := make([]*target, 0, len(targets))
 		for _, t := range targets {
 			ordered = append(ordered, t)
@@ -250,58 +260,54 @@ func (c *checker) walk(ctx context.Context) {
 			}
 			st.detail("%s%s %s, network %s, MTU %d", t.subnet.ID, name, t.subnet.CIDR, t.subnet.NetworkID, t.mtu)
 		}
-		if len(skipped) > 0 {
-			var problems []error
-			for _, s := range skipped {
-				problems = append(problems, fmt.Errorf("subnet %s: %s, so its ports give no interfaces", s.SubnetID, s.Reason))
-			}
-			return true, fail(ReasonNeutronSubnet, joinSemicolon(problems), p.secrets...)
+		var errs []*Error
+		for _, s := range skipped {
+			errs = append(errs, problem(ReasonNeutronSubnet, "", KindUnusableMTU, p.secrets, literal("subnet %s: %s, so its ports give no interfaces", s.SubnetID, s.Reason)))
 		}
-		return true, nil
+		return problems(errs)
 	})
 
 	var ports []openstack.Port
-	listed := c.step(StepPorts, "ports found per VM", need(dep{"the target subnets (subnets step)", resolved}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepPorts, func(st *CheckStep) *Error {
 		var err error
 		if ports, err = p.session.Ports(ctx, vmIDs); err != nil {
-			return false, p.fail(ctx, stepPorts, err)
+			return p.fail(ctx, stepPorts, err)
 		}
-		return true, c.portReport(st, vmIDs, ports, targets)
+		c.found[factPorts] = true
+		return c.portReport(st, vmIDs, ports, targets)
 	})
 
 	var servers map[string]openstack.Server
 	var serverErrs map[string]error
-	named := c.step(StepNova, "Nova names every VM with a valid node name", need(dep{"the compute endpoint (catalog step)", haveCompute}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepNova, func(st *CheckStep) *Error {
 		var err error
 		if servers, serverErrs, err = p.session.Servers(ctx, vmIDs, cfg.NodeNameMetadataKey != ""); err != nil {
-			return false, p.fail(ctx, stepNova, err)
+			return p.fail(ctx, stepNova, err)
 		}
-		var problems []error
+		c.found[factNames] = true
+		var errs []*Error
 		owner := map[string]string{}
 		for _, id := range vmIDs {
 			name, unnamed, invalid := p.nodeName(id, servers, serverErrs)
 			switch {
 			case unnamed != nil:
-				problems = append(problems, fmt.Errorf("VM %s: %w", id, unnamed))
+				errs = append(errs, c.leftOut(ReasonNova, "", literal("VM %s: %s", id, unnamed)))
 			case invalid != nil:
-				problems = append(problems, invalid)
+				errs = append(errs, c.leftOut(ReasonNova, "", literal("%s", invalid)))
 			case owner[name] != "":
-				problems = append(problems, fmt.Errorf("VM %s: node name %q is already used by VM %s", id, name, owner[name]))
+				errs = append(errs, c.leftOut(ReasonNova, "", literal("VM %s: node name %q is already used by VM %s", id, name, owner[name])))
 			default:
 				owner[name] = id
 				st.detail("%s → %s (%s)", id, name, p.nameSource(servers[id]))
 			}
 		}
-		if len(problems) > 0 {
-			return true, fail(ReasonNova, joinSemicolon(problems), p.secrets...)
-		}
-		return true, nil
+		return problems(errs)
 	})
 
-	c.step(StepNodes, "node configs build and are valid", need(dep{"the ports (ports step)", listed}, dep{"the node names (nova step)", named}), func(st *CheckStep) (bool, *Error) {
+	c.run(stepNodes, func(st *CheckStep) *Error {
 		res, err := p.build(vmIDs, groupByVM(ports, len(vmIDs)), targets, servers, serverErrs)
 		if err != nil {
-			return false, p.fail(ctx, stepNova, err)
+			return p.fail(ctx, stepNova, err)
 		}
 		for _, n := range res.Nodes {
 			var ifaces []string
@@ -310,21 +316,18 @@ func (c *checker) walk(ctx context.Context) {
 			}
 			st.detail("%s: %s", n.NodeName, strings.Join(ifaces, ", "))
 		}
-		var problems []error
+		var errs []*Error
 		for _, r := range res.RejectedNodes {
-			problems = append(problems, fmt.Errorf("node %s is left out: %s", r.NodeName, r.Reason))
+			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("node %s is left out: %s", r.NodeName, r.Reason)))
 		}
 		for _, d := range res.DroppedPorts {
-			problems = append(problems, fmt.Errorf("VM %s: port %s (%s) does not fit into multinic0..multinic9 and is dropped", d.InstanceID, d.PortID, d.MACAddress))
+			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("VM %s: port %s (%s) does not fit into multinic0..multinic9 and is dropped", d.InstanceID, d.PortID, d.MACAddress)))
 		}
 		if len(res.Nodes) == 0 {
 			// The ports and nova steps said why for each VM.
 			st.detail("no node config would be sent: every VM is skipped")
 		}
-		if len(problems) > 0 {
-			return true, fail(ReasonNeutronPort, joinSemicolon(problems), p.secrets...)
-		}
-		return true, nil
+		return problems(errs)
 	})
 }
 
@@ -341,7 +344,7 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 	for _, port := range ports {
 		byVM[port.DeviceID] = append(byVM[port.DeviceID], port)
 	}
-	var problems []error
+	var errs []*Error
 	for _, id := range vmIDs {
 		var onTarget []openstack.Port
 		for _, port := range byVM[id] {
@@ -359,19 +362,19 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 		switch {
 		case len(cands) > 0:
 		case len(blocked) > 0:
-			problems = append(problems, fmt.Errorf("VM %s: its ports on target subnets are all on subnets without a usable MTU (%s)", id, strings.Join(blocked, "; ")))
+			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("VM %s: its ports on target subnets are all on subnets without a usable MTU (%s)", id, strings.Join(blocked, "; "))))
 		case len(onTarget) > 0:
-			problems = append(problems, fmt.Errorf("VM %s: its ports on target subnets are %s, none of them allowed by openstackPortAllowedStatuses (%s)", id, statusCounts(onTarget), strings.Join(statuses, ", ")))
+			counts, allowedList := statusCounts(onTarget), strings.Join(statuses, ", ")
+			errs = append(errs, c.leftOut(ReasonNeutronPort, SettingPortAllowedStatuses, func(n Names) string {
+				return fmt.Sprintf("VM %s: its ports on target subnets are %s, none of them allowed by %s (%s)", id, counts, n.Of(SettingPortAllowedStatuses), allowedList)
+			}))
 		case len(byVM[id]) > 0:
-			problems = append(problems, fmt.Errorf("VM %s: none of its %d ports has a fixed IP on a target subnet", id, len(byVM[id])))
+			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("VM %s: none of its %d ports has a fixed IP on a target subnet", id, len(byVM[id]))))
 		default:
-			problems = append(problems, fmt.Errorf("VM %s: Neutron lists no port with this device_id in project %s", id, cfg.ProjectID))
+			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("VM %s: Neutron lists no port with this device_id in project %s", id, cfg.ProjectID)))
 		}
 	}
-	if len(problems) > 0 {
-		return fail(ReasonNeutronPort, joinSemicolon(problems), c.p.secrets...)
-	}
-	return nil
+	return problems(errs)
 }
 
 // statusCounts is e.g. "ACTIVE 2, DOWN 1", or "none".
@@ -407,26 +410,28 @@ func prefixLength(cidr string) string {
 // for https the TLS handshake with the settings the client would use.
 func (c *checker) viola(ctx context.Context) {
 	opts := c.p.cfg.Viola
-	c.step(StepViola, "Viola endpoint reachable (no POST)", "", func(st *CheckStep) (bool, *Error) {
+	c.run(stepViola, func(st *CheckStep) *Error {
+		endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
+		if err != nil {
+			return problem(ReasonViolaPost, SettingViolaEndpoint, KindInvalid, c.p.secrets, func(n Names) string {
+				return "viola: " + n.Of(SettingViolaEndpoint) + " " + err.Error()
+			})
+		}
 		ctx, cancel := context.WithTimeout(ctx, cmp.Or(opts.Timeout, viola.DefaultTimeout))
 		defer cancel()
-		found, err := dialViola(ctx, opts)
+		found, err := dialViola(ctx, endpoint, opts)
 		if err != nil {
-			return false, failNote(ReasonViolaPost, fmt.Errorf("viola: %w", err), connectionAdvice(err, stepViola.urlSetting(c.p.cfg), stepViola.tlsSetting), c.p.secrets...)
+			return c.p.fail(ctx, stepViola, fmt.Errorf("viola: %w", err))
 		}
 		st.Details = append(st.Details, found)
-		return true, nil
+		return nil
 	})
 }
 
-func dialViola(ctx context.Context, opts viola.Options) (string, error) {
-	endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
+func dialViola(ctx context.Context, endpoint string, opts viola.Options) (string, error) {
+	u, err := url.Parse(endpoint) // ParseEndpoint parsed it already
 	if err != nil {
-		return "", fmt.Errorf("violaEndpoint %w", err)
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("violaEndpoint: %w", err)
+		return "", err
 	}
 	address := u.Host
 	if u.Port() == "" {
@@ -457,7 +462,7 @@ func dialViola(ctx context.Context, opts viola.Options) (string, error) {
 		}
 	}
 	tlsConfig.ServerName = u.Hostname()
-	// Opted into by the operator (VIOLA_INSECURE_TLS), as for the client.
+	// Opted into by the caller (Config.Viola.InsecureTLS), as for the client.
 	tlsConfig.InsecureSkipVerify = tlsConfig.InsecureSkipVerify || opts.InsecureTLS
 	tlsConn := tls.Client(conn, tlsConfig)
 	if err := tlsConn.HandshakeContext(ctx); err != nil {
@@ -467,13 +472,4 @@ func dialViola(ctx context.Context, opts viola.Options) (string, error) {
 		return fmt.Sprintf("TCP and TLS handshake with %s; certificate NOT verified (insecure TLS is on)", address), nil
 	}
 	return fmt.Sprintf("TCP and TLS handshake with %s; certificate verified", address), nil
-}
-
-// redactURL hides the user info of a URL for output.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -94,7 +94,7 @@ func TestCheckFailures(t *testing.T) {
 			},
 			failed:  "contrabass",
 			reason:  multinic.ReasonContrabass,
-			message: "(cannot connect: check settings.contrabassEndpoint)",
+			message: "(cannot connect: check Config.Contrabass.Endpoint)",
 			want:    map[string]multinic.CheckStatus{"decrypt": multinic.CheckSkipped, "nodes": multinic.CheckSkipped, "viola": multinic.CheckPassed},
 		},
 		{
@@ -170,7 +170,7 @@ func TestCheckFailures(t *testing.T) {
 			},
 			failed:  "ports",
 			reason:  multinic.ReasonNeutronPort,
-			message: "its ports on target subnets are DOWN 1, none of them allowed by openstackPortAllowedStatuses (ACTIVE)",
+			message: "its ports on target subnets are DOWN 1, none of them allowed by Config.PortAllowedStatuses (ACTIVE)",
 		},
 		{
 			name: "Nova does not know a VM",
@@ -196,7 +196,7 @@ func TestCheckFailures(t *testing.T) {
 			setup:   func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) { cfg.Viola.Endpoint = refused() },
 			failed:  "viola",
 			reason:  multinic.ReasonViolaPost,
-			message: "(cannot connect: check settings.violaEndpoint, or the operator's VIOLA_ENDPOINT)",
+			message: "(cannot connect: check Config.Viola.Endpoint)",
 			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
 		},
 	}
@@ -236,7 +236,7 @@ func TestCheckViolaTLS(t *testing.T) {
 	steps, err := runCheck(t, cfg)
 	require.Error(t, err)
 	assert.Equal(t, multinic.ReasonViolaPost, multinic.ReasonOf(err))
-	assert.Contains(t, err.Error(), "its TLS certificate is not trusted: trust its CA, or set the operator's VIOLA_INSECURE_TLS=true")
+	assert.Contains(t, err.Error(), "its TLS certificate is not trusted: trust its CA, or set Config.Viola.InsecureTLS to true")
 	assert.Equal(t, multinic.CheckFailed, stepNamed(t, steps, "viola").Status)
 
 	cfg.Viola.HTTPClient = tlsServer.Client() // trusts the test CA
@@ -248,4 +248,58 @@ func TestCheckViolaTLS(t *testing.T) {
 	steps, err = runCheck(t, cfg)
 	require.NoError(t, err)
 	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "certificate NOT verified")
+}
+
+// A config problem skips only the steps that need the setting at fault;
+// the others still run, so one check shows every independent problem.
+func TestCheckGoesOnPastABadSetting(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		setup   func(*multinic.Config)
+		setting multinic.Setting
+		skipped map[string]string // step → what it lacks
+		passed  []string
+	}{
+		{
+			name:    "no Viola endpoint",
+			setup:   func(c *multinic.Config) { c.Viola.Endpoint = "" },
+			setting: multinic.SettingViolaEndpoint,
+			skipped: map[string]string{"viola": "a usable Viola endpoint"},
+			passed:  []string{"contrabass", "decrypt", "keystone", "catalog", "subnets", "ports", "nova", "nodes"},
+		},
+		{
+			name:    "no encrypt key",
+			setup:   func(c *multinic.Config) { c.EncryptKey = "" },
+			setting: multinic.SettingEncryptKey,
+			skipped: map[string]string{"decrypt": "a usable encrypt key", "keystone": "the admin password (decrypt step)", "nodes": "the ports (ports step)"},
+			passed:  []string{"contrabass", "viola"},
+		},
+		{
+			name:    "no subnet selector",
+			setup:   func(c *multinic.Config) { c.SubnetIDs = nil },
+			setting: multinic.SettingSubnetIDs,
+			skipped: map[string]string{"subnets": "a usable subnet selector", "ports": "the target subnets (subnets step)"},
+			passed:  []string{"contrabass", "decrypt", "keystone", "catalog", "nova", "viola"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, sample := newEnv(t)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+			tt.setup(&cfg)
+			steps, err := runCheck(t, cfg)
+			require.Error(t, err)
+			config := stepNamed(t, steps, "config")
+			assert.Equal(t, multinic.CheckFailed, config.Status)
+			assert.Same(t, config.Err, err.(*multinic.Error), "the config step is the first failure")
+			assert.Equal(t, tt.setting, config.Err.Setting)
+			for name, lacks := range tt.skipped {
+				st := stepNamed(t, steps, name)
+				assert.Equal(t, multinic.CheckSkipped, st.Status, name)
+				assert.Equal(t, []string{"skipped: needs " + lacks}, st.Details, name)
+			}
+			for _, name := range tt.passed {
+				assert.Equal(t, multinic.CheckPassed, stepNamed(t, steps, name).Status, name)
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package multinic
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,8 +44,17 @@ type Config struct {
 	PortAllowedStatuses []string
 
 	// Inventory supplies what was sent before and records what is sent now.
-	// Without one every pass sends every node.
+	// Sync is its only writer: it records what Viola accepted and, after a
+	// pass that succeeded, removes the records of this routing key that the
+	// config no longer stands behind (see HeldByOthers). Without one every
+	// pass sends every node.
 	Inventory Inventory
+	// HeldByOthers are VMs that another config of the same routing key also
+	// syncs (for the operator: VMs another OpenstackConfig with this routing
+	// key lists). Their records are shared ground: Sync and RemoveRecords
+	// never remove them on this config's behalf, and Result.Diff marks them
+	// kept.
+	HeldByOthers []string
 	// ResendAll sends every node even when unchanged.
 	ResendAll bool
 	// Resend names nodes to send even when unchanged (for example nodes
@@ -70,11 +78,14 @@ type Config struct {
 // DefaultPassTimeout is the deadline of a pass when Config.PassTimeout is zero.
 const DefaultPassTimeout = time.Minute
 
-// Inventory is where Sync reads previous sends and records new ones.
-// *inventory.Store implements it.
+// Inventory is where Sync reads previous sends, records new ones and
+// removes the records of VMs that left. *inventory.Store implements it.
 type Inventory interface {
 	List(inventory.Filter) []inventory.Record
 	Upsert(providerID string, configs ...viola.NodeConfig) (int, error)
+	// PruneNodes removes the records of providerID for which keep is
+	// false, deciding by a record's identity alone.
+	PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error)
 }
 
 // RoutingKey is the x-provider-id header and the inventory providerId.
@@ -102,86 +113,93 @@ func (c Config) now() time.Time {
 	return time.Now()
 }
 
+// validate reports every problem that makes cfg unusable before any
+// request: a ConfigError when a setting or the encrypt key is at fault,
+// listing them all (the subnet selector included), else SubnetRequired.
 func (c Config) validate() *Error {
-	errs := c.settingsProblems()
-	switch key := c.encryptKey(); len(key) {
-	case 16, 24, 32:
-	case 0:
-		errs = append(errs, errors.New("the Contrabass encrypt key is empty (set it in "+encryptKeySources+")"))
-	default:
-		// Checked here, before any request, because a wrong length can only
-		// be a wrong key; the key itself is never quoted.
-		errs = append(errs, fmt.Errorf("the Contrabass encrypt key (from %s) is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", encryptKeySources, len(key)))
-	}
-	if len(errs) > 0 {
-		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
-	}
-	return c.subnetProblem()
+	return problems(append(c.settingsProblems(), c.keyProblems()...), c.subnetProblems()...)
 }
 
 // ValidateSettings reports what makes cfg unusable before any request,
 // except the encrypt key, whose source only the caller knows and so checks
 // itself (Sync checks it too): missing identifiers, endpoints and subnet
 // selector, a negative pass timeout. The error is an *Error with reason
-// ConfigError or SubnetRequired.
+// ConfigError or SubnetRequired, each problem naming its Setting.
 func (c Config) ValidateSettings() error {
-	if errs := c.settingsProblems(); len(errs) > 0 {
-		return fail(ReasonConfig, joinSemicolon(errs), c.EncryptKey, c.encryptKey())
-	}
-	if err := c.subnetProblem(); err != nil {
+	if err := problems(c.settingsProblems(), c.subnetProblems()...); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (c Config) settingsProblems() []error {
-	var errs []error
+func (c Config) settingsProblems() []*Error {
+	var errs []*Error
+	add := func(setting Setting, kind Kind, text func(Names) string) {
+		errs = append(errs, problem(ReasonConfig, setting, kind, c.secrets(), text))
+	}
+	required := func(setting Setting) func(Names) string {
+		return func(n Names) string { return n.Of(setting) + " is required" }
+	}
 	if c.ProviderID == "" {
-		errs = append(errs, errors.New("credentials.openstackProviderID is required"))
+		add(SettingProviderID, KindMissing, required(SettingProviderID))
 	}
 	if c.ProjectID == "" {
-		errs = append(errs, errors.New("credentials.projectID is required"))
+		add(SettingProjectID, KindMissing, required(SettingProjectID))
 	}
 	if len(dedupe(c.VMIDs)) == 0 {
-		errs = append(errs, errors.New("vmNames must list at least one VM ID"))
+		add(SettingVMIDs, KindMissing, func(n Names) string { return n.Of(SettingVMIDs) + " must list at least one VM ID" })
 	}
 	if c.Contrabass.Endpoint == "" {
-		errs = append(errs, errors.New("settings.contrabassEndpoint is required"))
+		add(SettingContrabassEndpoint, KindMissing, func(n Names) string { return "no Contrabass endpoint: set " + n.Of(SettingContrabassEndpoint) })
 	}
 	if c.Viola.Endpoint == "" {
-		errs = append(errs, errors.New("settings.violaEndpoint is required (or the operator's VIOLA_ENDPOINT)"))
+		add(SettingViolaEndpoint, KindMissing, func(n Names) string { return "no Viola endpoint: set " + n.Of(SettingViolaEndpoint) })
 	}
 	if c.PassTimeout < 0 {
-		errs = append(errs, fmt.Errorf("the pass timeout must not be negative, got %s", c.PassTimeout))
+		add(SettingPassTimeout, KindInvalid, func(n Names) string {
+			return fmt.Sprintf("%s must not be negative, got %s", n.Of(SettingPassTimeout), c.PassTimeout)
+		})
 	}
 	return errs
 }
 
-func (c Config) subnetProblem() *Error {
-	if len(c.targetSubnetIDs()) == 0 && c.SubnetName == "" {
-		return fail(ReasonSubnetRequired, fmt.Errorf("one of subnetIDs, subnetID or subnetName is required"))
+// keyProblems checks the key before any request, because a wrong length
+// can only be a wrong key; the key itself is never quoted.
+func (c Config) keyProblems() []*Error {
+	key := c.encryptKey()
+	var text func(Names) string
+	kind := KindInvalid
+	switch {
+	case contrabass.ValidKeyLength(len(key)):
+		return nil
+	case key == "":
+		kind = KindMissing
+		text = func(n Names) string { return "the Contrabass encrypt key is empty: set " + n.Of(SettingEncryptKey) }
+	default:
+		text = func(n Names) string {
+			return fmt.Sprintf("the Contrabass encrypt key (from %s) is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", n.Of(SettingEncryptKey), len(key))
+		}
 	}
-	return nil
+	return []*Error{problem(ReasonConfig, SettingEncryptKey, kind, c.secrets(), text)}
 }
 
-// encryptKeySources names where the operator reads the key from (SPEC §8),
-// generically: the library does not know which one was used.
-const encryptKeySources = "secrets.contrabassEncryptKeySecretRef, the Secret contrabass-encrypt-key (key CONTRABASS_ENCRYPT_KEY) or settings.contrabassEncryptKey"
+func (c Config) subnetProblems() []*Error {
+	if len(c.targetSubnetIDs()) > 0 || c.SubnetName != "" {
+		return nil
+	}
+	return []*Error{problem(ReasonSubnetRequired, SettingSubnetIDs, KindMissing, nil, func(n Names) string {
+		return fmt.Sprintf("one of %s, %s or %s is required", n.Of(SettingSubnetIDs), n.Of(SettingSubnetID), n.Of(SettingSubnetName))
+	})}
+}
+
+// secrets are what a message about cfg must never show.
+func (c Config) secrets() []string { return []string{c.EncryptKey, c.encryptKey()} }
 
 // encryptKey is the key without surrounding whitespace: a Secret made with
 // kubectl --from-file ends in a newline, which is never part of the key.
 func (c Config) encryptKey() string { return strings.TrimSpace(c.EncryptKey) }
 
 func (c Config) passTimeout() time.Duration { return cmp.Or(c.PassTimeout, DefaultPassTimeout) }
-
-// joinSemicolon joins errors on one line, which status messages need.
-func joinSemicolon(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, err := range errs {
-		msgs[i] = err.Error()
-	}
-	return errors.New(strings.Join(msgs, "; "))
-}
 
 // dedupe drops empty and repeated entries, keeping the first occurrence.
 func dedupe(in []string) []string {

@@ -41,7 +41,7 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 	}
 	// Made only for a record whose VM is not its node now, which a pass
 	// with nothing changed has none of.
-	var named, vms map[string]bool
+	var named, vms, held map[string]bool
 	var rest []NodeDiff
 	for _, rec := range p.previous {
 		if name, ok := nodeOf[rec.InstanceID]; ok && name == rec.NodeName {
@@ -57,15 +57,14 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 			continue // compared above (a record of another VM under this name is replaced)
 		}
 		if vms == nil {
-			vms = make(map[string]bool, len(p.cfg.VMIDs))
-			for _, id := range p.cfg.VMIDs {
-				vms[id] = true
-			}
+			vms, held = set(p.cfg.VMIDs), set(p.cfg.HeldByOthers)
 		}
 		d := NodeDiff{NodeName: rec.NodeName, InstanceID: rec.InstanceID}
 		switch name, current := nodeOf[rec.InstanceID]; {
+		case held[rec.InstanceID]:
+			d.Change, d.Note = ChangeKept, fmt.Sprintf("VM %s is synced by another config too", rec.InstanceID)
 		case !vms[rec.InstanceID]:
-			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is not in vmNames", rec.InstanceID)
+			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is no longer listed", rec.InstanceID)
 		case current:
 			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is now node %s", rec.InstanceID, name)
 		default:
@@ -75,6 +74,14 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 	}
 	slices.SortFunc(rest, func(a, b NodeDiff) int { return cmp.Compare(a.NodeName, b.NodeName) })
 	return append(out, rest...)
+}
+
+func set(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }
 
 // sameConfig tells whether node is what rec records, as send decides it: by

@@ -224,9 +224,11 @@ func TestSyncEncryptKey(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, multinic.ReasonConfig, multinic.ReasonOf(err))
 			assert.Contains(t, err.Error(), fmt.Sprintf("is %d bytes after trimming surrounding whitespace; AES needs 16, 24 or 32", len(strings.TrimSpace(key))))
-			for _, source := range []string{"secrets.contrabassEncryptKeySecretRef", "contrabass-encrypt-key", "settings.contrabassEncryptKey"} {
-				assert.Contains(t, err.Error(), source)
-			}
+			assert.Contains(t, err.Error(), "(from Config.EncryptKey)")
+			var e *multinic.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, multinic.SettingEncryptKey, e.Setting)
+			assert.Equal(t, multinic.KindInvalid, e.Kind)
 			assert.NotContains(t, err.Error(), strings.TrimSpace(key))
 			assert.Zero(t, env.Contrabass.Requests(), "refused before any request")
 		})
@@ -270,7 +272,11 @@ func TestSyncPassTimeout(t *testing.T) {
 			}
 			require.Error(t, err)
 			assert.Equal(t, tt.reason, multinic.ReasonOf(err), err.Error())
-			assert.Contains(t, err.Error(), "pass deadline exceeded (PassTimeout 300ms)")
+			assert.Contains(t, err.Error(), "pass deadline exceeded (Config.PassTimeout 300ms)")
+			var e *multinic.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, multinic.KindDeadline, e.Kind)
+			assert.Equal(t, multinic.SettingPassTimeout, e.Setting)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			if tt.reason != multinic.ReasonViolaPost {
 				assert.Empty(t, env.Viola.Posts())
@@ -384,36 +390,39 @@ func TestSyncConnectionErrorsNameTheSetting(t *testing.T) {
 		return s.URL
 	}
 	tests := []struct {
-		name   string
-		setup  func(*testing.T, *multinictest.Env, *multinic.Config)
-		reason multinic.Reason
-		want   string
+		name    string
+		setup   func(*testing.T, *multinictest.Env, *multinic.Config)
+		reason  multinic.Reason
+		kind    multinic.Kind
+		setting multinic.Setting
+		want    string
 	}{
 		{"contrabass refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.Contrabass.Endpoint = closedURL() },
-			multinic.ReasonContrabass, "(cannot connect: check settings.contrabassEndpoint)"},
+			multinic.ReasonContrabass, multinic.KindUnreachable, multinic.SettingContrabassEndpoint, "(cannot connect: check Config.Contrabass.Endpoint)"},
 		{"contrabass unknown host", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) {
 			c.Contrabass.Endpoint = "http://contrabass.invalid"
 		},
-			multinic.ReasonContrabass, "(cannot connect: check settings.contrabassEndpoint)"},
+			multinic.ReasonContrabass, multinic.KindUnreachable, multinic.SettingContrabassEndpoint, "(cannot connect: check Config.Contrabass.Endpoint)"},
 		{"contrabass self-signed", func(t *testing.T, _ *multinictest.Env, c *multinic.Config) {
 			tlsContrabass := contrabasstest.NewTLSServer(multinictest.EncryptKey)
 			t.Cleanup(tlsContrabass.Close)
 			c.Contrabass.Endpoint = tlsContrabass.URL
-		}, multinic.ReasonContrabass, "(its TLS certificate is not trusted: trust its CA, or set settings.contrabassInsecureTLS: true)"},
+		}, multinic.ReasonContrabass, multinic.KindUntrusted, multinic.SettingContrabassInsecureTLS,
+			"(its TLS certificate is not trusted: trust its CA, or set Config.Contrabass.InsecureTLS to true)"},
 		{"keystone self-signed", func(t *testing.T, e *multinictest.Env, _ *multinic.Config) {
 			tlsCloud := openstacktest.NewTLSServer()
 			t.Cleanup(tlsCloud.Close)
 			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: multinictest.AdminPassword, Domain: "default", KeystoneURL: tlsCloud.URL})
-		}, multinic.ReasonKeystone, "set settings.openstackInsecureTLS: true)"},
+		}, multinic.ReasonKeystone, multinic.KindUntrusted, multinic.SettingOpenStackInsecureTLS, "set Config.OpenStack.InsecureTLS to true)"},
 		{"keystone refused", func(_ *testing.T, e *multinictest.Env, _ *multinic.Config) {
 			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: multinictest.AdminPassword, Domain: "default", KeystoneURL: closedURL()})
-		}, multinic.ReasonKeystone, "(cannot connect: check the Keystone URL of the Contrabass provider record (data.url))"},
+		}, multinic.ReasonKeystone, multinic.KindUnreachable, "", "(cannot connect: check the Keystone URL of the Contrabass provider record (data.url))"},
 		{"neutron override refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.OpenStack.NeutronEndpoint = closedURL() },
-			multinic.ReasonNeutronSubnet, "(cannot connect: check settings.openstackNeutronEndpoint)"}, // subnets are reported before ports
+			multinic.ReasonNeutronSubnet, multinic.KindUnreachable, multinic.SettingNeutronEndpoint, "(cannot connect: check Config.OpenStack.NeutronEndpoint)"}, // subnets are reported before ports
 		{"nova override refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.OpenStack.NovaEndpoint = closedURL() },
-			multinic.ReasonNova, "(cannot connect: check settings.openstackNovaEndpoint)"},
+			multinic.ReasonNova, multinic.KindUnreachable, multinic.SettingNovaEndpoint, "(cannot connect: check Config.OpenStack.NovaEndpoint)"},
 		{"viola refused", func(_ *testing.T, _ *multinictest.Env, c *multinic.Config) { c.Viola.Endpoint = closedURL() },
-			multinic.ReasonViolaPost, "(cannot connect: check settings.violaEndpoint, or the operator's VIOLA_ENDPOINT)"},
+			multinic.ReasonViolaPost, multinic.KindUnreachable, multinic.SettingViolaEndpoint, "(cannot connect: check Config.Viola.Endpoint)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,6 +434,11 @@ func TestSyncConnectionErrorsNameTheSetting(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tt.reason, multinic.ReasonOf(err), err.Error())
 			assert.True(t, strings.HasSuffix(err.Error(), tt.want), err.Error())
+			var e *multinic.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tt.kind, e.Kind, "the kind of failure, for callers that advise")
+			assert.Equal(t, tt.setting, e.Setting, "the setting to change")
+			assert.True(t, strings.HasSuffix(err.Error(), "("+e.Hint+")"), "Hint is the advice the message ends with: %q", e.Hint)
 		})
 	}
 }

@@ -50,14 +50,6 @@ type candidate struct {
 	target *target
 }
 
-// DroppedPort is a selected port that did not fit into the ten interface
-// names of its node.
-type DroppedPort struct {
-	InstanceID string
-	PortID     string
-	MACAddress string
-}
-
 // selectPorts applies SPEC §5 to one VM's ports: allowed status, a fixed IP
 // on a usable target subnet (the earliest target wins), one port per MAC.
 // The result is in subnet-priority then MAC order. blocked describes the

@@ -36,6 +36,11 @@ func (r readOnly) Upsert(string, ...viola.NodeConfig) (int, error) {
 	return 0, nil
 }
 
+func (r readOnly) PruneNodes(string, func(string, string) bool) (int, error) {
+	r.t.Error("a dry run removed records from the inventory")
+	return 0, nil
+}
+
 func changesOf(diff []multinic.NodeDiff) map[string]multinic.Change {
 	out := map[string]multinic.Change{}
 	for _, d := range diff {
@@ -125,7 +130,7 @@ func TestPlanPredictsThePass(t *testing.T) {
 			assert.Equal(t, "VM "+sample.VMIDs[1]+" is now node worker-2b", d.Note)
 			assert.False(t, d.Due)
 		case "worker-4":
-			assert.Equal(t, "VM 00000000-0000-4000-8000-000000000004 is not in vmNames", d.Note)
+			assert.Equal(t, "VM 00000000-0000-4000-8000-000000000004 is no longer listed", d.Note)
 		}
 	}
 	assert.Equal(t, []string{"worker-1", "worker-2b"}, dueOf(plan.Diff))

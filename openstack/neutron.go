@@ -11,7 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/multinic/multinic/internal/recovered"
-	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Port is the part of a Neutron port multinic uses; the tags are Neutron's
@@ -329,7 +329,7 @@ func (s *Session) projectSubnets(ctx context.Context) string {
 		if label == "" {
 			label = "ID " + sn.ID
 		}
-		names = append(names, fmt.Sprintf("%q", retryhttp.OneLine(label, 80)))
+		names = append(names, fmt.Sprintf("%q", safetext.OneLine(label, 80)))
 	}
 	switch {
 	case len(names) == 0:

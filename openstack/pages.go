@@ -16,8 +16,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/gophercloud/gophercloud/v2"
-
-	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // maxPages stops a server whose next links never end.
@@ -188,19 +187,19 @@ func describe(err error, secrets ...string) error {
 	var status gophercloud.ErrUnexpectedResponseCode
 	switch {
 	case errors.As(err, &status):
-		body := retryhttp.OneLine(retryhttp.Mask(string(status.Body), secrets...), maxBodyExcerpt)
+		body := safetext.OneLine(safetext.Mask(string(status.Body), secrets...), maxBodyExcerpt)
 		if body == "" {
 			body = "(empty body)"
 		}
-		msg = fmt.Sprintf("HTTP %d from %s %s: %s", status.Actual, status.Method, shortenURLs(retryhttp.Mask(status.URL, secrets...)), body)
+		msg = fmt.Sprintf("HTTP %d from %s %s: %s", status.Actual, status.Method, shortenURLs(safetext.Mask(status.URL, secrets...)), body)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		msg = "the answer body is empty or cut short: " + err.Error()
 	default:
-		msg = shortenURLs(retryhttp.Mask(err.Error(), secrets...))
+		msg = shortenURLs(safetext.Mask(err.Error(), secrets...))
 	}
 	// URLs without a query (the Keystone token URL) are not shortened, so
 	// their user:password is masked here.
-	return describedError{msg: retryhttp.OneLine(retryhttp.RedactURLs(msg), maxErrorMessage), err: err}
+	return describedError{msg: safetext.OneLine(safetext.RedactURLs(msg), maxErrorMessage), err: err}
 }
 
 // describedError shows the bounded message but keeps the cause reachable,

@@ -84,8 +84,8 @@ func isHex(c byte) bool {
 
 // Validate checks a node config against the MultiNicNodeConfig schema, so a
 // payload that the Biz cluster would reject is caught before it is sent.
-// It is what a stored or received config must satisfy; ValidatePayload adds
-// what the node agent needs on top.
+// It is what a stored config must satisfy; ValidateReceived and
+// ValidatePayload add what the node agent needs on top.
 func (c NodeConfig) Validate() error {
 	var errs []error
 	if c.NodeName == "" {
@@ -143,34 +143,57 @@ func fieldName(i int) func() string {
 	return func() string { return "interfaces[" + strconv.Itoa(i) + "]" }
 }
 
-// ValidatePayload checks what the node agent needs beyond the schema
-// (SPEC §6-7), so that every config multinic sends is one the agent
-// configures rather than one it stores and silently ignores: nodeName is the
-// Kubernetes node name (a lower-case RFC 1123 subdomain, the object name the
-// agent looks up), and every interface carries id 0-9 with name multinicK,
-// an address inside its cidr, and an mtu within 68-9000.
+// ValidateReceived checks what Viola refuses with 400 beyond the schema:
+// what the node agent needs to act on a config at all rather than store it
+// and silently ignore it (SPEC §7). nodeName is the Kubernetes node name (a
+// lower-case RFC 1123 subdomain, the object name the agent looks up), and
+// every interface carries the name multinicK of its id and an mtu. The Viola
+// fake (violatest) and the Viola test API (testapi) check received configs
+// with it.
+func (c NodeConfig) ValidateReceived() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return nodeError(c.NodeName, c.agentProblems(false))
+}
+
+// ValidatePayload checks a config multinic is about to send: everything
+// ValidateReceived checks, plus what multinic guarantees on top (SPEC §6-7):
+// ids within 0-9 (multinic0..multinic9) and every address inside its cidr.
+// Every config multinic sends is thus one the agent configures.
 func (c NodeConfig) ValidatePayload() error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	return nodeError(c.NodeName, c.agentProblems(true))
+}
+
+// agentProblems are the checks of ValidateReceived, and with payload those
+// of ValidatePayload too, in field order.
+func (c NodeConfig) agentProblems(payload bool) []error {
 	var errs []error
 	if err := CheckNodeName(c.NodeName); err != nil {
 		errs = append(errs, fmt.Errorf("nodeName: %w", err))
 	}
 	for i, iface := range c.Interfaces {
 		field := fieldName(i)
-		if iface.ID >= MaxInterfaces {
+		if payload && iface.ID >= MaxInterfaces {
 			errs = append(errs, fmt.Errorf("%s.id %d is beyond multinic%d", field(), iface.ID, MaxInterfaces-1))
 		}
-		if want := InterfaceName(iface.ID); iface.Name != want {
-			errs = append(errs, fmt.Errorf("%s.name %q must be %q", field(), iface.Name, want))
+		switch want := InterfaceName(iface.ID); {
+		case iface.Name == "":
+			errs = append(errs, fmt.Errorf("%s.name is required (%q for id %d): without it the node agent renumbers the interfaces", field(), want, iface.ID))
+		case iface.Name != want:
+			errs = append(errs, fmt.Errorf("%s.name %q must be %q, the name for id %d", field(), iface.Name, want, iface.ID))
 		}
 		if iface.MTU == 0 {
-			errs = append(errs, fmt.Errorf("%s.mtu is required (%d-%d); the node agent skips an interface without one", field(), MinMTU, MaxMTU))
+			errs = append(errs, fmt.Errorf("%s.mtu is required (%d-%d): the node agent skips an interface without one", field(), MinMTU, MaxMTU))
 		}
-		errs = append(errs, checkAddress(field, iface.Address, iface.CIDR)...)
+		if payload {
+			errs = append(errs, checkAddress(field, iface.Address, iface.CIDR)...)
+		}
 	}
-	return nodeError(c.NodeName, errs)
+	return errs
 }
 
 func checkAddress(field func() string, address, cidr string) []error {

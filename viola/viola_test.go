@@ -71,7 +71,7 @@ func TestValidatePayload(t *testing.T) {
 		{"upper-case node name", func(c *viola.NodeConfig) { c.NodeName = "Worker-0" }, `nodeName: "Worker-0" is not a lower-case RFC 1123 subdomain`},
 		{"missing mtu", func(c *viola.NodeConfig) { c.Interfaces[1].MTU = 0 }, "interfaces[1].mtu is required (68-9000)"},
 		{"mtu above 9000", func(c *viola.NodeConfig) { c.Interfaces[1].MTU = 9100 }, "interfaces[1].mtu 9100 is outside 68-9000"},
-		{"missing name", func(c *viola.NodeConfig) { c.Interfaces[0].Name = "" }, `interfaces[0].name "" must be "multinic0"`},
+		{"missing name", func(c *viola.NodeConfig) { c.Interfaces[0].Name = "" }, `interfaces[0].name is required ("multinic0" for id 0): without it the node agent renumbers the interfaces`},
 		{"name not matching id", func(c *viola.NodeConfig) { c.Interfaces[1].Name = "multinic0" }, `interfaces[1].name "multinic0" must be "multinic1"`},
 		{"id beyond multinic9", func(c *viola.NodeConfig) { c.Interfaces[1].ID, c.Interfaces[1].Name = 10, "multinic10" }, "interfaces[1].id 10 is beyond multinic9"},
 		{"missing address", func(c *viola.NodeConfig) { c.Interfaces[0].Address = "" }, `interfaces[0].address "" is not an IP address`},
@@ -92,5 +92,28 @@ func TestValidatePayload(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 			assert.NotContains(t, err.Error(), "\n", "one log line")
 		})
+	}
+}
+
+// TestValidateReceived: what Viola refuses is what the agent cannot act on;
+// the rest of ValidatePayload is multinic's own promise, not Viola's rule.
+func TestValidateReceived(t *testing.T) {
+	lenient := nodeConfig(0)
+	lenient.Interfaces[0].Address, lenient.Interfaces[0].CIDR = "", ""
+	lenient.Interfaces[1].ID, lenient.Interfaces[1].Name = 12, "multinic12"
+	assert.NoError(t, lenient.ValidateReceived(), "no address and an id beyond 9 are the schema's to allow")
+	assert.Error(t, lenient.ValidatePayload(), "multinic never sends them")
+
+	for name, mutate := range map[string]func(*viola.NodeConfig){
+		"schema":         func(c *viola.NodeConfig) { c.Interfaces[0].MACAddress = "nope" },
+		"node name":      func(c *viola.NodeConfig) { c.NodeName = "Worker_0" },
+		"interface name": func(c *viola.NodeConfig) { c.Interfaces[1].Name = "eth1" },
+		"no name":        func(c *viola.NodeConfig) { c.Interfaces[1].Name = "" },
+		"no mtu":         func(c *viola.NodeConfig) { c.Interfaces[1].MTU = 0 },
+	} {
+		c := nodeConfig(0)
+		mutate(&c)
+		assert.Error(t, c.ValidateReceived(), name)
+		assert.Error(t, c.ValidatePayload(), name+": what Viola refuses is never sent")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/contrabass/internal/aescbc"
 	"github.com/multinic/multinic/internal/fault"
 )
 
@@ -108,9 +109,9 @@ func (s *Server) AddProvider(id string, p ProviderSpec) {
 		},
 	}}
 	var err error
-	stored.data.Attributes.AdminPw, err = contrabass.Encrypt(s.encryptKey, p.AdminPassword, nil)
+	stored.data.Attributes.AdminPw, err = aescbc.Encrypt(s.encryptKey, p.AdminPassword, nil)
 	if err == nil && p.RabbitMQPassword != "" {
-		stored.data.Attributes.RabbitMQPw, err = contrabass.Encrypt(s.encryptKey, p.RabbitMQPassword, nil)
+		stored.data.Attributes.RabbitMQPw, err = aescbc.Encrypt(s.encryptKey, p.RabbitMQPassword, nil)
 	}
 	if err != nil {
 		stored.encryptErr = fmt.Errorf("contrabasstest: cannot encrypt provider %q: %w", id, err)
@@ -180,9 +181,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func writeEnvelope(w http.ResponseWriter, status int, message string, data *contrabass.Provider) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(contrabass.Envelope{
-		ReturnCode:    contrabass.ReturnCode(fmt.Sprint(status)),
-		ReturnMessage: message,
-		Data:          data,
-	})
+	_ = json.NewEncoder(w).Encode(envelope{ReturnCode: fmt.Sprint(status), ReturnMessage: message, Data: data})
+}
+
+// envelope wraps every answer of Contrabass, errors included. The fake
+// writes it on its own rather than with the client's types, so that a
+// change to one side cannot hide a mismatch with the wire format.
+type envelope struct {
+	ReturnCode    string               `json:"returnCode"`
+	ReturnMessage string               `json:"returnMessage"`
+	Data          *contrabass.Provider `json:"data,omitempty"`
 }

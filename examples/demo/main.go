@@ -42,6 +42,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -152,7 +153,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	defer stopOperator() // before the control planes go, so it exits quietly
 
 	step("applying the sample OpenstackConfig")
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 // (controller.AddToManager) against the MGMT plane, with the inventory in a
 // temporary file and its API on ln.
 func startOperator(ctx context.Context, cfg *rest.Config, violaURL string, ln net.Listener, opts options) (string, func(), error) {
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		return "", nil, err
 	}
@@ -249,8 +250,8 @@ func applySample(ctx context.Context, c client.Client, fakes *multinictest.Env, 
 	objects := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
 		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: controller.DefaultEncryptKeySecret, Namespace: namespace},
-			Data:       map[string][]byte{controller.DefaultEncryptKeyField: []byte(multinictest.EncryptKey)},
+			ObjectMeta: metav1.ObjectMeta{Name: crconfig.DefaultEncryptKeySecret, Namespace: namespace},
+			Data:       map[string][]byte{crconfig.DefaultEncryptKeyField: []byte(multinictest.EncryptKey)},
 		},
 	}
 	oc := &v1alpha1.OpenstackConfig{

@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,13 +62,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 
 	res, err := multinic.Sync(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("%s: %w", multinic.ReasonOf(err), err)
+	if e := (*multinic.Error)(nil); errors.As(err, &e) {
+		// The library names its settings as Config fields; this command
+		// names its own flags instead.
+		return errors.New(e.Message(flagNames))
+	} else if err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "sent %d node configs, %d unchanged, %d VMs skipped, %d DOWN ports\n", len(res.Sent), len(res.Unchanged), len(res.Skipped), len(res.DownPorts))
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res.Nodes)
+}
+
+// flagNames are this command's names of the library's settings.
+var flagNames = multinic.Names{
+	multinic.SettingContrabassEndpoint: "-contrabass",
+	multinic.SettingViolaEndpoint:      "-viola",
+	multinic.SettingProviderID:         "-provider",
+	multinic.SettingProjectID:          "-project",
+	multinic.SettingSubnetIDs:          "-subnet",
+	multinic.SettingVMIDs:              "-vm",
+	multinic.SettingEncryptKey:         "CONTRABASS_ENCRYPT_KEY",
 }
 
 func split(s string) []string {

@@ -32,6 +32,6 @@ func TestRunAgainstRealServicesNeedsSettings(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-contrabass", "http://127.0.0.1:1"}, func(string) string { return "" }, &out)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "ConfigError")
-	assert.Contains(t, err.Error(), "vmNames")
+	assert.Contains(t, err.Error(), "ConfigError: -provider is required")
+	assert.Contains(t, err.Error(), "-vm must list at least one VM ID", "the library's errors name this command's flags")
 }

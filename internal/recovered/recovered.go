@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // maxValueBytes bounds the panic value in the message: it can hold any text,
@@ -34,6 +34,6 @@ func Call(fn func() error) (err error) {
 // be called directly by defer, as recover only works there.
 func Into(err *error) {
 	if v := recover(); v != nil {
-		*err = &PanicError{Value: retryhttp.OneLine(fmt.Sprint(v), maxValueBytes), Stack: debug.Stack()}
+		*err = &PanicError{Value: safetext.OneLine(fmt.Sprint(v), maxValueBytes), Stack: debug.Stack()}
 	}
 }

@@ -1,7 +1,7 @@
-// Package retryhttp is the lowest layer of the module: the retrying HTTP
-// client that the Contrabass, Viola and OpenStack clients share, and the
-// helpers that turn a failed response or any outside text into a bounded
-// one-line message. It is internal because it is plumbing, not product API.
+// Package retryhttp is the retrying HTTP client that the Contrabass, Viola
+// and OpenStack clients share, with the helpers that describe a failed
+// response. It is internal because it is plumbing, not product API; text
+// cleaning for everyone is internal/safetext.
 package retryhttp
 
 import (
@@ -12,12 +12,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Defaults for the zero values of Options.
@@ -375,37 +375,10 @@ func BodyExcerpt(body io.Reader, limit int) string {
 	if err != nil && len(raw) == 0 {
 		return fmt.Sprintf("(body unreadable: %v)", err)
 	}
-	if excerpt := OneLine(string(raw), limit); excerpt != "" {
+	if excerpt := safetext.OneLine(string(raw), limit); excerpt != "" {
 		return excerpt
 	}
 	return "(empty body)"
-}
-
-// OneLine collapses whitespace so the text fits in one log line and one
-// status condition, and cuts it at limit bytes on a rune boundary, marking
-// the cut with "…".
-func OneLine(s string, limit int) string {
-	limit = max(limit, 0)
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// urlUserInfo finds the user info of URLs in free text: scheme://user:password@.
-var urlUserInfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s"':]*):([^/?#\s"']*)@`)
-
-// RedactURLs masks the password of every URL in s the way url.URL.Redacted
-// does ("user:xxxxx@"), for text that may quote a URL, such as an error from
-// a transport or a library.
-func RedactURLs(s string) string {
-	return urlUserInfo.ReplaceAllString(s, "${1}${2}:xxxxx@")
 }
 
 // redactURLs masks URL passwords in err's message. net/http masks the
@@ -416,7 +389,7 @@ func redactURLs(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	if redacted := RedactURLs(msg); redacted != msg {
+	if redacted := safetext.RedactURLs(msg); redacted != msg {
 		return redactedError{msg: redacted, err: err}
 	}
 	return err
@@ -447,10 +420,10 @@ func ParseEndpoint(raw string) (string, error) {
 		return "", fmt.Errorf("is not a valid URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q must be an absolute http:// or https:// URL", u.Redacted())
+		return "", fmt.Errorf("%q must be an absolute http:// or https:// URL", safetext.RedactURLs(u.Redacted()))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
+		return "", fmt.Errorf("%q must not carry a query or fragment", safetext.RedactURLs(u.Redacted()))
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

@@ -474,15 +474,6 @@ func TestBodyExcerpt(t *testing.T) {
 	assert.Equal(t, 40, huge.n, "at most four times the limit is read")
 }
 
-func TestOneLine(t *testing.T) {
-	assert.Equal(t, "DB down", retryhttp.OneLine("  DB\r\n down ", 200))
-	assert.Equal(t, "", retryhttp.OneLine("\n\t", 200))
-	assert.Equal(t, "abc…", retryhttp.OneLine("abcdef", 3))
-	assert.Equal(t, "日…", retryhttp.OneLine("日本語", 4), "a three-byte rune is not split")
-	assert.Equal(t, "…", retryhttp.OneLine("abc", 0))
-	assert.Equal(t, "…", retryhttp.OneLine("abc", -1), "a negative limit does not panic")
-}
-
 func TestParseEndpoint(t *testing.T) {
 	valid := map[string]string{
 		"http://viola:8080":              "http://viola:8080",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/multinic"
 )
 
@@ -64,7 +65,8 @@ operator would report and the fix from the README's troubleshooting table.
   inventory     the inventory API answers (GET only)
 
 Independent steps still run after a failure; steps that need a failed
-step's result are skipped. Exit status 0 only when no step failed.
+step's result, or a setting that is missing or unusable, are skipped. Exit
+status 0 only when no step failed.
 Secrets (the key, the decrypted password, tokens) are never printed.`,
 		Example: fmt.Sprintf(`  # a CR in the cluster, with kubectl's flags
   %[1]s check -n multinic-system biz-cluster-1
@@ -105,20 +107,20 @@ func runCheck(ctx context.Context, g *globals, t *target, in *inputFlags, src in
 	add := func(st checkStep) {
 		if st.Status == multinic.CheckFailed {
 			report.OK = false
-			if st.Fix == "" {
-				st.Fix = fixFor(st.Reason, st.Error)
-			}
 		}
 		report.Steps = append(report.Steps, st)
 		if text {
 			printStep(out, st)
 		}
 	}
+	failed := func(st *checkStep, err error) {
+		st.Status, st.Reason, st.Error, st.Fix = multinic.CheckFailed, reasonOf(err), message(err), fixFor(err)
+	}
 	timed := func(name, title string, fn func(st *checkStep) error) {
 		start := time.Now()
 		st := checkStep{Name: name, Title: title, Status: multinic.CheckPassed}
 		if err := fn(&st); err != nil {
-			st.Status, st.Reason, st.Error = multinic.CheckFailed, reasonOf(err), err.Error()
+			failed(&st, err)
 		}
 		st.DurationMS = time.Since(start).Milliseconds()
 		add(st)
@@ -137,18 +139,20 @@ func runCheck(ctx context.Context, g *globals, t *target, in *inputFlags, src in
 		st.Details = []string{fmt.Sprintf("from %s: %d bytes (AES-%d)", s.key.Source, len(s.key.Value), 8*len(s.key.Value))}
 		return nil
 	})
-	if s.err == nil && s.keyErr == nil {
-		_ = multinic.Check(ctx, s.cfg, func(st multinic.CheckStep) {
-			line := checkStep{Name: st.Name, Title: st.Title, Status: st.Status, DurationMS: st.Duration.Milliseconds(), Details: st.Details, Warnings: st.Warnings}
-			if st.Err != nil {
-				line.Reason, line.Error = st.Err.Reason, st.Err.Error()
-			}
-			add(line)
-		})
-	} else {
-		add(checkStep{Name: "flow", Title: "Contrabass, Keystone, Neutron, Nova and Viola", Status: multinic.CheckSkipped,
-			Details: []string{"skipped: needs usable settings and encrypt key"}})
-	}
+	// The flow goes on past bad settings: a step that needs one is
+	// skipped, the others run. The library's config step says again what
+	// the two steps above said, in its own terms, so it is left out when
+	// they failed.
+	_ = multinic.Check(ctx, s.cfg, func(st multinic.CheckStep) {
+		if st.Name == multinic.StepConfig && (s.err != nil || s.keyErr != nil) {
+			return
+		}
+		line := checkStep{Name: st.Name, Title: st.Title, Status: st.Status, DurationMS: st.Duration.Milliseconds(), Details: st.Details, Warnings: st.Warnings}
+		if st.Err != nil {
+			failed(&line, st.Err)
+		}
+		add(line)
+	})
 	if src == nil {
 		add(checkStep{Name: stepInventory, Title: "inventory API answers", Status: multinic.CheckSkipped,
 			Details: []string{"skipped: no inventory source without a cluster; pass --inventory-url or --inventory-file"}})
@@ -186,10 +190,10 @@ func settingsDetails(t *target, s settings) []string {
 		fmt.Sprintf("provider %s, project %s, routing key (x-provider-id) %s", cfg.ProviderID, cfg.ProjectID, cfg.RoutingKey()),
 	}
 	if cfg.Contrabass.Endpoint != "" {
-		details = append(details, "contrabassEndpoint "+redact(cfg.Contrabass.Endpoint))
+		details = append(details, "contrabassEndpoint "+safetext.RedactURL(cfg.Contrabass.Endpoint))
 	}
 	if cfg.Viola.Endpoint != "" {
-		details = append(details, fmt.Sprintf("violaEndpoint %s (from %s)", redact(cfg.Viola.Endpoint), s.violaSource))
+		details = append(details, fmt.Sprintf("violaEndpoint %s (from %s)", safetext.RedactURL(cfg.Viola.Endpoint), s.violaSource))
 	}
 	switch {
 	case len(spec.SubnetIDs) > 0:

@@ -17,7 +17,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // refusedURL is an address nothing listens on; output shows it as {{name}}.
@@ -230,7 +230,7 @@ func (w *world) createSecret(t *testing.T, name string, data map[string]string) 
 func TestCheckCluster(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
 		w := newWorld(t)
-		w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey + "\n"})
+		w.createSecret(t, crconfig.DefaultEncryptKeySecret, map[string]string{crconfig.DefaultEncryptKeyField: multinictest.EncryptKey + "\n"})
 		w.createCR(t, nil)
 		// No -n: the namespace is the context's.
 		got := run(t, w.kube("check", "biz-cluster-1", "--inventory-url", w.inventoryURL)...)
@@ -258,7 +258,7 @@ func TestCheckCluster(t *testing.T) {
 	})
 	t.Run("viola-and-inventory-from-the-operator", func(t *testing.T) {
 		w := newWorld(t)
-		w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey})
+		w.createSecret(t, crconfig.DefaultEncryptKeySecret, map[string]string{crconfig.DefaultEncryptKeyField: multinictest.EncryptKey})
 		w.createCR(t, func(oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ViolaEndpoint = "" })
 		// The operator's Deployment sets VIOLA_ENDPOINT; its inventory
 		// Service has no pods behind it on this API server.

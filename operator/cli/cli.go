@@ -24,7 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/multinic/multinic/internal/version"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // Exit statuses, documented in --help.
@@ -43,7 +43,7 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Defaults are the client settings a CR does not carry; the zero value
 	// means the operator's defaults. Tests shorten retries here.
-	Defaults controller.Defaults
+	Defaults crconfig.Defaults
 	// Now is the clock for ages in status; time.Now when nil.
 	Now func() time.Time
 	// RESTConfig, when set, is the cluster to use instead of a kubeconfig

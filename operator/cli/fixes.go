@@ -1,80 +1,118 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
-// fix is one row of the README's troubleshooting table: when a failure has
-// the reason (any, when empty) and its message contains every one of the
-// texts, the fix applies. A test keeps each fix word for word in README.md.
-type fix struct {
-	reason multinic.Reason
-	texts  []string
-	fix    string
+// names are this tool's names of the library's settings: the CR's, and
+// its own flags where they stand in for the operator's environment.
+var names = func() multinic.Names {
+	n := multinic.Names{}
+	for setting, name := range crconfig.Names {
+		n[setting] = name
+	}
+	n[multinic.SettingViolaEndpoint] = "settings.violaEndpoint, the operator's VIOLA_ENDPOINT or this tool's --viola-endpoint"
+	n[multinic.SettingViolaInsecureTLS] = "the operator's VIOLA_INSECURE_TLS or this tool's --viola-insecure-tls"
+	n[multinic.SettingEncryptKey] += ", or this tool's --encrypt-key-file"
+	return n
+}()
+
+// message is err's message in this tool's terms.
+func message(err error) string { return crconfig.MessageWith(err, names) }
+
+// kindKeyFileNeeded: without a cluster, the key the CR names cannot be read.
+const kindKeyFileNeeded multinic.Kind = "KeyFileNeeded"
+
+// keyFileNeeded is the ConfigError for a key this tool cannot read without
+// a cluster.
+func keyFileNeeded(format string, args ...any) error {
+	return &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingEncryptKey, Kind: kindKeyFileNeeded, Err: fmt.Errorf(format, args...)}
 }
 
-const passDeadlineFix = "the dependency of that reason did not answer in time; check it, or raise `passTimeout` (max 10m)"
+// fix is one row of the README's troubleshooting table: it applies to a
+// problem whose reason, setting and kind match those of the row that are
+// set. A test keeps each fix word for word in README.md.
+type fix struct {
+	reason  multinic.Reason
+	setting multinic.Setting
+	kind    multinic.Kind
+	fix     string
+}
+
+const (
+	passDeadlineFix = "the dependency of that reason did not answer in time; check it, or raise `passTimeout` (max 10m)"
+	keySecretFix    = "create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"
+	subnetFix       = "fix `subnetIDs`/`subnetID` (the message lists the project's subnets), or make `subnetName` unique"
+)
 
 // fixes are tried in order; the first match wins, so specific rows come
 // before the general one of their reason.
 var fixes = []fix{
-	{"", []string{"its TLS certificate is not trusted"}, "trust the CA, or set the named `*InsecureTLS` setting"},
-	{"", []string{"cannot connect: check"}, "fix the URL in the named setting, or the network/DNS path to it"},
-	{"", []string{"pass deadline exceeded"}, passDeadlineFix},
-	{"", []string{"did not finish within settings.passTimeout"}, passDeadlineFix},
-	{multinic.ReasonConfig, []string{"contrabassEndpoint is required"}, "add `settings.contrabassEndpoint`"},
-	{multinic.ReasonConfig, []string{"Viola endpoint"}, "set `settings.violaEndpoint`, or the operator's `VIOLA_ENDPOINT` (`--viola-endpoint` for this tool)"},
-	{multinic.ReasonConfig, []string{"violaEndpoint is required"}, "set `settings.violaEndpoint`, or the operator's `VIOLA_ENDPOINT` (`--viola-endpoint` for this tool)"},
-	{multinic.ReasonConfig, []string{"does not exist"}, "create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"},
-	{multinic.ReasonConfig, []string{"has no key"}, "create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"},
-	{multinic.ReasonConfig, []string{"no Contrabass encrypt key"}, "create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"},
-	{multinic.ReasonConfig, []string{"the Contrabass encrypt key must be 16, 24 or 32 bytes"}, "fix the key in the named Secret or setting"},
-	{multinic.ReasonConfig, []string{"without a cluster pass the key"}, "without a cluster, pass the key with `--encrypt-key-file` (the file holds the key only)"},
-	{multinic.ReasonConfig, []string{"encrypt key", "bytes"}, "the key must be 16, 24 or 32 characters (a trailing newline is ignored)"},
-	{multinic.ReasonConfig, []string{"is not a Go duration"}, "a value stored before the schema's bounds; set it to e.g. `30s`"},
-	{multinic.ReasonContrabass, []string{"decrypt adminPw"}, "the encrypt key does not match the provider's"},
-	{multinic.ReasonContrabass, nil, "Contrabass's answer is in the message; check `credentials.openstackProviderID` and `settings.contrabassEndpoint`"},
-	{multinic.ReasonKeystone, nil, "the provider's admin user, domain or password, or Keystone itself"},
-	{multinic.ReasonNeutronEndpoint, nil, "check the catalog, or set `settings.openstackNeutronEndpoint`"},
-	{multinic.ReasonSubnetNotFound, nil, "fix `subnetIDs`/`subnetID` (the message lists the project's subnets), or make `subnetName` unique"},
-	{multinic.ReasonSubnetNotUnique, nil, "fix `subnetIDs`/`subnetID` (the message lists the project's subnets), or make `subnetName` unique"},
-	{multinic.ReasonNeutronSubnet, []string{"MTU"}, "give the network an MTU of 68-9000 in Neutron, or drop the subnet from the config"},
-	{multinic.ReasonNeutronPort, []string{"openstackPortAllowedStatuses"}, "adjust `openstackPortAllowedStatuses`, or check the ports' status"},
-	{multinic.ReasonNeutronPort, []string{"VM "}, "the reason says: port-to-subnet mapping, Nova, a name that is no RFC 1123 node name, or only subnets without usable MTU (fix the network's MTU)"},
-	{multinic.ReasonNova, []string{`no "compute" endpoint`}, "check the catalog, or set `settings.openstackNovaEndpoint`"},
-	{multinic.ReasonNova, nil, "the message names the VM: fix `vmNames`, or the Nova server's name (or its `openstackNodeNameMetadataKey` value) so it is a lower-case RFC 1123 name"},
-	{multinic.ReasonInternal, nil, "a bug: the pass failed, the process did not; please report it with the log line"},
-	{multinic.ReasonViolaPost, nil, "Viola's answer is in the message; check `violaEndpoint` and the Viola service"},
-	{multinic.ReasonInventory, nil, "check `--inventory-url` or the operator's inventory Service (`--operator`); a disabled inventory answers 503"},
+	{kind: multinic.KindUntrusted, fix: "trust the CA, or set the named `*InsecureTLS` setting"},
+	{kind: multinic.KindUnreachable, fix: "fix the URL in the named setting, or the network/DNS path to it"},
+	{kind: multinic.KindDeadline, fix: passDeadlineFix},
+	{reason: multinic.ReasonConfig, setting: multinic.SettingContrabassEndpoint, kind: multinic.KindMissing, fix: "add `settings.contrabassEndpoint`"},
+	{reason: multinic.ReasonConfig, setting: multinic.SettingViolaEndpoint, kind: multinic.KindMissing, fix: "set `settings.violaEndpoint`, or the operator's `VIOLA_ENDPOINT` (`--viola-endpoint` for this tool)"},
+	{reason: multinic.ReasonConfig, setting: multinic.SettingEncryptKey, kind: kindKeyFileNeeded, fix: "without a cluster, pass the key with `--encrypt-key-file` (the file holds the key only)"},
+	{reason: multinic.ReasonConfig, setting: multinic.SettingEncryptKey, kind: multinic.KindMissing, fix: keySecretFix},
+	{reason: multinic.ReasonConfig, setting: multinic.SettingEncryptKey, kind: multinic.KindInvalid, fix: "fix the key in the named Secret or setting"},
+	{reason: multinic.ReasonConfig, kind: crconfig.KindNotDuration, fix: "a value stored before the schema's bounds; set it to e.g. `30s`"},
+	{reason: multinic.ReasonContrabass, setting: multinic.SettingEncryptKey, fix: "the encrypt key does not match the provider's"},
+	{reason: multinic.ReasonContrabass, fix: "Contrabass's answer is in the message; check `credentials.openstackProviderID` and `settings.contrabassEndpoint`"},
+	{reason: multinic.ReasonKeystone, fix: "the provider's admin user, domain or password, or Keystone itself"},
+	{reason: multinic.ReasonNeutronEndpoint, fix: "check the catalog, or set `settings.openstackNeutronEndpoint`"},
+	{reason: multinic.ReasonSubnetNotFound, fix: subnetFix},
+	{reason: multinic.ReasonSubnetNotUnique, fix: subnetFix},
+	{reason: multinic.ReasonNeutronSubnet, kind: multinic.KindUnusableMTU, fix: "give the network an MTU of 68-9000 in Neutron, or drop the subnet from the config"},
+	{reason: multinic.ReasonNeutronPort, setting: multinic.SettingPortAllowedStatuses, fix: "adjust `openstackPortAllowedStatuses`, or check the ports' status"},
+	{reason: multinic.ReasonNeutronPort, kind: multinic.KindLeftOut, fix: "the reason says: port-to-subnet mapping, Nova, a name that is no RFC 1123 node name, or only subnets without usable MTU (fix the network's MTU)"},
+	{reason: multinic.ReasonNova, setting: multinic.SettingNovaEndpoint, fix: "check the catalog, or set `settings.openstackNovaEndpoint`"},
+	{reason: multinic.ReasonNova, fix: "the message names the VM: fix `vmNames`, or the Nova server's name (or its `openstackNodeNameMetadataKey` value) so it is a lower-case RFC 1123 name"},
+	{reason: multinic.ReasonInternal, fix: "a bug: the pass failed, the process did not; please report it with the log line"},
+	{reason: multinic.ReasonViolaPost, fix: "Viola's answer is in the message; check `violaEndpoint` and the Viola service"},
+	{reason: multinic.ReasonInventory, fix: "check `--inventory-url` or the operator's inventory Service (`--operator`); a disabled inventory answers 503"},
+}
+
+func (f fix) applies(reason multinic.Reason, setting multinic.Setting, kind multinic.Kind) bool {
+	return (f.reason == "" || f.reason == reason) && (f.setting == "" || f.setting == setting) && (f.kind == "" || f.kind == kind)
 }
 
 // fixFor returns the troubleshooting advice for a failure, without the
-// README's backquotes, or "" when no row applies. A message that joins
-// several problems with "; " gets the fix of each, once.
-func fixFor(reason multinic.Reason, message string) string {
+// README's backquotes, or "" when no row applies: the fix of each of its
+// problems, once, from their reason, setting and kind. An error that is no
+// *multinic.Error is a ConfigError that names no setting.
+func fixFor(err error) string {
+	var e *multinic.Error
+	if !errors.As(err, &e) {
+		return fixForReason(multinic.ReasonConfig)
+	}
 	var found []string
-	for _, part := range strings.Split(message, "; ") {
-		if advice := firstFix(reason, part); advice != "" && !slices.Contains(found, advice) {
-			found = append(found, advice)
+	for _, p := range append([]*multinic.Error{e}, e.Also...) {
+		for _, f := range fixes {
+			if f.applies(p.Reason, p.Setting, p.Kind) {
+				if !slices.Contains(found, f.fix) {
+					found = append(found, f.fix)
+				}
+				break
+			}
 		}
 	}
 	return strings.ReplaceAll(strings.Join(found, "; "), "`", "")
 }
 
-func firstFix(reason multinic.Reason, message string) string {
+// fixForReason is the advice for a failure known only by its reason, as
+// in a status condition: the row of the reason that names no setting and
+// no kind, or "".
+func fixForReason(reason multinic.Reason) string {
 	for _, f := range fixes {
-		if f.reason != "" && f.reason != reason {
-			continue
-		}
-		matches := true
-		for _, text := range f.texts {
-			matches = matches && strings.Contains(message, text)
-		}
-		if matches {
-			return f.fix
+		if f.setting == "" && f.kind == "" && f.reason == reason {
+			return strings.ReplaceAll(f.fix, "`", "")
 		}
 	}
 	return ""

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // TestFixesAreTheREADMEs keeps every fix the commands print word for word
@@ -26,30 +28,68 @@ func TestFixesAreTheREADMEs(t *testing.T) {
 	table := readme[start:]
 	table = table[:strings.Index(table[1:], "\n## ")+1]
 	for _, f := range fixes {
-		assert.Contains(t, table, " | "+f.fix+" |", "the fix for %s %q is not a row of the README's troubleshooting table", f.reason, f.texts)
+		assert.Contains(t, table, " | "+f.fix+" |", "the fix for %s %s %s is not a row of the README's troubleshooting table", f.reason, f.setting, f.kind)
 	}
 }
 
 func TestFixFor(t *testing.T) {
-	for _, tt := range []struct {
-		reason  multinic.Reason
-		message string
-		want    string
-	}{
-		{multinic.ReasonContrabass, `contrabass: GET provider "p": dial tcp 10.0.0.1:443: connect: connection refused (cannot connect: check settings.contrabassEndpoint)`,
-			"fix the URL in the named setting, or the network/DNS path to it"},
-		{multinic.ReasonContrabass, `contrabass: x509: certificate signed by unknown authority (its TLS certificate is not trusted: trust its CA, or set settings.contrabassInsecureTLS: true)`,
-			"trust the CA, or set the named *InsecureTLS setting"},
-		{multinic.ReasonContrabass, "decrypt adminPw: bad PKCS#7 padding", "the encrypt key does not match the provider's"},
-		{multinic.ReasonConfig, "spec.secrets.contrabassEncryptKeySecretRef: Secret ns/k does not exist",
-			"create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"},
-		{multinic.ReasonConfig, "spec.settings.contrabassEndpoint is required; no Viola endpoint: set spec.settings.violaEndpoint or the operator's VIOLA_ENDPOINT",
-			"add settings.contrabassEndpoint; set settings.violaEndpoint, or the operator's VIOLA_ENDPOINT (--viola-endpoint for this tool)"},
-		{multinic.ReasonNova, `VM a: nova: server "a": server not found; VM b: nova: server "b": server not found`,
-			"the message names the VM: fix vmNames, or the Nova server's name (or its openstackNodeNameMetadataKey value) so it is a lower-case RFC 1123 name"},
-		{multinic.ReasonNova, `no "compute" endpoint with interface "public" in the Keystone catalog`, "check the catalog, or set settings.openstackNovaEndpoint"},
-		{"SomethingNew", "whatever", ""},
-	} {
-		assert.Equal(t, tt.want, fixFor(tt.reason, tt.message), "%s: %s", tt.reason, tt.message)
+	problem := func(reason multinic.Reason, setting multinic.Setting, kind multinic.Kind) *multinic.Error {
+		return &multinic.Error{Reason: reason, Setting: setting, Kind: kind, Err: errors.New("whatever the message says")}
 	}
+	joined := problem(multinic.ReasonConfig, multinic.SettingContrabassEndpoint, multinic.KindMissing)
+	joined.Also = []*multinic.Error{
+		problem(multinic.ReasonConfig, multinic.SettingViolaEndpoint, multinic.KindMissing),
+		problem(multinic.ReasonConfig, multinic.SettingViolaEndpoint, multinic.KindMissing),
+	}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{problem(multinic.ReasonContrabass, multinic.SettingContrabassEndpoint, multinic.KindUnreachable),
+			"fix the URL in the named setting, or the network/DNS path to it"},
+		{problem(multinic.ReasonViolaPost, multinic.SettingViolaInsecureTLS, multinic.KindUntrusted),
+			"trust the CA, or set the named *InsecureTLS setting"},
+		{problem(multinic.ReasonKeystone, multinic.SettingPassTimeout, multinic.KindDeadline),
+			"the dependency of that reason did not answer in time; check it, or raise passTimeout (max 10m)"},
+		{problem(multinic.ReasonContrabass, multinic.SettingEncryptKey, multinic.KindInvalid), "the encrypt key does not match the provider's"},
+		{problem(multinic.ReasonContrabass, "", ""),
+			"Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint"},
+		{problem(multinic.ReasonConfig, multinic.SettingEncryptKey, multinic.KindMissing),
+			"create the key Secret, or set the reference or the setting; the message says whether the Secret is missing, lacks the key, or the key is empty"},
+		{problem(multinic.ReasonConfig, multinic.SettingEncryptKey, kindKeyFileNeeded),
+			"without a cluster, pass the key with --encrypt-key-file (the file holds the key only)"},
+		{problem(multinic.ReasonConfig, "", crconfig.KindNotDuration), "a value stored before the schema's bounds; set it to e.g. 30s"},
+		{joined, "add settings.contrabassEndpoint; set settings.violaEndpoint, or the operator's VIOLA_ENDPOINT (--viola-endpoint for this tool)"},
+		{problem(multinic.ReasonNova, "", multinic.KindLeftOut),
+			"the message names the VM: fix vmNames, or the Nova server's name (or its openstackNodeNameMetadataKey value) so it is a lower-case RFC 1123 name"},
+		{problem(multinic.ReasonNova, multinic.SettingNovaEndpoint, multinic.KindMissing), "check the catalog, or set settings.openstackNovaEndpoint"},
+		{problem(multinic.ReasonNeutronPort, multinic.SettingPortAllowedStatuses, multinic.KindLeftOut), "adjust openstackPortAllowedStatuses, or check the ports' status"},
+		{problem(multinic.ReasonNeutronSubnet, "", ""), ""},
+		{problem(multinic.ReasonConfig, "", ""), ""},
+		{problem("SomethingNew", "", ""), ""},
+		{errors.New("not from the library"), ""},
+	} {
+		assert.Equal(t, tt.want, fixFor(tt.err), "%v", tt.err)
+	}
+}
+
+// The fix comes from the error's structure, never from its text: a message
+// that reads like a connection failure is not one.
+func TestFixForIgnoresMessageText(t *testing.T) {
+	looksLikeIt := &multinic.Error{Reason: multinic.ReasonViolaPost, Err: errors.New("HTTP 500: (cannot connect: check settings.violaEndpoint)")}
+	assert.Equal(t, "Viola's answer is in the message; check violaEndpoint and the Viola service", fixFor(looksLikeIt))
+}
+
+func TestFixForReason(t *testing.T) {
+	assert.Equal(t, "the provider's admin user, domain or password, or Keystone itself", fixForReason(multinic.ReasonKeystone))
+	assert.Empty(t, fixForReason(multinic.ReasonConfig), "a ConfigError's fix depends on the setting, which a condition does not carry")
+}
+
+// The tool names the library's settings as the CR does, and its own flags
+// where they stand in for the operator's environment.
+func TestMessageNamesTheToolsSettings(t *testing.T) {
+	_, err := multinic.Sync(t.Context(), multinic.Config{ProviderID: "p", ProjectID: "proj", VMIDs: []string{"vm"}, SubnetID: "s",
+		Contrabass: crconfig.Defaults{}.Contrabass, EncryptKey: "0123456789abcdef"})
+	require.Error(t, err)
+	assert.Equal(t, "ConfigError: no Contrabass endpoint: set settings.contrabassEndpoint; no Viola endpoint: set settings.violaEndpoint, the operator's VIOLA_ENDPOINT or this tool's --viola-endpoint", message(err))
 }

@@ -30,7 +30,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/cli"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	restConfig = cfg
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		panic(err)
 	}
@@ -99,7 +99,7 @@ func runAs(t *testing.T, name string, args ...string) result {
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Now:    func() time.Time { return fixedNow },
-		Defaults: controller.Defaults{
+		Defaults: crconfig.Defaults{
 			Contrabass: contrabass.Options{RetryWaitMin: wait, RetryWaitMax: wait},
 			OpenStack:  openstack.Options{RetryWaitMin: wait, RetryWaitMax: wait},
 			Viola:      viola.Options{RetryWaitMin: wait, RetryWaitMax: wait},

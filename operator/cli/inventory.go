@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/inventory"
 )
 
@@ -83,7 +84,7 @@ func listRecords(ctx context.Context, get getter, providerID string) ([]inventor
 	case isDisabled(status, body):
 		return nil, true, nil
 	case status != http.StatusOK:
-		return nil, false, fmt.Errorf("GET /v1/inventory/node-configs answered %d: %s", status, retryhttp.OneLine(string(body), 200))
+		return nil, false, fmt.Errorf("GET /v1/inventory/node-configs answered %d: %s", status, safetext.OneLine(string(body), 200))
 	}
 	var records []inventory.Record
 	if err := json.Unmarshal(body, &records); err != nil {
@@ -97,7 +98,7 @@ type httpSource struct {
 	client *http.Client
 }
 
-func (h *httpSource) String() string { return "inventory API " + redact(h.base) }
+func (h *httpSource) String() string { return "inventory API " + safetext.RedactURL(h.base) }
 
 func (h *httpSource) records(ctx context.Context, providerID string) ([]inventory.Record, bool, error) {
 	return listRecords(ctx, h.get, providerID)
@@ -204,7 +205,7 @@ func (s *serviceSource) get(ctx context.Context, path string, query url.Values) 
 		if err != nil {
 			cause = err.Error()
 		}
-		return 0, nil, fmt.Errorf("service %s/%s through the API server answered %d: %s (%s)", s.namespace, s.service, status, retryhttp.OneLine(cause, 200), hint)
+		return 0, nil, fmt.Errorf("service %s/%s through the API server answered %d: %s (%s)", s.namespace, s.service, status, safetext.OneLine(cause, 200), hint)
 	}
 	return status, body, nil
 }
@@ -231,9 +232,9 @@ func health(ctx context.Context, src inventorySource, providerID string) (detail
 		case err != nil:
 			return nil, nil, err
 		case isDisabled(status, body):
-			return []string{src.String() + ": " + retryhttp.OneLine(string(body), 200)}, []string{"the inventory is disabled (INVENTORY_ENABLED=false): nothing is recorded across restarts"}, nil
+			return []string{src.String() + ": " + safetext.OneLine(string(body), 200)}, []string{"the inventory is disabled (INVENTORY_ENABLED=false): nothing is recorded across restarts"}, nil
 		case status != http.StatusOK:
-			return nil, nil, fmt.Errorf("GET /healthz answered %d: %s", status, retryhttp.OneLine(string(body), 200))
+			return nil, nil, fmt.Errorf("GET /healthz answered %d: %s", status, safetext.OneLine(string(body), 200))
 		}
 		details = append(details, src.String()+": /healthz ok")
 	}
@@ -245,13 +246,4 @@ func health(ctx context.Context, src inventorySource, providerID string) (detail
 		details = append(details, fmt.Sprintf("%d records for provider %s", len(records), providerID))
 	}
 	return details, nil, nil
-}
-
-// redact hides the user info of a URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

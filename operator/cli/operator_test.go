@@ -22,6 +22,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -31,7 +32,7 @@ import (
 // shows its conditions and events, check passes.
 func TestAgainstTheOperator(t *testing.T) {
 	w := newWorld(t)
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	require.NoError(t, err)
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
@@ -58,7 +59,7 @@ func TestAgainstTheOperator(t *testing.T) {
 	operatorInventory := "http://" + ln.Addr().String()
 	w.placeholders = map[string]string{operatorInventory: "{{operator-inventory}}"}
 
-	w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey})
+	w.createSecret(t, crconfig.DefaultEncryptKeySecret, map[string]string{crconfig.DefaultEncryptKeyField: multinictest.EncryptKey})
 	oc := w.createCR(t, func(oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ViolaEndpoint = "" })
 	require.Eventually(t, func() bool {
 		var got v1alpha1.OpenstackConfig

@@ -14,6 +14,7 @@ import (
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -48,9 +49,7 @@ type failure struct {
 }
 
 func newFailure(err error) *failure {
-	f := &failure{Reason: reasonOf(err), Message: err.Error()}
-	f.Fix = fixFor(f.Reason, f.Message)
-	return f
+	return &failure{Reason: reasonOf(err), Message: message(err), Fix: fixFor(err)}
 }
 
 func newPlan(g *globals) *cobra.Command {
@@ -107,24 +106,17 @@ func (readOnly) Upsert(string, ...viola.NodeConfig) (int, error) {
 	return 0, errors.New("multinicctl never writes the inventory")
 }
 
+func (readOnly) PruneNodes(string, func(string, string) bool) (int, error) {
+	return 0, errors.New("multinicctl never writes the inventory")
+}
+
 func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inventorySource) planReport {
 	report := planReport{Config: t.ref, DryRun: true, Inventory: "none", Payload: []viola.NodeConfig{}, Nodes: []viola.NodeConfig{}, Diff: []multinic.NodeDiff{}}
 	s := g.resolve(ctx, t, in)
 	report.Warnings = s.warnings
-	if s.err != nil || s.keyErr != nil {
-		// One message for both, so one edit can fix them; the first's
-		// reason is the failure's.
-		var failed []error
-		for _, err := range []error{s.err, s.keyErr} {
-			if err != nil {
-				failed = append(failed, err)
-			}
-		}
-		report.Error = newFailure(failed[0])
-		if len(failed) > 1 {
-			report.Error.Message += "; " + failed[1].Error()
-			report.Error.Fix = fixFor(report.Error.Reason, report.Error.Message)
-		}
+	// One failure for both, so one edit can fix them.
+	if err := crconfig.Join(s.err, s.keyErr); err != nil {
+		report.Error = newFailure(err)
 		return report
 	}
 	cfg := s.cfg

@@ -14,7 +14,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -114,7 +114,7 @@ func TestPlanCluster(t *testing.T) {
 	_, err := multinic.Sync(ctx, cfg)
 	require.NoError(t, err)
 
-	w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey})
+	w.createSecret(t, crconfig.DefaultEncryptKeySecret, map[string]string{crconfig.DefaultEncryptKeyField: multinictest.EncryptKey})
 	w.createCR(t, func(oc *v1alpha1.OpenstackConfig) {
 		oc.Spec.VMNames = w.sample.VMIDs[:1]
 		oc.Spec.Credentials.K8sProviderID = cfg.K8sProviderID

@@ -23,7 +23,7 @@ import (
 	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // installRelease renders the chart as `helm install RELEASE` would into
@@ -84,7 +84,7 @@ func splitDocs(data []byte) ([][]byte, error) {
 func TestOperatorByRelease(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	w.createSecret(t, controller.DefaultEncryptKeySecret, map[string]string{controller.DefaultEncryptKeyField: multinictest.EncryptKey})
+	w.createSecret(t, crconfig.DefaultEncryptKeySecret, map[string]string{crconfig.DefaultEncryptKeyField: multinictest.EncryptKey})
 	w.createCR(t, func(oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ViolaEndpoint = "" })
 	opNS := w.namespace + "-ops"
 	require.NoError(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opNS}}))

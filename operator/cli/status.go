@@ -211,7 +211,9 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 	}
 	_ = tw.Flush()
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.Status == metav1.ConditionFalse {
-		if fix := fixFor(multinic.Reason(c.Reason), c.Message); fix != "" {
+		// A condition holds a reason and a message, no structure: the
+		// fix is the reason's, and the message names the setting.
+		if fix := fixForReason(multinic.Reason(c.Reason)); fix != "" {
 			fmt.Fprintf(out, "fix: %s\n", fix)
 		}
 	}

@@ -100,7 +100,9 @@ func TestStatusOfAFailingConfigNamesTheFix(t *testing.T) {
 	got := run(t, w.kube("status", "biz-cluster-1", "--inventory-url", w.inventoryURL)...)
 	require.Equal(t, 0, got.code, got.stderr)
 	assert.Contains(t, got.stdout, "Ready      False   ContrabassError  5m     contrabass: GET provider")
-	assert.Contains(t, got.stdout, "\nfix: fix the URL in the named setting, or the network/DNS path to it\n")
+	// A condition carries a reason and a message, no structure: the fix is
+	// the reason's, while the message names the setting to check.
+	assert.Contains(t, got.stdout, "\nfix: Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint\n")
 }
 
 func TestStatusBeforeTheOperatorWrote(t *testing.T) {

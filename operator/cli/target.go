@@ -25,7 +25,7 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // inputFlags select the OpenstackConfig and fill in what the operator would
@@ -88,7 +88,7 @@ func (g *globals) connect() (*kube, error) {
 	}
 	config = rest.CopyConfig(config)
 	config.UserAgent = "multinicctl"
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		return nil, err
 	}
@@ -240,12 +240,12 @@ type settings struct {
 	violaSource string
 	warnings    []string
 	err         error // ConfigError or SubnetRequired: the settings step fails
-	key         controller.EncryptKey
+	key         crconfig.EncryptKey
 	keyErr      error
 }
 
-// resolve converts the CR the way the operator does (controller.SpecConfig
-// and controller.ResolveEncryptKey), with the operator-wide settings from
+// resolve converts the CR the way the operator does (crconfig.SpecConfig
+// and crconfig.ResolveEncryptKey), with the operator-wide settings from
 // the flags or, on a cluster, from the operator's Deployment.
 func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settings {
 	var s settings
@@ -279,38 +279,35 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	}
 	defaults.Viola.InsecureTLS = defaults.Viola.InsecureTLS || in.violaInsecure
 
-	cfg, problems := controller.SpecConfig(t.oc, defaults)
+	cfg, err := crconfig.SpecConfig(t.oc, defaults)
 	if envErr != nil && strings.HasPrefix(cfg.Viola.Endpoint, "https://") && !in.violaInsecure {
 		// Only TLS makes the operator's other VIOLA_* settings matter.
 		s.warnings = append(s.warnings, "the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): "+envErr.Error())
 	}
 	if cfg.Viola.Endpoint == "" {
-		problems = append(problems, "("+looked+"; pass --viola-endpoint)")
+		err = crconfig.Join(err, &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingViolaEndpoint, Kind: multinic.KindMissing,
+			Err: errors.New("(" + looked + "; pass --viola-endpoint)")})
 	}
-	if len(problems) > 0 {
-		s.err = &multinic.Error{Reason: multinic.ReasonConfig, Err: errors.New(strings.Join(problems, "; "))}
-	} else {
-		s.err = cfg.ValidateSettings()
-	}
+	s.err = err
 	s.key, s.keyErr = g.encryptKey(ctx, t, in)
 	cfg.EncryptKey = s.key.Value
 	s.cfg = cfg
 	return s
 }
 
-func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (controller.EncryptKey, error) {
+func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (crconfig.EncryptKey, error) {
 	configError := func(format string, args ...any) error {
 		return &multinic.Error{Reason: multinic.ReasonConfig, Err: fmt.Errorf(format, args...)}
 	}
 	if in.keyFile != "" {
 		data, err := os.ReadFile(in.keyFile)
 		if err != nil {
-			return controller.EncryptKey{}, configError("--encrypt-key-file: %w", err)
+			return crconfig.EncryptKey{}, configError("--encrypt-key-file: %w", err)
 		}
-		return controller.CheckEncryptKey(string(data), "--encrypt-key-file "+in.keyFile)
+		return crconfig.CheckEncryptKey(string(data), "--encrypt-key-file "+in.keyFile)
 	}
 	if t.kube != nil {
-		key, err := controller.ResolveEncryptKey(ctx, t.kube.client, t.oc)
+		key, err := crconfig.ResolveEncryptKey(ctx, t.kube.client, t.oc)
 		if apierrors.IsForbidden(err) {
 			err = configError("%w (your kubeconfig user may not read that Secret: pass the key with --encrypt-key-file)", err)
 		}
@@ -320,12 +317,12 @@ func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (co
 	switch {
 	case set.Secrets.ContrabassEncryptKeySecretRef != nil:
 		ref := set.Secrets.ContrabassEncryptKeySecretRef
-		return controller.EncryptKey{}, configError("the CR reads its key from Secret %s/%s key %q (spec.secrets.contrabassEncryptKeySecretRef); without a cluster pass the key with --encrypt-key-file", t.oc.Namespace, ref.Name, ref.Key)
+		return crconfig.EncryptKey{}, keyFileNeeded("the CR reads its key from Secret %s/%s key %q (spec.secrets.contrabassEncryptKeySecretRef); without a cluster pass the key with --encrypt-key-file", t.oc.Namespace, ref.Name, ref.Key)
 	case strings.TrimSpace(set.Settings.ContrabassEncryptKey) != "":
-		return controller.CheckEncryptKey(set.Settings.ContrabassEncryptKey, "spec.settings.contrabassEncryptKey")
+		return crconfig.CheckEncryptKey(set.Settings.ContrabassEncryptKey, "spec.settings.contrabassEncryptKey")
 	}
-	return controller.EncryptKey{}, configError("without a cluster pass the key with --encrypt-key-file (the operator would read Secret %s/%s, key %s)",
-		t.oc.Namespace, controller.DefaultEncryptKeySecret, controller.DefaultEncryptKeyField)
+	return crconfig.EncryptKey{}, keyFileNeeded("without a cluster pass the key with --encrypt-key-file (the operator would read Secret %s/%s, key %s)",
+		t.oc.Namespace, crconfig.DefaultEncryptKeySecret, crconfig.DefaultEncryptKeyField)
 }
 
 // operatorEnv is what the operator's Deployment sets of the Viola settings.

@@ -31,7 +31,7 @@ func TestCheckTLS(t *testing.T) {
 		key := w.file(t, "key", multinictest.EncryptKey)
 		got := run(t, "check", "-f", w.file(t, "cr.yaml", w.crYAML(subnetsAB, "", false)), "--encrypt-key-file", key)
 		assert.Equal(t, 1, got.code)
-		assert.Contains(t, got.stdout, "(its TLS certificate is not trusted: trust its CA, or set settings.contrabassInsecureTLS: true)")
+		assert.Contains(t, got.stdout, "(its TLS certificate is not trusted: trust its CA, or set settings.contrabassInsecureTLS to true)")
 		assert.Contains(t, got.stdout, "fix: trust the CA, or set the named *InsecureTLS setting")
 
 		got = run(t, "check", "-f", w.file(t, "cr-insecure.yaml", w.crYAML(subnetsAB, "    contrabassInsecureTLS: true\n", false)), "--encrypt-key-file", key)
@@ -47,7 +47,7 @@ func TestCheckTLS(t *testing.T) {
 		got := run(t, args...)
 		require.Equal(t, 1, got.code)
 		assert.Contains(t, got.stdout, "! the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): no operator Deployment of release \"multinic-operator\" in namespace multinic-operator-system")
-		assert.Contains(t, got.stdout, "(its TLS certificate is not trusted: trust its CA, or set the operator's VIOLA_INSECURE_TLS=true)")
+		assert.Contains(t, got.stdout, "(its TLS certificate is not trusted: trust its CA, or set the operator's VIOLA_INSECURE_TLS or this tool's --viola-insecure-tls to true)")
 
 		got = run(t, append(args, "--viola-insecure-tls")...)
 		assert.Equal(t, 0, got.code, got.stdout)

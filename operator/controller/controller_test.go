@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 			"ConfigError", "spec.secrets.contrabassEncryptKeySecretRef"},
 		{"missing viola endpoint", func(f *fixture, oc *v1alpha1.OpenstackConfig) { f.reconciler.Defaults.Viola.Endpoint = "" },
 			func(f *fixture, oc *v1alpha1.OpenstackConfig) { f.reconciler.Defaults.Viola.Endpoint = f.env.Viola.URL },
-			"ConfigError", "VIOLA_ENDPOINT"},
+			"ConfigError", "no Viola endpoint: set settings.violaEndpoint, or the operator's VIOLA_ENDPOINT"},
 		{"contrabass down", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Contrabass.Fail(http.StatusBadGateway, -1) },
 			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Contrabass.ClearFaults() },
 			"ContrabassError", "502"},
@@ -143,6 +144,11 @@ func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 			oc.Spec.SubnetName = "biz-a-subnet"
 		}, func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.OpenStack.RemoveSubnet("subnet-a2") },
 			"SubnetNotUnique", "biz-a-subnet"},
+		// The library names its own field (Config.Viola.Endpoint); the
+		// operator's status and event name the CR's, and its environment.
+		{"viola unreachable", func(f *fixture, oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ViolaEndpoint = closedURL(t) },
+			func(f *fixture, oc *v1alpha1.OpenstackConfig) { oc.Spec.Settings.ViolaEndpoint = f.env.Viola.URL },
+			"ViolaPostError", "(cannot connect: check settings.violaEndpoint, or the operator's VIOLA_ENDPOINT)"},
 		{"viola fails", func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Viola.Fail(http.StatusInternalServerError, -1) },
 			func(f *fixture, _ *v1alpha1.OpenstackConfig) { f.env.Viola.ClearFaults() },
 			"ViolaPostError", "500"},
@@ -168,6 +174,8 @@ func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 			evs := f.drainEvents()
 			require.Len(t, evs, 1)
 			assert.Contains(t, evs[0], "Warning "+tt.reason)
+			assert.Contains(t, evs[0], tt.message, "the event says what the status says")
+			assert.NotContains(t, got.Status.LastError, "Config.", "no library field names reach an operator user")
 
 			f.reconcile(oc) // the same failure again: no second event
 			assert.Empty(t, f.drainEvents())
@@ -183,6 +191,15 @@ func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 			assert.Empty(t, got.Status.LastError)
 		})
 	}
+}
+
+// closedURL is a URL nothing listens on.
+func closedURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return url
 }
 
 func TestEncryptKeyResolutionOrder(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // polling as fast, slow, error, fast window and resync intervals.
 func SyncConfig(r *Reconciler, ctx context.Context, oc *v1alpha1.OpenstackConfig) (multinic.Config, [5]time.Duration, error) {
 	cfg, p, err := r.syncConfig(ctx, oc)
-	return cfg, [5]time.Duration{p.fast, p.slow, p.errorInterval, p.fastWindow, p.resync}, err
+	return cfg, [5]time.Duration{p.Fast, p.Slow, p.Error, p.FastWindow, p.Resync}, err
 }
 
 // Brief exposes how messages are cut for status, events and logs.

@@ -36,6 +36,7 @@ import (
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -99,8 +100,8 @@ func (fl fleet) run(tb testing.TB) fleetResult {
 	env.Contrabass.SetLatency(fleetLatency)
 	env.Viola.SetLatency(fleetLatency)
 	require.NoError(tb, k8s.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: controller.DefaultEncryptKeySecret, Namespace: ns},
-		Data:       map[string][]byte{controller.DefaultEncryptKeyField: []byte(multinictest.EncryptKey)},
+		ObjectMeta: metav1.ObjectMeta{Name: crconfig.DefaultEncryptKeySecret, Namespace: ns},
+		Data:       map[string][]byte{crconfig.DefaultEncryptKeyField: []byte(multinictest.EncryptKey)},
 	}))
 	path := filepath.Join(tb.TempDir(), "inventory.json")
 	store, err := inventory.Open(path)

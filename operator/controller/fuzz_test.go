@@ -46,8 +46,9 @@ func fuzzBaseSpec() map[string]any {
 // the API server would refuse included: a stored object may predate the
 // rules) and Secret contents to the CR → sync config step. It must never
 // panic, always give polling the requeue can use, and either a Config
-// within the SPEC bounds or a ConfigError whose message stays bounded and
-// never carries the key.
+// within the SPEC bounds or a ConfigError (SubnetRequired for a spec
+// without a subnet selector) whose message stays bounded and never carries
+// the key.
 func FuzzSyncConfig(f *testing.F) {
 	for _, c := range badCRs {
 		spec := fuzzBaseSpec()
@@ -82,8 +83,8 @@ func FuzzSyncConfig(f *testing.F) {
 			t.Fatalf("resync %s is outside 1m-7d", resync)
 		}
 		if err != nil {
-			if reason := multinic.ReasonOf(err); reason != multinic.ReasonConfig {
-				t.Fatalf("reason %q, want ConfigError: %v", reason, err)
+			if reason := multinic.ReasonOf(err); reason != multinic.ReasonConfig && reason != multinic.ReasonSubnetRequired {
+				t.Fatalf("reason %q, want ConfigError or SubnetRequired: %v", reason, err)
 			}
 			msg := controller.Brief(err.Error())
 			if len(msg) > v1alpha1.MaxMessageLength+len("…") || strings.Contains(msg, "\n") {

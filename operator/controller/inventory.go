@@ -9,15 +9,8 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 )
-
-// Inventory is what the reconciler needs of the inventory store.
-type Inventory interface {
-	multinic.Inventory
-	// PruneNodes is inventory.Store.PruneNodes: the reconciler decides by
-	// instance and node name, so no record is copied.
-	PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error)
-}
 
 func routingKey(oc *v1alpha1.OpenstackConfig) string {
 	return multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
@@ -34,9 +27,21 @@ func indexRoutingKey(obj client.Object) []string {
 	return nil
 }
 
+// shareInventory tells the pass which of its routing key's records other CRs
+// share (Config.HeldByOthers), so that it never removes them.
+func (r *Reconciler) shareInventory(ctx context.Context, oc *v1alpha1.OpenstackConfig, cfg *multinic.Config) {
+	var err error
+	if cfg.HeldByOthers, err = r.vmsOfOtherConfigs(ctx, oc); err != nil {
+		// Without knowing which records other CRs share, none is removed
+		// this pass; the pass itself goes on.
+		cfg.Inventory = keepAll{Inventory: cfg.Inventory, why: err}
+	}
+}
+
 // vmsOfOtherConfigs are the VMs that other CRs with the same routing key
-// sync: their records are shared ground and never pruned on oc's behalf.
-func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.OpenstackConfig) (map[string]bool, error) {
+// sync (the library's Config.HeldByOthers): their records are shared ground
+// and never removed on oc's behalf.
+func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.OpenstackConfig) ([]string, error) {
 	key := routingKey(oc)
 	// Read only, once per pass: copying every cached CR made this a fifth
 	// of the operator's CPU at 1000 CRs.
@@ -48,48 +53,18 @@ func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.Opensta
 	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("list OpenstackConfigs: %w", err)
 	}
-	claimed := map[string]bool{}
+	var claimed []string
 	for _, other := range list.Items {
 		if other.UID == oc.UID || !other.DeletionTimestamp.IsZero() || routingKey(&other) != key {
 			continue
 		}
-		for _, vm := range other.Spec.VMNames {
-			claimed[vm] = true
-		}
+		claimed = append(claimed, other.Spec.VMNames...)
 	}
 	return claimed, nil
 }
 
-// pruneInventory drops records this CR no longer stands behind: VMs removed
-// from vmNames, and the old name of a node that was renamed. Records of VMs
-// that merely produced no node this pass (a Nova hiccup) are kept.
-func (r *Reconciler) pruneInventory(ctx context.Context, oc *v1alpha1.OpenstackConfig, res multinic.Result) (int, error) {
-	others, err := r.vmsOfOtherConfigs(ctx, oc)
-	if err != nil {
-		return 0, err
-	}
-	mine := map[string]bool{}
-	for _, vm := range oc.Spec.VMNames {
-		mine[vm] = true
-	}
-	current := map[string]string{}
-	for _, n := range res.Nodes {
-		current[n.InstanceID] = n.NodeName
-	}
-	return r.Inventory.PruneNodes(routingKey(oc), func(instanceID, nodeName string) bool {
-		if others[instanceID] {
-			return true
-		}
-		if !mine[instanceID] {
-			return false
-		}
-		name, synced := current[instanceID]
-		return !synced || name == nodeName
-	})
-}
-
-// finalize drops the records of the CR's VMs that no other CR syncs, then
-// lets the CR go.
+// finalize removes the records of the CR's VMs that no other CR syncs
+// (multinic.RemoveRecords), then lets the CR go.
 func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig) error {
 	if !controllerutil.ContainsFinalizer(oc, Finalizer) {
 		return nil
@@ -98,14 +73,25 @@ func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig)
 	if err != nil {
 		return err
 	}
-	mine := map[string]bool{}
-	for _, vm := range oc.Spec.VMNames {
-		mine[vm] = !others[vm]
+	cfg := multinic.Config{
+		ProviderID:    oc.Spec.Credentials.OpenstackProviderID,
+		K8sProviderID: oc.Spec.Credentials.K8sProviderID,
+		VMIDs:         oc.Spec.VMNames,
+		HeldByOthers:  others,
+		Inventory:     r.Inventory,
 	}
-	if _, err := r.Inventory.PruneNodes(routingKey(oc), func(instanceID, _ string) bool { return !mine[instanceID] }); err != nil {
-		return fmt.Errorf("remove inventory records of %s/%s: %w", oc.Namespace, oc.Name, err)
+	if _, err := multinic.RemoveRecords(cfg); err != nil {
+		return fmt.Errorf("remove inventory records of %s/%s: %s", oc.Namespace, oc.Name, crconfig.Message(err))
 	}
 	orig := oc.DeepCopy()
 	controllerutil.RemoveFinalizer(oc, Finalizer)
 	return client.IgnoreNotFound(r.Client.Patch(ctx, oc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
 }
+
+// keepAll records but removes nothing, saying why.
+type keepAll struct {
+	multinic.Inventory
+	why error
+}
+
+func (k keepAll) PruneNodes(string, func(string, string) bool) (int, error) { return 0, k.why }

@@ -187,7 +187,7 @@ func (m *Metrics) ObserveAttempt(dependency string, resp *http.Response, err err
 // instrument counts the failed writes of inv. An upsert failure also fails
 // the pass (InventoryError); a prune failure is only logged, so without this
 // counter a full or read-only volume could go unnoticed.
-func (m *Metrics) instrument(inv Inventory) Inventory {
+func (m *Metrics) instrument(inv multinic.Inventory) multinic.Inventory {
 	if m == nil {
 		return inv
 	}
@@ -195,7 +195,7 @@ func (m *Metrics) instrument(inv Inventory) Inventory {
 }
 
 type countingInventory struct {
-	Inventory
+	multinic.Inventory
 	errors *prometheus.CounterVec
 }
 

@@ -51,7 +51,7 @@ func TestMetrics(t *testing.T) {
 	none.forget("a", "b")
 	store, err := inventory.Open("")
 	require.NoError(t, err)
-	assert.Equal(t, Inventory(store), none.instrument(store))
+	assert.Equal(t, multinic.Inventory(store), none.instrument(store))
 }
 
 // Counters of every known reason and write operation exist at zero before

@@ -32,6 +32,7 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 // Finalizer lets the operator drop a CR's inventory records before it goes.
@@ -50,8 +51,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Syncer    Syncer
-	Inventory Inventory
-	Defaults  Defaults
+	Inventory multinic.Inventory
+	Defaults  crconfig.Defaults
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
 	// MaxConcurrentReconciles lets several CRs sync at once; one when zero.
@@ -95,7 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	status := oc.Status.DeepCopy()
 	// The pass deadline bounds the Secret reads as well as the library's
 	// pass, so one CR cannot hold a worker for minutes.
-	passTimeout := passTimeoutOf(oc.Spec.Settings)
+	passTimeout := crconfig.PassTimeout(oc.Spec.Settings)
 	passCtx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
 	start := time.Now()
@@ -106,6 +107,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		var all bool
 		cfg.Resend, all = poll.downPortResend(status.DownPortRetry, now)
 		cfg.ResendAll = all || poll.resyncDue(status, now)
+		r.shareInventory(ctx, &oc, &cfg)
 		res, err = r.Syncer.Sync(passCtx, cfg)
 		if err != nil && passCtx.Err() != nil && ctx.Err() == nil {
 			err = deadlineError(err, passTimeout)
@@ -122,7 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if reason == "" {
 			reason = multinic.ReasonInternal
 		}
-		msg := brief(err.Error())
+		msg := brief(crconfig.Message(err))
 		logger.Error(boundedError(msg), string(reason), "reason", reason)
 		if status.LastError != msg {
 			r.Recorder.Eventf(&oc, nil, corev1.EventTypeWarning, string(reason), "Sync", "%s", msg)
@@ -132,7 +134,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	} else {
 		r.recordPass(ctx, &oc, status, res, resynced, resent, now)
 	}
-	if !statusWriteNeeded(&oc.Status, status, poll.fastWindow, now) {
+	if !statusWriteNeeded(&oc.Status, status, poll.FastWindow, now) {
 		return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
@@ -157,10 +159,10 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 		// agent's answer soon: poll fast for a while (SPEC §8).
 		status.LastChangeAt = ptrTime(now)
 	}
-	if pruned, err := r.pruneInventory(ctx, oc, res); err != nil {
-		logger.Error(boundedError(brief(err.Error())), "prune inventory") // the records are rebuilt or pruned next pass
-	} else if pruned > 0 {
-		logger.Info("removed inventory records of VMs no longer in the config", "records", pruned)
+	if res.RemoveErr != nil {
+		logger.Error(boundedError(brief(crconfig.Message(res.RemoveErr))), "prune inventory") // removed next pass
+	} else if res.Removed > 0 {
+		logger.Info("removed inventory records of VMs no longer in the config", "records", res.Removed)
 	}
 
 	degradation := res.Degradation()
@@ -202,15 +204,27 @@ func head(names []string) []string {
 // deadlineError says that the pass ran out of time and which setting bounds
 // it, keeping the reason of the step that was cut short.
 func deadlineError(err error, timeout time.Duration) error {
-	if strings.Contains(strings.ToLower(err.Error()), "passtimeout") {
+	e := (*multinic.Error)(nil)
+	if !errors.As(err, &e) {
+		e = &multinic.Error{Reason: multinic.ReasonInternal, Err: err}
+	}
+	if e.Kind == multinic.KindDeadline {
 		return err // the library's own deadline (Config.PassTimeout) said so already
 	}
-	reason, cause := multinic.ReasonInternal, err
-	if e := (*multinic.Error)(nil); errors.As(err, &e) {
-		reason, cause = e.Reason, e.Err
-	}
-	return &multinic.Error{Reason: reason, Err: fmt.Errorf("pass did not finish within settings.passTimeout (%s): %w", timeout, cause)}
+	return &multinic.Error{Reason: e.Reason, Kind: multinic.KindDeadline, Setting: multinic.SettingPassTimeout, Err: renderedError{
+		text:  fmt.Sprintf("pass did not finish within %s (%s): %s", crconfig.Names.Of(multinic.SettingPassTimeout), timeout, e.Detail(crconfig.Names)),
+		cause: err,
+	}}
 }
+
+// renderedError is a message already in the CR's terms, over its cause.
+type renderedError struct {
+	text  string
+	cause error
+}
+
+func (e renderedError) Error() string { return e.text }
+func (e renderedError) Unwrap() error { return e.cause }
 
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
@@ -279,7 +293,7 @@ func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Objec
 	}
 	var reqs []reconcile.Request
 	for _, oc := range list.Items {
-		name := DefaultEncryptKeySecret
+		name := crconfig.DefaultEncryptKeySecret
 		if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
 			name = ref.Name
 		}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -19,21 +17,9 @@ import (
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/openstack"
-	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
-
-// NewScheme holds the types the operator reads and writes.
-func NewScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return scheme, nil
-}
 
 // OperatorOptions are the operator-wide settings main reads from flags and
 // the environment.
@@ -73,7 +59,7 @@ func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
 		Recorder:  mgr.GetEventRecorder("multinic-operator"),
 		Syncer:    new(multinic.Syncer),
 		Inventory: metrics.instrument(o.Inventory),
-		Defaults: Defaults{
+		Defaults: crconfig.Defaults{
 			Contrabass: contrabass.Options{Observer: metrics},
 			OpenStack:  openstack.Options{Observer: metrics},
 			Viola:      violaOpts,

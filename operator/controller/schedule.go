@@ -11,13 +11,11 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
-// polling holds the resolved polling settings of one CR.
-type polling struct {
-	fast, slow, errorInterval, fastWindow, resync time.Duration
-	downPortFastRetryMax                          int32
-}
+// polling is a CR's polling settings, with the schedule they make.
+type polling crconfig.Polling
 
 // downPortResend returns the nodes whose DOWN ports are due for another
 // send, and whether every node is to be sent because more nodes have DOWN
@@ -38,9 +36,9 @@ func (p polling) downPortDue(state *v1alpha1.DownPortRetry) time.Time {
 	if state.LastAttempt == nil {
 		return time.Time{} // seen DOWN, not sent since: due now
 	}
-	interval := p.slow
-	if state.FastAttempts < p.downPortFastRetryMax {
-		interval = p.fast
+	interval := p.Slow
+	if state.FastAttempts < p.DownPortFastRetryMax {
+		interval = p.Fast
 	}
 	return state.LastAttempt.Add(interval)
 }
@@ -109,11 +107,11 @@ func downPortsHash(ports []multinic.DownPort) string {
 // is never below a second, whatever the settings say.
 func (p polling) requeueAfter(status *v1alpha1.OpenstackConfigStatus, failed bool, now time.Time) time.Duration {
 	if failed {
-		return max(p.errorInterval, minRequeue)
+		return max(p.Error, minRequeue)
 	}
-	after := p.slow
-	if status.LastChangeAt != nil && now.Before(status.LastChangeAt.Add(p.fastWindow)) {
-		after = p.fast
+	after := p.Slow
+	if status.LastChangeAt != nil && now.Before(status.LastChangeAt.Add(p.FastWindow)) {
+		after = p.Fast
 	}
 	if state := status.DownPortRetry; state != nil {
 		after = min(after, p.downPortDue(state).Sub(now))
@@ -127,5 +125,5 @@ const minRequeue = time.Second
 // resyncDue reports whether every node should be re-sent so that drift on
 // the Biz side heals.
 func (p polling) resyncDue(status *v1alpha1.OpenstackConfigStatus, now time.Time) bool {
-	return p.resync > 0 && (status.LastResyncAt == nil || !now.Before(status.LastResyncAt.Add(p.resync)))
+	return p.Resync > 0 && (status.LastResyncAt == nil || !now.Before(status.LastResyncAt.Add(p.Resync)))
 }

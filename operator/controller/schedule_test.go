@@ -11,11 +11,12 @@ import (
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
+	"github.com/multinic/multinic/operator/crconfig"
 )
 
 var (
 	t0   = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
-	poll = polling{fast: 20 * time.Second, slow: 2 * time.Minute, errorInterval: 30 * time.Second, fastWindow: 3 * time.Minute, resync: 30 * time.Minute, downPortFastRetryMax: 2}
+	poll = polling{Fast: 20 * time.Second, Slow: 2 * time.Minute, Error: 30 * time.Second, FastWindow: 3 * time.Minute, Resync: 30 * time.Minute, DownPortFastRetryMax: 2}
 )
 
 func at(d time.Duration) *metav1.Time { return ptrTime(t0.Add(d)) }
@@ -58,35 +59,12 @@ func TestRequeueAfter(t *testing.T) {
 
 // Settings stored before the schema had its minimums (0s, 1ns) must
 // neither stop polling (a zero requeue means never) nor hot-loop.
-func TestPollingClampsStoredValues(t *testing.T) {
-	p, bad := pollingOf(v1alpha1.Settings{
-		PollFastInterval: "1ns", PollSlowInterval: "0s", PollErrorInterval: "0s", PollFastWindow: "1ns",
-		ResyncInterval: "1s", DownPortFastRetryMax: ptrTo[int32](-3),
-	})
-	assert.Empty(t, bad, "parsable values are clamped, not refused")
-	assert.Equal(t, polling{fast: time.Second, slow: time.Second, errorInterval: time.Second, fastWindow: time.Second, resync: time.Minute}, p)
+func TestClampedPollingNeverHotLoops(t *testing.T) {
+	clamped, bad := crconfig.PollingOf(v1alpha1.Settings{PollFastInterval: "1ns", PollSlowInterval: "0s", PollErrorInterval: "0s", PollFastWindow: "1ns"})
+	require.Empty(t, bad)
 	for _, failed := range []bool{false, true} {
-		assert.Equal(t, time.Second, p.requeueAfter(&v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, failed, t0), "failed=%v", failed)
+		assert.Equal(t, time.Second, polling(clamped).requeueAfter(&v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, failed, t0), "failed=%v", failed)
 	}
-
-	p, bad = pollingOf(v1alpha1.Settings{PollFastInterval: "9000h", PollSlowInterval: "100000h", ResyncInterval: "9000h", DownPortFastRetryMax: ptrTo[int32](1 << 30)})
-	assert.Empty(t, bad)
-	assert.Equal(t, 24*time.Hour, p.fast)
-	assert.Equal(t, 24*time.Hour, p.slow)
-	assert.Equal(t, 7*24*time.Hour, p.resync)
-	assert.Equal(t, int32(1000), p.downPortFastRetryMax)
-
-	p, _ = pollingOf(v1alpha1.Settings{ResyncInterval: "0s"})
-	assert.Zero(t, p.resync, "0s still disables resync")
-
-	// Unparsable values name their field and fall back to the defaults, so
-	// the ConfigError is retried at the default error interval.
-	p, bad = pollingOf(v1alpha1.Settings{PollErrorInterval: "9999999999h", PollFastInterval: "soon"})
-	assert.Equal(t, defaultPollError, p.errorInterval)
-	assert.Equal(t, defaultPollFast, p.fast)
-	require.Len(t, bad, 2)
-	assert.Contains(t, bad[0], "spec.settings.pollFastInterval")
-	assert.Contains(t, bad[1], "spec.settings.pollErrorInterval")
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -175,6 +153,6 @@ func TestResyncDue(t *testing.T) {
 	assert.False(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: at(0)}, t0.Add(29*time.Minute)))
 	assert.True(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: at(0)}, t0.Add(30*time.Minute)))
 	off := poll
-	off.resync = 0
+	off.Resync = 0
 	assert.False(t, off.resyncDue(&v1alpha1.OpenstackConfigStatus{}, t0), "zero disables resync")
 }

@@ -2,33 +2,19 @@ package controller
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
 
-// urlCredentials matches the user info of a URL in free text: everything
-// between "scheme://" and the last "@" before the host.
-var urlCredentials = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s?#"'@]*(?:@[^/\s?#"'@]*)*@`)
-
-// RedactURLCredentials masks the user:password of every URL in s.
-func RedactURLCredentials(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	return urlCredentials.ReplaceAllString(s, "${1}***@")
-}
-
 // oneLine is what outside text becomes before it reaches status, events or
 // logs: URL credentials masked, one line, at most limit bytes.
 func oneLine(s string, limit int) string {
-	return retryhttp.OneLine(RedactURLCredentials(s), limit)
+	return safetext.OneLine(safetext.RedactURLs(s), limit)
 }
 
 // brief is a message for status, events and logs.

@@ -35,6 +35,7 @@ import (
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -122,7 +123,7 @@ func newFixture(t *testing.T) *fixture {
 		Syncer:    new(multinic.Syncer),
 		Inventory: f.store,
 		Clock:     f.clock,
-		Defaults: controller.Defaults{
+		Defaults: crconfig.Defaults{
 			Contrabass: contrabass.Options{RetryWaitMin: wait, RetryWaitMax: wait},
 			OpenStack:  openstack.Options{RetryWaitMin: wait, RetryWaitMax: wait},
 			Viola:      viola.Options{Endpoint: f.env.Viola.URL, RetryWaitMin: wait, RetryWaitMax: wait},

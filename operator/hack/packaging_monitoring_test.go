@@ -38,6 +38,7 @@ import (
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
@@ -190,7 +191,7 @@ func operatorMetricNames(t *testing.T) map[string]bool {
 	env, cfg, err := testenv.Start(crds)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, env.Stop()) })
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	require.NoError(t, err)
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package testapi
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -29,12 +28,11 @@ const (
 // ObjectName is the MultiNicNodeConfig name for a node (SPEC §7): the node
 // name itself, because the node agent looks its object up by its Kubernetes
 // node name. A name that is not a valid Kubernetes node name (a lower-case
-// RFC 1123 subdomain) is refused rather than mangled: the agent would never
-// find an object stored under another name.
+// RFC 1123 subdomain, viola.CheckNodeName) is refused rather than mangled:
+// the agent would never find an object stored under another name.
 func ObjectName(nodeName string) (string, error) {
-	if errs := validation.IsDNS1123Subdomain(nodeName); len(errs) > 0 {
-		return "", fmt.Errorf("nodeName %q is not a Kubernetes node name (a lower-case RFC 1123 subdomain), so the node agent could never find its object: %s",
-			nodeName, strings.Join(errs, "; "))
+	if err := viola.CheckNodeName(nodeName); err != nil {
+		return "", fmt.Errorf("nodeName %q is not a Kubernetes node name (a lower-case RFC 1123 subdomain), so the node agent could never find its object: %w", nodeName, err)
 	}
 	return nodeName, nil
 }
@@ -63,31 +61,16 @@ func notAlphanumeric(r rune) bool {
 	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
 }
 
-// The node agent's rules for an interface (SPEC §7), checked here as well as
-// by the CRD so a bad payload is refused with 400 before anything is applied,
-// and so an object that the agent would skip is never stored.
-var agentMACPattern = regexp.MustCompile(`^([0-9A-Fa-f]{2}[:]){5}([0-9A-Fa-f]{2})$`)
-
-// Bounds of the agent's mtu field; the agent skips an interface outside them
-// or without one.
-const (
-	minMTU = 68
-	maxMTU = 9000
-)
-
 // NewObject turns a node config into the MultiNicNodeConfig that Viola
 // applies for providerID in namespace. Every field of the payload is kept.
-// Beyond Validate it checks what the node agent needs: the node name is the
-// object name, and every interface carries a name matching its id and an
-// MTU.
+// A config is checked as Viola checks it (viola.NodeConfig.ValidateReceived):
+// the schema, and what the node agent needs to act on it, so an object the
+// agent would skip is never stored.
 func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1.MultiNicNodeConfig, error) {
-	if err := config.Validate(); err != nil {
+	if err := config.ValidateReceived(); err != nil {
 		return nil, err
 	}
-	name, err := ObjectName(config.NodeName)
-	if err != nil {
-		return nil, err
-	}
+	name := config.NodeName // ValidateReceived made sure it is an object name
 	labels := map[string]string{
 		LabelNodeName:   LabelValue(name),
 		LabelProviderID: LabelValue(providerID),
@@ -106,12 +89,7 @@ func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1
 			Interfaces: make([]v1alpha1.Interface, len(config.Interfaces)),
 		},
 	}
-	var errs []error
 	for i, iface := range config.Interfaces {
-		if err := checkInterface(iface); err != nil {
-			errs = append(errs, fmt.Errorf("interfaces[%d].%w", i, err))
-			continue
-		}
 		obj.Spec.Interfaces[i] = v1alpha1.Interface{
 			ID:         ptr.To(int64(iface.ID)),
 			Name:       iface.Name,
@@ -122,29 +100,7 @@ func NewObject(config viola.NodeConfig, providerID, namespace string) (*v1alpha1
 			MTU:        int32(iface.MTU),
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("node config %q: %w", config.NodeName, errors.Join(errs...))
-	}
 	return obj, nil
-}
-
-// checkInterface returns an error starting with the field it is about.
-func checkInterface(iface viola.Interface) error {
-	switch want := viola.InterfaceName(iface.ID); {
-	case iface.ID < 0:
-		return fmt.Errorf("id must be >= 0, got %d", iface.ID)
-	case iface.Name == "":
-		return fmt.Errorf("name is required (%q for id %d): without it the node agent renumbers the interfaces", want, iface.ID)
-	case iface.Name != want:
-		return fmt.Errorf("name %q must be %q, the name for id %d", iface.Name, want, iface.ID)
-	case !agentMACPattern.MatchString(iface.MACAddress):
-		return fmt.Errorf("macAddress %q is not six colon-separated hex pairs", iface.MACAddress)
-	case iface.MTU == 0:
-		return errors.New("mtu is required: the node agent skips an interface without one")
-	case iface.MTU < minMTU || iface.MTU > maxMTU:
-		return fmt.Errorf("mtu %d is outside %d-%d", iface.MTU, minMTU, maxMTU)
-	}
-	return nil
 }
 
 // applyObject is obj as a server-side apply body. Only the fields Viola owns

@@ -83,7 +83,7 @@ func TestNewObject(t *testing.T) {
 	}{
 		{func(i *viola.Interface) { i.Name = "multinic3" }, `interfaces[1].name "multinic3" must be "multinic2", the name for id 2`},
 		{func(i *viola.Interface) { i.Name = "" }, `interfaces[1].name is required ("multinic2" for id 2)`},
-		{func(i *viola.Interface) { i.MTU = 0 }, "interfaces[1].mtu is required: the node agent skips an interface without one"},
+		{func(i *viola.Interface) { i.MTU = 0 }, "interfaces[1].mtu is required (68-9000): the node agent skips an interface without one"},
 	} {
 		bad := config
 		bad.Interfaces = slices.Clone(config.Interfaces)

@@ -72,7 +72,7 @@ func TestPostRefusesNodeNamesTheAgentCannotFind(t *testing.T) {
 		t.Run(node, func(t *testing.T) {
 			status, resp := postConfigs(t, h, provider, nodeConfig(node))
 			assert.Equal(t, http.StatusBadRequest, status)
-			assert.Contains(t, resp.Error, fmt.Sprintf("configs[0]: nodeName %q is not a Kubernetes node name (a lower-case RFC 1123 subdomain)", node))
+			assert.Contains(t, resp.Error, fmt.Sprintf("configs[0]: node config %q: nodeName: %q is not a lower-case RFC 1123 subdomain", node, node))
 		})
 	}
 	assert.Empty(t, clusterA.objectsOf(t, provider), "nothing is applied under any name")
@@ -169,11 +169,11 @@ func TestPostRejectsBadRequests(t *testing.T) {
 		{"no interfaces", "p", `[{"nodeName":"n","interfaces":[]}]`, 400, "configs[0]: node config \"n\": interfaces must hold at least one interface"},
 		{"bad MAC", "p", `[` + valid + `,{"nodeName":"m","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e","mtu":1450}]}]`, 400, `configs[1]: node config "m": interfaces[0].macAddress "fa:16:3e" is not six colon-separated hex pairs`},
 		{"MTU out of range", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc","mtu":10000}]}]`, 400, "interfaces[0].mtu 10000 is outside 68-9000"},
-		{"missing MTU", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `node config "n": interfaces[0].mtu is required: the node agent skips an interface without one`},
+		{"missing MTU", "p", `[{"nodeName":"n","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cc"}]}]`, 400, `node config "n": interfaces[0].mtu is required (68-9000): the node agent skips an interface without one`},
 		{"missing interface name", "p", `[{"nodeName":"n","interfaces":[{"id":4,"macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}]}]`, 400, `node config "n": interfaces[0].name is required ("multinic4" for id 4)`},
 		{"wrong interface name", "p", `[{"nodeName":"n","interfaces":[{"id":2,"name":"eth2","macAddress":"fa:16:3e:aa:bb:cc","mtu":1450}]}]`, 400, `interfaces[0].name "eth2" must be "multinic2"`},
 		{"duplicate interface id", "p", `[{"nodeName":"n","interfaces":[` + iface0 + `,{"id":0,"name":"multinic0","macAddress":"fa:16:3e:aa:bb:cd","mtu":1450}]}]`, 400, "interfaces[1].id 0 is used twice"},
-		{"upper-case node name", "p", `[{"nodeName":"Node-A","interfaces":[` + iface0 + `]}]`, 400, `configs[0]: nodeName "Node-A" is not a Kubernetes node name`},
+		{"upper-case node name", "p", `[{"nodeName":"Node-A","interfaces":[` + iface0 + `]}]`, 400, `configs[0]: node config "Node-A": nodeName: "Node-A" is not a lower-case RFC 1123 subdomain`},
 		{"one node twice", "p", `[` + valid + `,` + valid + `]`, 400, `configs[1]: node "n" is also configs[0]; send one config per node`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

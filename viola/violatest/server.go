@@ -1,6 +1,7 @@
 // Package violatest is an in-process fake of the Viola node-config API for
 // tests, in the style of net/http/httptest. It validates requests the way the
-// Viola test API does and records what it accepted.
+// Viola test API does (viola.NodeConfig.ValidateReceived) and records what it
+// accepted.
 package violatest
 
 import (
@@ -11,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -186,7 +186,7 @@ func (s *Server) serveNodeConfigs(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	for i, config := range configs {
-		if err := validate(config); err != nil {
+		if err := config.ValidateReceived(); err != nil {
 			s.reject(w, http.StatusBadRequest, fmt.Sprintf("configs[%d]: %v", i, err))
 			return
 		}
@@ -197,7 +197,7 @@ func (s *Server) serveNodeConfigs(w http.ResponseWriter, r *http.Request, body [
 	var output strings.Builder
 	for _, config := range configs {
 		output.WriteString("multinicnodeconfig.multinic.io/")
-		output.WriteString(objectName(config.NodeName))
+		output.WriteString(config.NodeName) // the object name: ValidateReceived made sure it is one
 		output.WriteString(" configured\n")
 	}
 	s.mu.Lock()
@@ -277,51 +277,6 @@ func decodeConfigsStrict(trimmed []byte) ([]viola.NodeConfig, error) {
 		}
 	}
 	return configs, nil
-}
-
-func validate(config viola.NodeConfig) error {
-	if err := config.Validate(); err != nil {
-		return err
-	}
-	for j, iface := range config.Interfaces {
-		if want := interfaceName(iface.ID); iface.Name != want {
-			return fmt.Errorf("node config %q: interfaces[%d].name %q must be %q", config.NodeName, j, iface.Name, want)
-		}
-	}
-	return nil
-}
-
-// interfaceNames are viola.InterfaceName of the valid IDs, formatted once
-// rather than for every interface of every posted config.
-var interfaceNames = func() []string {
-	names := make([]string, viola.MaxInterfaces)
-	for id := range names {
-		names[id] = viola.InterfaceName(id)
-	}
-	return names
-}()
-
-func interfaceName(id int) string {
-	if id >= 0 && id < len(interfaceNames) {
-		return interfaceNames[id]
-	}
-	return viola.InterfaceName(id)
-}
-
-var objectNameUnsafe = regexp.MustCompile(`[^a-z0-9.-]`)
-
-// objectName is the MultiNicNodeConfig name for a node (SPEC §7).
-func objectName(nodeName string) string {
-	name := strings.ToLower(nodeName)
-	// Most node names are already valid object names; checking the bytes is
-	// much cheaper than running the regexp, which would change nothing.
-	// Any other byte (multi-byte runes included) takes the regexp.
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
-			return objectNameUnsafe.ReplaceAllString(name, "-")
-		}
-	}
-	return name
 }
 
 func (s *Server) reject(w http.ResponseWriter, status int, message string) {

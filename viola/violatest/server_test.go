@@ -23,10 +23,10 @@ import (
 
 const nodeConfigsURL = "/v1/k8s/multinic/node-configs"
 
-const validBody = `[{"nodeName":"Worker_1","instanceId":"vm-1","interfaces":[
+const validBody = `[{"nodeName":"worker-1","instanceId":"vm-1","interfaces":[
   {"id":0,"name":"multinic0","portId":"port-a","macAddress":"fa:16:3e:aa:bb:cc","address":"10.0.0.10","cidr":"10.0.0.0/24","mtu":1450}]},
  {"nodeName":"worker-2","instanceId":"vm-2","interfaces":[
-  {"id":3,"name":"multinic3","macAddress":"FA:16:3E:AA:BB:DD"}]}]`
+  {"id":3,"name":"multinic3","macAddress":"FA:16:3E:AA:BB:DD","mtu":9000}]}]`
 
 type response struct {
 	status int
@@ -76,7 +76,7 @@ func TestAcceptsValidPost(t *testing.T) {
 	assert.Equal(t, viola.Interface{ID: 0, Name: "multinic0", PortID: "port-a", MACAddress: "fa:16:3e:aa:bb:cc", Address: "10.0.0.10", CIDR: "10.0.0.0/24", MTU: 1450}, posts[0].Configs[0].Interfaces[0])
 
 	nodes := server.Nodes("p1")
-	assert.Equal(t, []string{"Worker_1", "worker-2"}, slices.Sorted(maps.Keys(nodes)))
+	assert.Equal(t, []string{"worker-1", "worker-2"}, slices.Sorted(maps.Keys(nodes)))
 	assert.Equal(t, "vm-2", nodes["worker-2"].InstanceID)
 	assert.Equal(t, 1, server.Requests())
 	assert.Equal(t, 0, server.Rejected())
@@ -86,7 +86,7 @@ func TestNodesKeepsLatestConfigPerProvider(t *testing.T) {
 	server := violatest.NewServer()
 	defer server.Close()
 	post := func(providerID, nodeName, mac string) {
-		body := fmt.Sprintf(`[{"nodeName":%q,"interfaces":[{"id":0,"name":"multinic0","macAddress":%q}]}]`, nodeName, mac)
+		body := fmt.Sprintf(`[{"nodeName":%q,"interfaces":[{"id":0,"name":"multinic0","macAddress":%q,"mtu":1450}]}]`, nodeName, mac)
 		require.Equal(t, http.StatusOK, send(t, http.MethodPost, server.URL+nodeConfigsURL, jsonHeaders(providerID), body).status)
 	}
 	post("p1", "w1", "fa:16:3e:00:00:01")
@@ -138,8 +138,10 @@ func TestRejectsInvalidRequests(t *testing.T) {
 		{"no interfaces", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[]}]`, 400, "interfaces must hold at least one interface"},
 		{"bad MAC", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa16.3e00.0001"}]}]`, 400, `interfaces[0].macAddress \"fa16.3e00.0001\" is not six colon-separated hex pairs`},
 		{"MTU out of range", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":9001}]}]`, 400, "mtu 9001 is outside 68-9000"},
-		{"name not multinic<id>", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":2,"name":"multinic0","macAddress":"fa:16:3e:00:00:01"}]}]`, 400, `interfaces[0].name \"multinic0\" must be \"multinic2\"`},
-		{"second config invalid", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01"}]},{"nodeName":"w2","interfaces":[]}]`, 400, "configs[1]: node config \\\"w2\\\""},
+		{"name not multinic<id>", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":2,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":1450}]}]`, 400, `interfaces[0].name \"multinic0\" must be \"multinic2\"`},
+		{"no mtu", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01"}]}]`, 400, `interfaces[0].mtu is required (68-9000): the node agent skips an interface without one`},
+		{"not a node name", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"Worker_1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":1450}]}]`, 400, `nodeName: \"Worker_1\" is not a lower-case RFC 1123 subdomain`},
+		{"second config invalid", http.MethodPost, nodeConfigsURL, jsonHeaders("p1"), `[{"nodeName":"w1","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:01","mtu":1450}]},{"nodeName":"w2","interfaces":[]}]`, 400, "configs[1]: node config \\\"w2\\\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +232,7 @@ func TestConcurrentPosts(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 16 {
 		wg.Go(func() {
-			body := fmt.Sprintf(`[{"nodeName":"w%d","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:%02x"}]}]`, i, i)
+			body := fmt.Sprintf(`[{"nodeName":"w%d","interfaces":[{"id":0,"name":"multinic0","macAddress":"fa:16:3e:00:00:%02x","mtu":1450}]}]`, i, i)
 			req, err := http.NewRequest(http.MethodPost, server.URL+nodeConfigsURL, strings.NewReader(body))
 			if !assert.NoError(t, err) {
 				return

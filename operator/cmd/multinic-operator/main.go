@@ -21,15 +21,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/internal/version"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/operator/crconfig"
 	"github.com/multinic/multinic/viola"
 )
 
 func main() {
 	if err := run(os.Args[1:], os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "multinic-operator:", controller.RedactURLCredentials(err.Error()))
+		fmt.Fprintln(os.Stderr, "multinic-operator:", safetext.RedactURLs(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -42,7 +44,7 @@ type options struct {
 	leaderElectionNS        string
 	maxConcurrentReconciles int
 	viola                   viola.Options
-	inventory               inventory.Settings
+	inventory               inventorySettings
 	zap                     zap.Options
 	showVersion             bool
 }
@@ -79,7 +81,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 		o.viola.InsecureTLS = b
 	}
-	inv, err := inventory.SettingsFromEnv(getenv)
+	inv, err := inventorySettingsFromEnv(getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -108,7 +110,7 @@ func run(args []string, getenv func(string) string) error {
 		return fmt.Errorf("register multinic_build_info: %w", err)
 	}
 
-	scheme, err := controller.NewScheme()
+	scheme, err := crconfig.NewScheme()
 	if err != nil {
 		return err
 	}
@@ -142,7 +144,7 @@ func run(args []string, getenv func(string) string) error {
 	// clients get a clear 503 rather than a refused connection.
 	operator.InventoryDisabled = !opts.inventory.Enabled
 	if operator.InventoryListener, err = net.Listen("tcp", opts.inventory.Addr); err != nil {
-		return fmt.Errorf("inventory listener (%s): %w", inventory.EnvAddr, err)
+		return fmt.Errorf("inventory listener (%s): %w", envInventoryAddr, err)
 	}
 	if _, err := controller.AddToManager(mgr, operator); err != nil {
 		return err
@@ -156,7 +158,7 @@ func run(args []string, getenv func(string) string) error {
 // file (the marker or one routing key's shard) is set aside, never deleted:
 // the next sync rebuilds the data, and an operator that refuses to start
 // would stop every sync.
-func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, error) {
+func openInventory(s inventorySettings, logger logr.Logger) (*inventory.Store, error) {
 	path := s.Path
 	if !s.Enabled {
 		path = ""
@@ -167,7 +169,7 @@ func openInventory(s inventory.Settings, logger logr.Logger) (*inventory.Store, 
 		err = errors.Join(probeWritable(filepath.Dir(path)), probeWritable(store.ShardDir()))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", inventory.EnvPath, path, inventory.EnvEnabled, err)
+		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", envInventoryPath, path, envInventoryEnabled, err)
 	}
 	for _, moved := range store.Quarantined() {
 		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside, its records start empty", "path", path, "movedTo", moved)

@@ -9,8 +9,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/multinic/multinic/inventory"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -26,7 +24,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 	assert.False(t, o.leaderElection)
 	assert.Equal(t, 16, o.maxConcurrentReconciles)
 	assert.Empty(t, o.viola.Endpoint, "no default Viola: each CR must name one then")
-	assert.Equal(t, inventory.Settings{Enabled: true, Addr: ":18081", Path: "/var/lib/multinic-operator/inventory.json"}, o.inventory)
+	assert.Equal(t, inventorySettings{Enabled: true, Addr: ":18081", Path: "/var/lib/multinic-operator/inventory.json"}, o.inventory)
 }
 
 func TestParseOptionsFromFlagsAndEnv(t *testing.T) {
@@ -64,7 +62,7 @@ func TestParseOptionsNamesEveryBadVariable(t *testing.T) {
 func TestOpenInventoryNamesTheSetting(t *testing.T) {
 	notADir := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
-	_, err := openInventory(inventory.Settings{Enabled: true, Path: filepath.Join(notADir, "inventory.json")}, logr.Discard())
+	_, err := openInventory(inventorySettings{Enabled: true, Path: filepath.Join(notADir, "inventory.json")}, logr.Discard())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "INVENTORY_DB_PATH="+filepath.Join(notADir, "inventory.json"))
 
@@ -73,7 +71,7 @@ func TestOpenInventoryNamesTheSetting(t *testing.T) {
 	assert.ErrorContains(t, probeWritable("/proc"), "directory /proc is not writable")
 	assert.NoError(t, probeWritable(t.TempDir()))
 
-	store, err := openInventory(inventory.Settings{Enabled: true, Path: filepath.Join(t.TempDir(), "inv.json")}, logr.Discard())
+	store, err := openInventory(inventorySettings{Enabled: true, Path: filepath.Join(t.TempDir(), "inv.json")}, logr.Discard())
 	require.NoError(t, err)
 	assert.NotNil(t, store)
 }

@@ -1,0 +1,55 @@
+package safetext_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/multinic/multinic/internal/safetext"
+)
+
+func TestMaskBeforeCut(t *testing.T) {
+	msg := strings.Repeat("x", 15) + "hunter2hunter2 and hunter2"
+	assert.Equal(t, strings.Repeat("x", 15)+"[REDACTED][REDACTED] and [REDACTED]", safetext.Mask(msg, "", "hunter2"))
+	assert.NotContains(t, safetext.OneLine(safetext.Mask(msg, "hunter2"), 18), "hun", "masked first, no half secret survives the cut")
+	assert.Equal(t, "plain", safetext.Mask("plain"))
+}
+
+func TestOneLine(t *testing.T) {
+	assert.Equal(t, "DB down", safetext.OneLine("  DB\r\n down ", 200))
+	assert.Equal(t, "", safetext.OneLine("\n\t", 200))
+	assert.Equal(t, "abc…", safetext.OneLine("abcdef", 3))
+	assert.Equal(t, "日…", safetext.OneLine("日本語", 4), "a three-byte rune is not split")
+	assert.Equal(t, "…", safetext.OneLine("abc", 0))
+	assert.Equal(t, "…", safetext.OneLine("abc", -1), "a negative limit does not panic")
+	assert.Equal(t, "a\uFFFDb", safetext.OneLine("a\xffb", 10), "invalid UTF-8 is replaced, not passed on")
+}
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		`Get "http://user:pw@host/x": EOF`:              `Get "http://user:xxxxx@host/x": EOF`,
+		"https://a:b@h1/ and https://c:d@h2:8080/p?q=1": "https://a:xxxxx@h1/ and https://c:xxxxx@h2:8080/p?q=1",
+		"http://user:p@ss@host/":                        "http://user:xxxxx@host/",
+		"post https://u:p@ss@h/x: 500":                  "post https://u:xxxxx@h/x: 500",
+		"http://user:pa:ss@host":                        "http://user:xxxxx@host",
+		"http://user:***@host/x":                        "http://user:xxxxx@host/x",
+		`endpoint "http://tok@h", other "http://h"`:     `endpoint "http://xxxxx@h", other "http://h"`,
+		"http://to@ken@host/x":                          "http://xxxxx@host/x",
+		"http://host:8080/x@y":                          "http://host:8080/x@y",
+		"no url here: a:b@c":                            "no url here: a:b@c",
+		"mail admin@example.com":                        "mail admin@example.com",
+		"http://host/path?mail=a:b@c":                   "http://host/path?mail=a:b@c",
+		"http://host/path?mail=a@b":                     "http://host/path?mail=a@b",
+		"no url here":                                   "no url here",
+	} {
+		assert.Equal(t, want, safetext.RedactURLs(in), in)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	assert.Equal(t, "https://ops:xxxxx@viola:8443/v1", safetext.RedactURL("https://ops:s3cret@viola:8443/v1"))
+	assert.Equal(t, "http://xxxxx@viola", safetext.RedactURL("http://token@viola"))
+	assert.Equal(t, "http://viola:8080", safetext.RedactURL("http://viola:8080"))
+	assert.Equal(t, "(unparsable URL)", safetext.RedactURL("http://user:pw@host\n:80"))
+}

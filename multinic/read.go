@@ -1,0 +1,232 @@
+package multinic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/multinic/multinic/internal/recovered"
+	"github.com/multinic/multinic/openstack"
+	"github.com/multinic/multinic/viola"
+)
+
+// reads is what a pass reads from Neutron and Nova, with the failures as
+// they came: they become errors of the pass (reasons, settings to check,
+// secrets masked) only in collect, once the pass knows its session is the
+// right one and every secret to mask.
+type reads struct {
+	vmIDs          []string
+	portsByVM      map[string][]openstack.Port
+	portsErr       error
+	targets        map[string]*target
+	skippedSubnets []SkippedSubnet
+	targetsErr     error
+	servers        map[string]openstack.Server
+	serverErrs     map[string]error
+	serversErr     error
+}
+
+// read reads Neutron and Nova concurrently with session.
+func (p *pass) read(ctx context.Context, session *openstack.Session) reads {
+	r := reads{vmIDs: dedupe(p.cfg.VMIDs)}
+	var wg sync.WaitGroup
+	// Each goroutine recovers its own panic: an unrecovered one would end
+	// the process, not just this pass.
+	wg.Go(func() {
+		r.portsErr = recovered.Call(func() (err error) {
+			r.portsByVM, err = session.PortsByVM(ctx, r.vmIDs)
+			return err
+		})
+	})
+	wg.Go(func() {
+		r.targetsErr = recovered.Call(func() (err error) {
+			r.targets, r.skippedSubnets, err = p.readTargets(ctx, session)
+			return err
+		})
+	})
+	wg.Go(func() {
+		r.serversErr = recovered.Call(func() (err error) {
+			r.servers, r.serverErrs, err = session.ServersAt(ctx, r.vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
+			return err
+		})
+	})
+	wg.Wait()
+	return r
+}
+
+// resolveTargets is readTargets with the pass's session, its failure
+// classified (Check's subnets step).
+func (p *pass) resolveTargets(ctx context.Context) (map[string]*target, []SkippedSubnet, *Error) {
+	targets, skipped, err := p.readTargets(ctx, p.session)
+	if err != nil {
+		return nil, nil, p.subnetError(ctx, err)
+	}
+	return targets, skipped, nil
+}
+
+// readTargets reads the target subnets and their networks' MTUs. A subnet
+// whose network reports no usable MTU stays a target, marked unusable, so
+// that its ports are recognised and reported rather than silently ignored;
+// it contributes no interfaces.
+//
+// The subnets' networks are read in the same round trip as the subnets: a
+// subnet's network never changes, so a pass reads the networks its
+// selectors were on last time; a pass without that memory lists the MTUs
+// of the project's networks, where target subnets usually are. Only a
+// network that was not read so (guessed wrong, or another project's shared
+// network) is read after the subnets answered, as it always was before.
+func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map[string]*target, []SkippedSubnet, error) {
+	neutron, err := session.NeutronEndpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := p.cfg.targetSubnetIDs()
+	selectors := ids
+	if len(ids) == 0 {
+		selectors = []string{"name:" + p.cfg.ProjectID + "/" + p.cfg.SubnetName}
+	}
+	var guessed []string
+	for _, sel := range selectors {
+		if n := p.guessNetwork(neutron + " " + sel); n != "" && !slices.Contains(guessed, n) {
+			guessed = append(guessed, n)
+		}
+	}
+	known := map[string]int{}    // network → MTU, read alongside the subnets
+	failed := map[string]error{} // network → why its guessed read failed
+	var (
+		subnets    []openstack.Subnet
+		subnetsErr error
+		listErr    error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() {
+		if len(ids) > 0 {
+			subnets, subnetsErr = fetchEach(ctx, ids, session.Subnet)
+			return
+		}
+		subnetsErr = recovered.Call(func() error {
+			sn, err := session.SubnetByName(ctx, p.cfg.SubnetName)
+			subnets = []openstack.Subnet{sn}
+			return err
+		})
+	})
+	wg.Go(func() {
+		if len(guessed) < len(selectors) {
+			listErr = recovered.Call(func() (err error) {
+				known, err = session.ProjectNetworkMTUs(ctx)
+				return err
+			})
+			return
+		}
+		mtus, errs := fetchEachErr(ctx, guessed, session.NetworkMTU)
+		for i, n := range guessed {
+			if errs[i] != nil {
+				failed[n] = errs[i]
+			} else {
+				known[n] = mtus[i]
+			}
+		}
+	})
+	wg.Wait()
+	if subnetsErr != nil {
+		return nil, nil, subnetsErr
+	}
+	if listErr != nil {
+		return nil, nil, listErr // the read of the networks failed, as a GET of one would
+	}
+	var missing []string
+	var errs []error
+	for i, sn := range subnets {
+		_, ok := known[sn.NetworkID]
+		switch {
+		case failed[sn.NetworkID] != nil:
+			errs = append(errs, failed[sn.NetworkID])
+		case !ok && !slices.Contains(missing, sn.NetworkID):
+			missing = append(missing, sn.NetworkID)
+		}
+		if p.networkGuesses != nil {
+			p.networkGuesses.Store(neutron+" "+selectors[min(i, len(selectors)-1)], sn.NetworkID)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err // a network the subnets are on could not be read
+	}
+	mtus, err := fetchEach(ctx, missing, session.NetworkMTU)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, n := range missing {
+		known[n] = mtus[i]
+	}
+	targets := make(map[string]*target, len(subnets))
+	var skipped []SkippedSubnet
+	for i, sn := range subnets {
+		t := &target{priority: i, subnet: sn, mtu: known[sn.NetworkID]}
+		t.unusable = mtuProblem(sn.NetworkID, t.mtu)
+		if t.unusable != "" {
+			skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable})
+		}
+		targets[sn.ID] = t
+	}
+	return targets, skipped, nil
+}
+
+// mtuProblem says why a network's MTU cannot be sent: the node agent skips
+// an interface without one or outside 68-9000, and guessing one could break
+// the link (SPEC §5).
+func mtuProblem(networkID string, mtu int) string {
+	switch {
+	case mtu == 0:
+		return fmt.Sprintf("network %s reports no MTU", networkID)
+	case mtu < viola.MinMTU || mtu > viola.MaxMTU:
+		return fmt.Sprintf("network %s reports MTU %d, outside %d-%d", networkID, mtu, viola.MinMTU, viola.MaxMTU)
+	}
+	return ""
+}
+
+// guessNetwork is the network a subnet selector was on last time, or "".
+func (p *pass) guessNetwork(key string) string {
+	if p.networkGuesses == nil {
+		return ""
+	}
+	n, _ := p.networkGuesses.Load(key)
+	id, _ := n.(string)
+	return id
+}
+
+// fetchEach reads every id concurrently (target subnets and networks are a
+// handful) and returns the results in the order of ids.
+func fetchEach[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, error) {
+	out, errs := fetchEachErr(ctx, ids, get)
+	return out, errors.Join(errs...)
+}
+
+// fetchEachErr is fetchEach with each id's own error.
+func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, []error) {
+	out := make([]T, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			errs[i] = recovered.Call(func() (err error) {
+				out[i], err = get(ctx, id)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	return out, errs
+}
+
+func (p *pass) subnetError(ctx context.Context, err error) *Error {
+	switch {
+	case errors.Is(err, openstack.ErrSubnetNotUnique):
+		return p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
+	case errors.Is(err, openstack.ErrSubnetNotFound):
+		return p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
+	default:
+		return p.fail(ctx, stepSubnets, err)
+	}
+}

@@ -1,0 +1,158 @@
+package multinic
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/multinic/multinic/viola"
+)
+
+// Result is what one pass found and did.
+type Result struct {
+	// RoutingKey is the x-provider-id the nodes were sent under.
+	RoutingKey string
+	// Nodes are every node config that can be sent (whether or not it was),
+	// by node name; RejectedNodes are not among them.
+	Nodes []viola.NodeConfig
+	// Sent are the nodes Viola accepted in this pass; Changed are those of
+	// them whose config was new or different, as opposed to re-sent on
+	// request. Unchanged were not sent.
+	Sent      []string
+	Changed   []string
+	Unchanged []string
+	// Skipped are VMs that produced no node config, with the reason.
+	Skipped []SkippedVM
+	// DownPorts are selected ports whose status is DOWN.
+	DownPorts []DownPort
+	// DroppedPorts did not fit into the ten interface names of their node.
+	DroppedPorts []DroppedPort
+	// SkippedSubnets are target subnets that contributed no interfaces
+	// because their network reports no usable MTU (SPEC §5).
+	SkippedSubnets []SkippedSubnet
+	// RejectedNodes are node configs left out of the POST because they are
+	// invalid (SPEC §5: one bad node never blocks the others).
+	RejectedNodes []RejectedNode
+	// PortStatuses are the Neutron statuses of the ports in Nodes, by port
+	// ID, so a reader can tell which interfaces are not up yet.
+	PortStatuses map[string]string
+	// Diff compares each node with the inventory's record of what was last
+	// sent, and names the records of the routing key that match no node.
+	// Without an Inventory every node is new. A dry run fills it the same way.
+	Diff []NodeDiff
+	// Removed counts the inventory records the pass removed: those Diff
+	// calls removed. RemoveErr is why they could not be removed; the pass
+	// still succeeded (the nodes were sent and recorded), and the next pass
+	// tries again.
+	Removed   int
+	RemoveErr error
+}
+
+// Change is how a node config compares with the inventory.
+type Change string
+
+const (
+	// ChangeNew: the inventory has no record of this node name.
+	ChangeNew Change = "new"
+	// ChangeChanged: the record differs; NodeDiff.Fields says where.
+	ChangeChanged Change = "changed"
+	// ChangeUnchanged: the record is identical.
+	ChangeUnchanged Change = "unchanged"
+	// ChangeRemoved: a record whose VM is no longer in VMIDs, or whose VM
+	// now has another node name. A pass that succeeds removes it.
+	ChangeRemoved Change = "removed"
+	// ChangeKept: a record of a VM in VMIDs that produced no node config in
+	// this pass (skipped, say), or of a VM in HeldByOthers; it is left as
+	// it is.
+	ChangeKept Change = "kept"
+)
+
+// NodeDiff is one line of Result.Diff.
+type NodeDiff struct {
+	NodeName   string `json:"nodeName"`
+	InstanceID string `json:"instanceId"`
+	Change     Change `json:"change"`
+	// Fields are the differences of a changed node, in interface order.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Due means the pass sends the node (in a dry run: would send it),
+	// because it changed or a re-send was asked for.
+	Due bool `json:"due"`
+	// Note says why a record is removed or kept.
+	Note string `json:"note,omitempty"`
+}
+
+// FieldChange is one difference between the recorded and the new config,
+// e.g. {"interfaces[multinic1].mtu", "1450", "9000"}. Old is empty for
+// something added, New for something removed.
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old,omitempty"`
+	New   string `json:"new,omitempty"`
+}
+
+// SkippedSubnet is a target subnet whose ports gave no interfaces.
+type SkippedSubnet struct {
+	SubnetID  string
+	NetworkID string
+	Reason    string
+}
+
+// RejectedNode is a node config that was built but not sent.
+type RejectedNode struct {
+	NodeName   string
+	InstanceID string
+	Reason     string
+}
+
+// Degradation summarises what the pass had to leave out, e.g.
+// "2 VMs skipped, 1 subnet without usable MTU", or "" when nothing was: a
+// pass that succeeded only in part is Degraded, not healthy.
+func (r Result) Degradation() string {
+	var parts []string
+	add := func(n int, one, many string) {
+		switch {
+		case n == 1:
+			parts = append(parts, "1 "+one)
+		case n > 1:
+			parts = append(parts, fmt.Sprintf("%d %s", n, many))
+		}
+	}
+	add(len(r.Skipped), "VM skipped", "VMs skipped")
+	add(len(r.RejectedNodes), "node config rejected", "node configs rejected")
+	add(len(r.DroppedPorts), "port beyond multinic9 dropped", "ports beyond multinic9 dropped")
+	add(len(r.SkippedSubnets), "subnet without usable MTU", "subnets without usable MTU")
+	return strings.Join(parts, ", ")
+}
+
+// DroppedPort is a selected port that did not fit into the ten interface
+// names of its node.
+type DroppedPort struct {
+	InstanceID string
+	PortID     string
+	MACAddress string
+}
+
+// SkippedVM is a VM that produced no node config.
+type SkippedVM struct {
+	InstanceID string
+	NodeName   string // empty when Nova could not name it
+	Reason     string
+}
+
+// DownPort is a selected port that Neutron reports DOWN.
+type DownPort struct {
+	NodeName   string
+	InstanceID string
+	PortID     string
+	MACAddress string
+}
+
+// DownNodes are the names of nodes with at least one DOWN port, sorted.
+func (r Result) DownNodes() []string {
+	var names []string
+	for _, p := range r.DownPorts {
+		names = append(names, p.NodeName)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
