@@ -43,6 +43,16 @@ func node(t *testing.T, nodes []viola.NodeConfig, name string) viola.NodeConfig 
 	return viola.NodeConfig{}
 }
 
+func sentNames(env *multinictest.Env) []string {
+	var names []string
+	for _, post := range env.Viola.Posts() {
+		for _, c := range post.Configs {
+			names = append(names, c.NodeName)
+		}
+	}
+	return names
+}
+
 func TestSyncSendsOnlyWhatChanged(t *testing.T) {
 	env, sample := newEnv(t)
 	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
@@ -145,18 +155,6 @@ func TestSyncSkipsVMsWithoutPortsOrName(t *testing.T) {
 	assert.Contains(t, res.Skipped[0].Reason, "no port")
 	assert.Equal(t, sample.VMIDs[2], res.Skipped[1].InstanceID)
 	assert.Contains(t, res.Skipped[1].Reason, "not found")
-}
-
-func TestSyncNodeNameFromMetadata(t *testing.T) {
-	env, sample := newEnv(t)
-	env.OpenStack.UpdateVM(sample.VMIDs[0], func(vm *openstacktest.VM) {
-		vm.Metadata = map[string]string{"k8s-node": "biz-node-a"}
-	})
-	cfg := env.Config(sample.VMIDs, sample.SubnetA)
-	cfg.NodeNameMetadataKey = "k8s-node"
-	res, err := multinic.Sync(context.Background(), cfg)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"biz-node-a", "worker-2", "worker-3"}, res.Sent, "metadata wins, server name otherwise")
 }
 
 func TestSyncSubnetByNameAndRoutingKey(t *testing.T) {

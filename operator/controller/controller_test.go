@@ -20,6 +20,7 @@ import (
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/viola"
 )
 
 func readyCondition(t *testing.T, oc *v1alpha1.OpenstackConfig) (ready, degraded metav1.Condition) {
@@ -87,7 +88,7 @@ func TestNoChangeWithoutDownPortsPostsNothingAndEmitsNoEvent(t *testing.T) {
 	assert.Equal(t, 2*time.Minute, res.RequeueAfter, "slow polling after the fast window")
 }
 
-func nodeNames(configs []viola_NodeConfig) []string {
+func nodeNames(configs []viola.NodeConfig) []string {
 	var out []string
 	for _, c := range configs {
 		out = append(out, c.NodeName)
@@ -202,91 +203,6 @@ func closedURL(t *testing.T) string {
 	return url
 }
 
-func TestEncryptKeyResolutionOrder(t *testing.T) {
-	const wrong = "wrongKeyWrongKey"
-	ctx := context.Background()
-	f := newFixture(t)
-	oc := f.config("keys")
-	oc.Spec.Settings.ContrabassEncryptKey = wrong
-	oc.Spec.Secrets.ContrabassEncryptKeySecretRef = &v1alpha1.SecretKeyRef{Name: "my-key", Key: "k"}
-	f.create(oc)
-	f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", wrong)
-	f.secret("my-key", "k", multinictest.EncryptKey)
-
-	reason := func() string {
-		f.reconcile(oc)
-		ready, _ := readyCondition(t, f.get(oc))
-		if ready.Reason == v1alpha1.ReasonNoChange {
-			return v1alpha1.ReasonSynced // a success either way
-		}
-		return ready.Reason
-	}
-	assert.Equal(t, v1alpha1.ReasonSynced, reason(), "the referenced Secret wins")
-
-	// A dangling reference is an error, not a silent fall-through.
-	latest := f.get(oc)
-	latest.Spec.Secrets.ContrabassEncryptKeySecretRef = &v1alpha1.SecretKeyRef{Name: "gone", Key: "k"}
-	require.NoError(t, k8s.Update(ctx, latest))
-	assert.Equal(t, "ConfigError", reason())
-
-	// Without a reference the namespace's default Secret comes before settings.
-	latest = f.get(oc)
-	latest.Spec.Secrets.ContrabassEncryptKeySecretRef = nil
-	latest.Spec.Settings.ContrabassEncryptKey = multinictest.EncryptKey
-	require.NoError(t, k8s.Update(ctx, latest))
-	assert.Equal(t, "ContrabassError", reason(), "the default Secret (wrong key) beats the settings")
-
-	var def corev1Secret
-	require.NoError(t, k8s.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "contrabass-encrypt-key"}, &def))
-	require.NoError(t, k8s.Delete(ctx, &def))
-	assert.Equal(t, v1alpha1.ReasonSynced, reason(), "settings are the last resort")
-}
-
-func TestDownPortResendsFastThenSlow(t *testing.T) {
-	f := newFixture(t)
-	oc := f.config("down")
-	max := int32(2)
-	oc.Spec.Settings.DownPortFastRetryMax = &max
-	f.create(oc)
-	resends := func() int {
-		n := 0
-		for _, p := range f.env.Viola.Posts()[1:] {
-			if len(p.Configs) == 1 && p.Configs[0].NodeName == "worker-2" {
-				n++
-			}
-		}
-		return n
-	}
-
-	res := f.reconcile(oc)
-	state := f.get(oc).Status.DownPortRetry
-	require.NotNil(t, state)
-	assert.Equal(t, []string{"worker-2"}, state.Nodes)
-	assert.Equal(t, 20*time.Second, res.RequeueAfter)
-
-	for i := 1; i <= 2; i++ {
-		f.clock.Step(20 * time.Second)
-		res = f.reconcile(oc)
-		assert.Equal(t, i, resends(), "fast re-send %d", i)
-		assert.Equal(t, int32(i), f.get(oc).Status.DownPortRetry.FastAttempts)
-	}
-	f.clock.Step(3 * time.Minute) // leave the fast window too
-	f.reconcile(oc)
-	assert.Equal(t, 3, resends(), "due at the slow interval")
-	f.clock.Step(time.Minute)
-	res = f.reconcile(oc)
-	assert.Equal(t, 3, resends(), "not again before the slow interval")
-	assert.Equal(t, 20*time.Second, res.RequeueAfter, "the re-send opened the fast window (SPEC §8)")
-	f.clock.Step(time.Minute)
-	f.reconcile(oc)
-	assert.Equal(t, 4, resends(), "due again at the slow interval")
-
-	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
-	f.clock.Step(time.Minute)
-	f.reconcile(oc)
-	assert.Nil(t, f.get(oc).Status.DownPortRetry, "state resets when no port is DOWN")
-}
-
 func TestResyncResendsEverything(t *testing.T) {
 	f := newFixture(t)
 	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
@@ -307,8 +223,8 @@ func TestDeletionRemovesInventoryRecords(t *testing.T) {
 	oc := f.create(f.config("doomed"))
 	f.reconcile(oc)
 	// A record of another CR under the same provider must survive.
-	_, err := f.store.Upsert(multinictest.ProviderID, viola_NodeConfig{NodeName: "other", InstanceID: "vm-other",
-		Interfaces: []viola_Interface{{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:99"}}})
+	_, err := f.store.Upsert(multinictest.ProviderID, viola.NodeConfig{NodeName: "other", InstanceID: "vm-other",
+		Interfaces: []viola.Interface{{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:99"}}})
 	require.NoError(t, err)
 	require.Len(t, f.store.List(inventory.Filter{}), 4)
 

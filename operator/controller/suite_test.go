@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -28,11 +30,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/contrabass/contrabasstest"
 	"github.com/multinic/multinic/internal/testenv"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack"
+	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/controller"
 	"github.com/multinic/multinic/operator/crconfig"
@@ -242,4 +246,32 @@ func (f *fixture) drainEvents() []string {
 			return out
 		}
 	}
+}
+
+// hostileKeystone answers every request with status and body, or hangs
+// until the test ends when hang is set.
+func hostileKeystone(t *testing.T, status int, body string, hang bool) string {
+	t.Helper()
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang {
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	return srv.URL
+}
+
+func (f *fixture) pointKeystoneAt(url string) {
+	f.env.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{
+		AdminID: openstacktest.DefaultUserName, AdminPassword: multinictest.AdminPassword,
+		Domain: openstacktest.DefaultUserDomainName, KeystoneURL: url,
+	})
 }

@@ -4,50 +4,68 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/multinic/multinic/contrabass/contrabasstest"
 	"github.com/multinic/multinic/multinic"
-	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
-	"github.com/multinic/multinic/operator/controller"
+	"github.com/multinic/multinic/viola"
 )
 
-// hostileKeystone answers every request with status and body, or hangs
-// until the test ends when hang is set.
-func hostileKeystone(t *testing.T, status int, body string, hang bool) string {
-	t.Helper()
-	done := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hang {
-			select {
-			case <-r.Context().Done():
-			case <-done:
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(func() { close(done); srv.Close() })
-	return srv.URL
-}
+// A pass that would change nothing in status but lastSyncedAt writes
+// nothing while the stored time is within the fast window; anything else,
+// and a lastSyncedAt that old, is written at once.
+func TestUnchangedPassWritesStatusOncePerFastWindow(t *testing.T) {
+	f := newFixture(t)
+	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
+	oc := f.create(f.config("quiet"))
+	f.reconcile(oc) // Synced at t0
 
-func (f *fixture) pointKeystoneAt(url string) {
-	f.env.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{
-		AdminID: openstacktest.DefaultUserName, AdminPassword: multinictest.AdminPassword,
-		Domain: openstacktest.DefaultUserDomainName, KeystoneURL: url,
-	})
+	f.clock.Step(20 * time.Second)
+	f.reconcile(oc)
+	got := f.get(oc)
+	assert.Equal(t, v1alpha1.ReasonNoChange, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Reason,
+		"Ready's reason changed, so this pass is written")
+	assert.True(t, got.Status.LastSyncedAt.Time.Equal(t0.Add(20*time.Second)))
+	version := got.ResourceVersion
+
+	for range 8 { // the rest of the 3m fast window, every 20s
+		f.clock.Step(20 * time.Second)
+		f.reconcile(oc)
+		assert.Equal(t, version, f.get(oc).ResourceVersion, "nothing but the time changed: no write at %s", f.clock.Now().Sub(t0))
+	}
+	f.clock.Step(20 * time.Second) // lastSyncedAt is now 3m old
+	f.reconcile(oc)
+	got = f.get(oc)
+	assert.NotEqual(t, version, got.ResourceVersion)
+	assert.True(t, got.Status.LastSyncedAt.Time.Equal(f.clock.Now()), "lastSyncedAt refreshed once it is a fast window old")
+	version = got.ResourceVersion
+
+	// A failure is news however recent the last write.
+	f.clock.Step(20 * time.Second)
+	f.env.Contrabass.Fail(http.StatusBadGateway, -1)
+	f.reconcile(oc)
+	got = f.get(oc)
+	require.NotEqual(t, version, got.ResourceVersion)
+	assert.False(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady))
+	version = got.ResourceVersion
+
+	// The same failure again changes nothing, so nothing is written.
+	f.clock.Step(30 * time.Second)
+	f.reconcile(oc)
+	assert.Equal(t, version, f.get(oc).ResourceVersion, "a repeated identical failure writes nothing")
+
+	f.env.Contrabass.ClearFaults()
+	f.clock.Step(30 * time.Second)
+	f.reconcile(oc)
+	assert.True(t, meta.IsStatusConditionTrue(f.get(oc).Status.Conditions, v1alpha1.ConditionReady), "recovery is written at once")
 }
 
 // A dependency answering with a 100 KiB page must still leave a Ready=False
@@ -179,7 +197,7 @@ func TestDegradedWhenThePassLeavesSomethingOut(t *testing.T) {
 func TestSkippedSubnetsAndRejectedNodesShowInStatus(t *testing.T) {
 	f := newFixture(t)
 	f.reconciler.Syncer = stubSyncer{res: multinic.Result{
-		Nodes:          []viola_NodeConfig{{NodeName: "worker-1"}},
+		Nodes:          []viola.NodeConfig{{NodeName: "worker-1"}},
 		Sent:           []string{"worker-1"},
 		Changed:        []string{"worker-1"},
 		SkippedSubnets: []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: "network net-b reports no MTU"}},
@@ -192,129 +210,4 @@ func TestSkippedSubnetsAndRejectedNodesShowInStatus(t *testing.T) {
 	assert.Equal(t, []v1alpha1.RejectedNode{{NodeName: "worker-2", InstanceID: "vm-2", Reason: "interface multinic0: mtu 9100 is above 9000"}}, got.Status.RejectedNodes)
 	_, degraded := readyCondition(t, got)
 	assert.Equal(t, "1 node config rejected, 1 subnet without usable MTU", degraded.Message)
-}
-
-// A key Secret made with `kubectl create secret --from-file` ends in a
-// newline; the operator trims it rather than failing every pass at
-// Contrabass.
-func TestEncryptKeyFromFileIsTrimmed(t *testing.T) {
-	f := newFixture(t)
-	oc := f.config("from-file")
-	oc.Spec.Settings.ContrabassEncryptKey = ""
-	oc.Spec.Secrets.ContrabassEncryptKeySecretRef = &v1alpha1.SecretKeyRef{Name: "key-file", Key: "key"}
-	f.create(oc)
-	f.secret("key-file", "key", multinictest.EncryptKey+"\n")
-	f.reconcile(oc)
-	ready, _ := readyCondition(t, f.get(oc))
-	assert.Equal(t, v1alpha1.ReasonSynced, ready.Reason, ready.Message)
-}
-
-// Each way the key can be missing gets its own message naming what to fix,
-// and a key of the wrong length is refused before any request.
-func TestEncryptKeyProblemsAreToldApart(t *testing.T) {
-	tests := []struct {
-		name    string
-		ref     *v1alpha1.SecretKeyRef
-		secret  map[string][]byte // Secret "k" when not nil
-		plain   string
-		message string
-	}{
-		{"referenced Secret missing", &v1alpha1.SecretKeyRef{Name: "k", Key: "key"}, nil, "",
-			"spec.secrets.contrabassEncryptKeySecretRef: Secret {ns}/k does not exist"},
-		{"referenced key missing", &v1alpha1.SecretKeyRef{Name: "k", Key: "key"}, map[string][]byte{"other": []byte("x")}, "",
-			`spec.secrets.contrabassEncryptKeySecretRef: Secret {ns}/k has no key "key" (it has "other")`},
-		{"referenced key empty", &v1alpha1.SecretKeyRef{Name: "k", Key: "key"}, map[string][]byte{"key": []byte(" \n")}, "",
-			`spec.secrets.contrabassEncryptKeySecretRef: key "key" of Secret {ns}/k is empty`},
-		{"referenced key too short", &v1alpha1.SecretKeyRef{Name: "k", Key: "key"}, map[string][]byte{"key": []byte("short\n")}, "",
-			`spec.secrets.contrabassEncryptKeySecretRef: key "key" of Secret {ns}/k is 5 bytes long; the Contrabass encrypt key must be 16, 24 or 32 bytes`},
-		{"nothing anywhere", nil, nil, "",
-			"create Secret {ns}/contrabass-encrypt-key with key CONTRABASS_ENCRYPT_KEY (Secret {ns}/contrabass-encrypt-key does not exist)"},
-		{"plain key of wrong length", nil, nil, "seventeen-chars!!",
-			"spec.settings.contrabassEncryptKey is 17 bytes long"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
-			reg := prometheus.NewRegistry()
-			f.reconciler.Metrics = controller.NewMetrics(reg)
-			oc := f.config("keys")
-			oc.Spec.Settings.ContrabassEncryptKey = tt.plain
-			oc.Spec.Secrets.ContrabassEncryptKeySecretRef = tt.ref
-			f.create(oc)
-			if tt.secret != nil {
-				require.NoError(t, k8s.Create(context.Background(), &corev1Secret{ObjectMeta: metav1.ObjectMeta{Name: "k", Namespace: f.ns}, Data: tt.secret}))
-			}
-			f.reconcile(oc)
-			got := f.get(oc)
-			ready, _ := readyCondition(t, got)
-			assert.Equal(t, "ConfigError", ready.Reason)
-			assert.Contains(t, ready.Message, strings.ReplaceAll(tt.message, "{ns}", f.ns))
-			assert.Zero(t, f.env.Contrabass.Requests(), "refused before any request")
-			assert.NotContains(t, got.Status.LastError, "seventeen")
-			assert.Equal(t, 1.0, syncErrors(t, reg, "ConfigError"), "a CR stuck on its config is a failing CR for the alerts")
-		})
-	}
-}
-
-// A DOWN port on a node that was already sent is re-sent at once (the next
-// pass, a second later), not one fast interval after it was seen.
-func TestDownPortFirstResendIsDueAtDetection(t *testing.T) {
-	f := newFixture(t)
-	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
-	oc := f.create(f.config("goes-down"))
-	f.reconcile(oc)
-	f.clock.Step(10 * time.Minute)
-	f.reconcile(oc)
-	require.Len(t, f.env.Viola.Posts(), 1)
-
-	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "DOWN" })
-	res := f.reconcile(oc)
-	assert.Equal(t, time.Second, res.RequeueAfter, "the first re-send is due now")
-	f.clock.Step(time.Second)
-	res = f.reconcile(oc)
-	require.Len(t, f.env.Viola.Posts(), 2)
-	assert.Equal(t, []string{"worker-2"}, nodeNames(f.env.Viola.Posts()[1].Configs))
-	assert.Equal(t, 20*time.Second, res.RequeueAfter, "then every fast interval")
-	state := f.get(oc).Status.DownPortRetry
-	require.NotNil(t, state)
-	assert.Zero(t, state.FastAttempts, "the at-once send is not a fast retry")
-}
-
-// settings.passTimeout bounds the whole pass: a Keystone that never answers
-// cannot hold the worker for openstackTimeout times the retries.
-func TestPassTimeoutBoundsAHungDependency(t *testing.T) {
-	f := newFixture(t)
-	f.pointKeystoneAt(hostileKeystone(t, 0, "", true))
-	oc := f.config("hung")
-	oc.Spec.Settings.PassTimeout = "2s"
-	oc.Spec.Settings.OpenstackTimeout = "5m"
-	f.create(oc)
-	start := time.Now()
-	res := f.reconcile(oc)
-	elapsed := time.Since(start)
-	assert.Less(t, elapsed, 30*time.Second, "a pass of a hung dependency ends near passTimeout, not 5m per attempt")
-	ready, _ := readyCondition(t, f.get(oc))
-	assert.Equal(t, metav1.ConditionFalse, ready.Status)
-	assert.Contains(t, ready.Message, "passTimeout")
-	assert.Equal(t, 30*time.Second, res.RequeueAfter)
-}
-
-// syncErrors reads multinic_sync_errors_total{reason} from reg.
-func syncErrors(t *testing.T, reg *prometheus.Registry, reason string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	for _, family := range families {
-		if family.GetName() != "multinic_sync_errors_total" {
-			continue
-		}
-		for _, m := range family.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
