@@ -58,9 +58,12 @@ lint: ## golangci-lint (.golangci.yml), gofmt and go vet, on the module and the 
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@set -e; for m in $(LINT_MODULES); do echo "$(GO) -C $$m vet ./..."; $(GO) -C $$m vet ./...; done
-	@set -e; lint=$$(operator/hack/tool.sh golangci-lint); \
-	echo "golangci-lint run ./..."; "$$lint" run $(LINTFLAGS) ./...; \
-	for m in $(LINT_MODULES); do echo "golangci-lint run ./... in $$m"; (cd $$m && "$$lint" run --config "$(CURDIR)/.golangci.yml" $(LINTFLAGS) ./...); done
+	@set -e; lint=$$(operator/hack/tool.sh golangci-lint); status=0; \
+	echo "golangci-lint run ./..."; "$$lint" run $(LINTFLAGS) ./... || status=1; \
+	for m in $(LINT_MODULES); do \
+		echo "golangci-lint run ./... in $$m"; \
+		(cd $$m && "$$lint" run --config "$(CURDIR)/.golangci.yml" $(LINTFLAGS) ./...) || status=1; \
+	done; exit $$status
 
 .PHONY: tools
 tools: ## Build (once) the pinned tools from operator/hack/tools/NAME/go.mod: controller-gen, golangci-lint, helm, kustomize, setup-envtest.
