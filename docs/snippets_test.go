@@ -31,16 +31,16 @@ func TestGoSnippetsCompile(t *testing.T) {
 		text, err := os.ReadFile(file)
 		require.NoError(t, err)
 		rel, _ := filepath.Rel(root, file)
-		for _, block := range goBlock.FindAllSubmatch(text, -1) {
+		for _, at := range goBlock.FindAllSubmatchIndex(text, -1) {
 			found++
-			src := block[1]
-			line := 1 + bytes.Count(text[:bytes.Index(text, block[0])], []byte("\n"))
+			src := text[at[2]:at[3]]
+			line := 1 + bytes.Count(text[:at[0]], []byte("\n"))
 			name := rel + ":" + strconv.Itoa(line)
 			t.Run(name, func(t *testing.T) {
 				require.Regexp(t, `(?m)^package \w+$`, string(src), "a snippet is a whole file, so readers can paste it")
 				// Inside the module so its imports resolve to this checkout; an
 				// underscore directory is left out of ./... patterns.
-				dir, err := os.MkdirTemp(filepath.Join(root, "docs"), "_snippet")
+				dir, err := os.MkdirTemp(filepath.Join(root, "docs"), "_snippet") //nolint:usetesting // t.TempDir is outside the module
 				require.NoError(t, err)
 				t.Cleanup(func() { os.RemoveAll(dir) })
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "snippet.go"), src, 0o644))

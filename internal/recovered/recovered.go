@@ -30,10 +30,10 @@ func Call(fn func() error) (err error) {
 	return fn()
 }
 
-// Into, deferred, turns a panic of the calling function into *err. It must
-// be called directly by defer, as recover only works there.
+// Into turns a panic of the calling function into *err. It must be called
+// directly by defer, as recover only works there.
 func Into(err *error) {
-	if v := recover(); v != nil {
+	if v := recover(); v != nil { //nolint:revive // the defer rule cannot see that every caller defers Into
 		*err = &PanicError{Value: safetext.OneLine(fmt.Sprint(v), maxValueBytes), Stack: debug.Stack()}
 	}
 }

@@ -16,7 +16,7 @@ func TestCall(t *testing.T) {
 
 	err := Call(func() error {
 		var m map[string]int
-		m["x"]++ // a real runtime panic
+		m["x"]++ //nolint:staticcheck // SA5000 is the point: a real runtime panic
 		return nil
 	})
 	var panicked *PanicError

@@ -80,7 +80,7 @@ func pkgMakeDeployAndUndeploy(t *testing.T, c client.Client, kubeconfig string) 
 	}
 	ctx := t.Context()
 	root := pkgRepoRoot(t)
-	make := func(args ...string) string {
+	runMake := func(args ...string) string {
 		// -o manifests: regenerating files here would race with other test
 		// packages reading them; TestGeneratedFilesAreCurrent covers them.
 		runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -115,7 +115,7 @@ func pkgMakeDeployAndUndeploy(t *testing.T, c client.Client, kubeconfig string) 
 
 	before := snapshot()
 	const img = "registry.example.com/multinic-operator:v9.9.9"
-	make("deploy", "IMG="+img)
+	runMake("deploy", "IMG="+img)
 	after := snapshot()
 	var changed []string
 	for path, content := range before {
@@ -138,7 +138,7 @@ func pkgMakeDeployAndUndeploy(t *testing.T, c client.Client, kubeconfig string) 
 
 	// The namespace cannot finish deleting in envtest (no namespace
 	// controller), so undeploy does not wait for the deletions it issues.
-	out := make("undeploy", "UNDEPLOY_WAIT=false")
+	out := runMake("undeploy", "UNDEPLOY_WAIT=false")
 	assert.Contains(t, out, "removing finalizer multinic.example.com/inventory from multinic-samples/openstackconfig-sample")
 	require.Eventually(t, func() bool {
 		return apierrors.IsNotFound(c.Get(ctx, key, &v1alpha1.OpenstackConfig{}))

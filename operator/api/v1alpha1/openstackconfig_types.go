@@ -373,7 +373,3 @@ type OpenstackConfigList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []OpenstackConfig `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&OpenstackConfig{}, &OpenstackConfigList{})
-}

@@ -39,14 +39,13 @@ const shutdownTimeout = 25 * time.Second
 
 func main() {
 	ctx, stop := signalContext()
-	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return // the flag package printed the usage
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "viola-test-api:", err)
-		stop()
 		os.Exit(1)
 	}
 }

@@ -126,7 +126,10 @@ func TestRunServesUntilSIGTERM(t *testing.T) {
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	assert.NoError(t, <-done, "SIGTERM is a clean shutdown")
-	_, err = http.Get(endpoint + testapi.HealthzPath)
+	resp, err = http.Get(endpoint + testapi.HealthzPath)
+	if err == nil {
+		resp.Body.Close()
+	}
 	assert.Error(t, err, "the listener is closed after shutdown")
 }
 

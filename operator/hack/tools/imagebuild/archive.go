@@ -173,7 +173,7 @@ func writeArchive(path string, mtime time.Time, blobs []blob, top v1.Descriptor,
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			_ = os.Remove(tmp) // best effort: the error being returned is the one that matters
 		}
 	}()
 	hash := sha256.New()

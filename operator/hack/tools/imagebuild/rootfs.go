@@ -114,10 +114,11 @@ func writeRootFS(dir string) error {
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, filepath.FromSlash(e.name))
+		// The image's own files: world-readable as in any base image.
 		if e.dir {
-			err = os.MkdirAll(path, 0o755)
+			err = os.MkdirAll(path, 0o755) //nolint:gosec // G301: see above
 		} else {
-			err = os.WriteFile(path, e.data, 0o644)
+			err = os.WriteFile(path, e.data, 0o644) //nolint:gosec // G306: see above
 		}
 		if err != nil {
 			return err
