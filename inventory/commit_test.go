@@ -36,13 +36,13 @@ func holdCommit(t *testing.T, s *Store, providerID string) (release func()) {
 	}
 }
 
-// waitQueued waits until n changes of providerID wait for the commit in
-// progress.
-func waitQueued(t *testing.T, s *Store, providerID string, n int) {
+// waitQueued waits until n changes of provider "prov", the one these tests
+// write, wait for the commit in progress.
+func waitQueued(t *testing.T, s *Store, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		s.lanesMu.Lock()
-		l := s.lanes[providerID]
+		l := s.lanes["prov"]
 		s.lanesMu.Unlock()
 		if l == nil {
 			return false
@@ -81,7 +81,7 @@ func TestConcurrentWritersShareOneWrite(t *testing.T) {
 	for i := range 3 {
 		results = append(results, upsertAsync(s, "prov", fmt.Sprintf("worker-%d", i+1)))
 	}
-	waitQueued(t, s, "prov", 3)
+	waitQueued(t, s, 3)
 	release()
 	for i, r := range results {
 		got := <-r
@@ -129,7 +129,7 @@ func TestFailedSharedWriteFailsEveryWriter(t *testing.T) {
 
 	release := holdCommit(t, s, "prov")
 	a, b := upsertAsync(s, "prov", "worker-1"), upsertAsync(s, "prov", "worker-2")
-	waitQueued(t, s, "prov", 2)
+	waitQueued(t, s, 2)
 	dir := shardDirFor(path)
 	require.NoError(t, os.RemoveAll(dir)) // the volume went away
 	release()
@@ -162,9 +162,9 @@ func TestPanickingKeepFailsOnlyItsPrune(t *testing.T) {
 		_, err := s.Prune("prov", func(Record) bool { panic("keep func bug") })
 		pruned <- err
 	}()
-	waitQueued(t, s, "prov", 1)
+	waitQueued(t, s, 1)
 	other := upsertAsync(s, "prov", "worker-1")
-	waitQueued(t, s, "prov", 2)
+	waitQueued(t, s, 2)
 	release()
 	require.ErrorContains(t, <-pruned, "keep func bug")
 	got := <-other

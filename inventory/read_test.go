@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -46,9 +45,9 @@ func TestReadFileReadsWithoutWriting(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "missing.json")
 	_, err = inventory.ReadFile(missing)
-	assert.True(t, errors.Is(err, os.ErrNotExist))
+	assert.ErrorIs(t, err, os.ErrNotExist)
 	_, statErr := os.Stat(missing)
-	assert.True(t, errors.Is(statErr, os.ErrNotExist), "nothing was created")
+	assert.ErrorIs(t, statErr, os.ErrNotExist, "nothing was created")
 
 	corrupt := filepath.Join(t.TempDir(), "corrupt.json")
 	require.NoError(t, os.WriteFile(corrupt, []byte("{not json"), 0o600))

@@ -209,7 +209,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // create makes a new inventory: the shard directory, then the marker.
 func (s *Store) create() error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 		return fmt.Errorf("create inventory directory: %w", err)
 	}
 	if err := makeShardDir(s.shardDir); err != nil {

@@ -3,7 +3,6 @@ package inventory
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -111,7 +110,7 @@ func TestOpenWithEmptyPathKeepsRecordsInMemoryOnly(t *testing.T) {
 	s, err := Open("", WithClock(clk.Now))
 	require.NoError(t, err)
 
-	assert.Equal(t, "", s.Path())
+	assert.Empty(t, s.Path())
 	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
 	changed, err := s.Upsert("prov", cfg, node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
 	require.NoError(t, err)
@@ -385,7 +384,7 @@ func TestNilStoreIsADisabledInventory(t *testing.T) {
 	_, ok := s.Get("prov", "worker-1")
 	assert.False(t, ok)
 	assert.Equal(t, []Record{}, s.List(Filter{}))
-	assert.Equal(t, "", s.Path())
+	assert.Empty(t, s.Path())
 }
 
 func TestOpenReadsFileOfFirstOperator(t *testing.T) {
@@ -450,7 +449,7 @@ func TestOpenRejectsFileFromNewerOperator(t *testing.T) {
 	_, err := Open(path)
 
 	require.Error(t, err)
-	assert.False(t, errors.Is(err, ErrCorrupt))
+	assert.NotErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), "version 3")
 	assert.Contains(t, err.Error(), "newer operator")
 }
@@ -592,7 +591,7 @@ func TestQuarantineCorruptMovesTheFileAsideAndStartsEmpty(t *testing.T) {
 	assert.Equal(t, []string{want}, s.Quarantined())
 	kept, err := os.ReadFile(want)
 	require.NoError(t, err)
-	assert.Equal(t, corrupt, string(kept), "the bad file must be kept byte for byte")
+	assert.Equal(t, corrupt, string(kept), "the bad file must be kept byte for byte") //nolint:testifylint // not JSON, and byte for byte is the point
 	assert.Empty(t, s.List(Filter{}))
 	fresh, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -648,7 +647,7 @@ func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
 		_, err := Open(path, QuarantineCorrupt())
 
 		require.ErrorContains(t, err, path)
-		assert.False(t, errors.Is(err, ErrCorrupt))
+		assert.NotErrorIs(t, err, ErrCorrupt)
 		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
 		assert.True(t, stat(t, path).IsDir())
 	})

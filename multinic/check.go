@@ -23,10 +23,11 @@ import (
 // CheckStatus is the outcome of one step of Check.
 type CheckStatus string
 
+// The outcomes of a step: it passed, it failed, or it could not run.
 const (
 	CheckPassed CheckStatus = "passed"
 	CheckFailed CheckStatus = "failed"
-	// CheckSkipped: the step needs a setting the config step found
+	// CheckSkipped means the step needs a setting the config step found
 	// unusable, or what an earlier, failed step would have found.
 	CheckSkipped CheckStatus = "skipped"
 )

@@ -213,7 +213,9 @@ func TestCheckFailures(t *testing.T) {
 			for _, st := range steps {
 				if st.Status == multinic.CheckFailed && first == "" {
 					first = st.Name
-					assert.Same(t, st.Err, err.(*multinic.Error), "the result is the first failed step's error")
+					var got *multinic.Error
+					require.ErrorAs(t, err, &got)
+					assert.Same(t, st.Err, got, "the result is the first failed step's error")
 				}
 			}
 			assert.Equal(t, tt.failed, first)
@@ -290,7 +292,9 @@ func TestCheckGoesOnPastABadSetting(t *testing.T) {
 			require.Error(t, err)
 			config := stepNamed(t, steps, "config")
 			assert.Equal(t, multinic.CheckFailed, config.Status)
-			assert.Same(t, config.Err, err.(*multinic.Error), "the config step is the first failure")
+			var got *multinic.Error
+			require.ErrorAs(t, err, &got)
+			assert.Same(t, config.Err, got, "the config step is the first failure")
 			assert.Equal(t, tt.setting, config.Err.Setting)
 			for name, lacks := range tt.skipped {
 				st := stepNamed(t, steps, name)

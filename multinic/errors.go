@@ -17,6 +17,8 @@ import (
 // the OpenstackConfig status, so callers map errors without matching strings.
 type Reason string
 
+// Reasons without a comment of their own name the dependency that failed,
+// or what is wrong with the target subnet.
 const (
 	ReasonConfig          Reason = "ConfigError"
 	ReasonContrabass      Reason = "ContrabassError"

@@ -29,7 +29,7 @@ func twoTargets() map[string]*target {
 }
 
 func TestSelectPorts(t *testing.T) {
-	any := newStatusFilter([]string{"*"})
+	anyStatus := newStatusFilter([]string{"*"})
 	activeDown := newStatusFilter([]string{"active", " Down "})
 	tests := []struct {
 		name    string
@@ -46,7 +46,7 @@ func TestSelectPorts(t *testing.T) {
 		{
 			name:    "star allows any status",
 			ports:   []openstack.Port{port("p3", "fa:16:3e:00:00:03", "BUILD", ip("sub-a", "10.0.0.3"))},
-			allowed: any,
+			allowed: anyStatus,
 			want:    []string{"p3@10.0.0.3"},
 		},
 		{

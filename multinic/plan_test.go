@@ -82,11 +82,11 @@ func TestDryRunSendsAndWritesNothingButBuildsTheSameNodes(t *testing.T) {
 	assert.Equal(t, "ACTIVE", plan.PortStatuses["port-a-1"])
 
 	cfg.DryRun = false
-	real, err := multinic.Sync(ctx, cfg)
+	pass, err := multinic.Sync(ctx, cfg)
 	require.NoError(t, err)
-	assert.Equal(t, real.Nodes, plan.Nodes, "the plan shows exactly what the pass then sends")
-	assert.Equal(t, real.Sent, dueOf(plan.Diff))
-	assert.Equal(t, real.Diff, plan.Diff)
+	assert.Equal(t, pass.Nodes, plan.Nodes, "the plan shows exactly what the pass then sends")
+	assert.Equal(t, pass.Sent, dueOf(plan.Diff))
+	assert.Equal(t, pass.Diff, plan.Diff)
 }
 
 // TestPlanPredictsThePass changes the cloud after a pass and checks that a
@@ -138,10 +138,10 @@ func TestPlanPredictsThePass(t *testing.T) {
 	assert.Len(t, env.Viola.Posts(), 1, "only the first, real pass posted")
 
 	cfg.DryRun = false
-	real, err := multinic.Sync(ctx, cfg)
+	pass, err := multinic.Sync(ctx, cfg)
 	require.NoError(t, err)
-	assert.Equal(t, dueOf(plan.Diff), real.Sent)
-	assert.Equal(t, plan.Nodes, real.Nodes)
+	assert.Equal(t, dueOf(plan.Diff), pass.Sent)
+	assert.Equal(t, plan.Nodes, pass.Nodes)
 }
 
 // synced is the sample after one real pass recorded in a fresh inventory.

@@ -52,16 +52,16 @@ type Result struct {
 type Change string
 
 const (
-	// ChangeNew: the inventory has no record of this node name.
+	// ChangeNew means the inventory has no record of this node name.
 	ChangeNew Change = "new"
-	// ChangeChanged: the record differs; NodeDiff.Fields says where.
+	// ChangeChanged means the record differs; NodeDiff.Fields says where.
 	ChangeChanged Change = "changed"
-	// ChangeUnchanged: the record is identical.
+	// ChangeUnchanged means the record is identical.
 	ChangeUnchanged Change = "unchanged"
-	// ChangeRemoved: a record whose VM is no longer in VMIDs, or whose VM
+	// ChangeRemoved marks a record whose VM is no longer in VMIDs, or whose VM
 	// now has another node name. A pass that succeeds removes it.
 	ChangeRemoved Change = "removed"
-	// ChangeKept: a record of a VM in VMIDs that produced no node config in
+	// ChangeKept marks a record of a VM in VMIDs that produced no node config in
 	// this pass (skipped, say), or of a VM in HeldByOthers; it is left as
 	// it is.
 	ChangeKept Change = "kept"

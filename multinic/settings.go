@@ -47,24 +47,24 @@ func (n Names) Of(s Setting) string {
 type Kind string
 
 const (
-	// KindMissing: Setting is empty, or names something that is not there
+	// KindMissing means Setting is empty, or names something that is not there
 	// (a catalog without the endpoint, a Secret without the key).
 	KindMissing Kind = "Missing"
-	// KindInvalid: Setting has a value that cannot be used.
+	// KindInvalid means Setting has a value that cannot be used.
 	KindInvalid Kind = "Invalid"
-	// KindUnreachable: no connection to the dependency (DNS, refused,
+	// KindUnreachable means no connection to the dependency (DNS, refused,
 	// unroutable); Setting holds its URL, when a setting does.
 	KindUnreachable Kind = "Unreachable"
-	// KindUntrusted: the dependency's TLS certificate is not trusted;
+	// KindUntrusted means the dependency's TLS certificate is not trusted;
 	// Setting is the one that skips verification.
 	KindUntrusted Kind = "Untrusted"
-	// KindDeadline: the pass ran out of time (Setting is SettingPassTimeout)
+	// KindDeadline means the pass ran out of time (Setting is SettingPassTimeout)
 	// in the step its Reason names.
 	KindDeadline Kind = "Deadline"
-	// KindUnusableMTU: a target subnet's network has no MTU the node agent
+	// KindUnusableMTU means a target subnet's network has no MTU the node agent
 	// accepts, so its ports give no interfaces.
 	KindUnusableMTU Kind = "UnusableMTU"
-	// KindLeftOut: a VM, port or node config a pass would leave out (Check
+	// KindLeftOut means a VM, port or node config a pass would leave out (Check
 	// fails for them; Sync reports them in its Result).
 	KindLeftOut Kind = "LeftOut"
 )

@@ -22,7 +22,8 @@ func newEnv(t *testing.T) (*multinictest.Env, multinictest.Sample) {
 	t.Helper()
 	env := multinictest.NewEnv()
 	t.Cleanup(env.Close)
-	return env, env.AddSample()
+	sample := env.AddSample()
+	return env, sample
 }
 
 func openInventory(t *testing.T) *inventory.Store {

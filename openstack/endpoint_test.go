@@ -59,7 +59,7 @@ func TestServiceClientOverrideAndErrors(t *testing.T) {
 
 	_, err = s.serviceClient(empty, "network", "", "v2.0/")
 	var endpointErr *EndpointError
-	require.True(t, errors.As(err, &endpointErr))
+	require.ErrorAs(t, err, &endpointErr)
 	assert.Equal(t, "network", endpointErr.ServiceType)
 	assert.Contains(t, err.Error(), `region "r9"`)
 	assert.Contains(t, err.Error(), "override")
@@ -75,7 +75,7 @@ func TestIdentityV3URL(t *testing.T) {
 		"https://keystone:15000/v3":     "https://keystone:15000/v3/",
 		"https://keystone:15000/v3/":    "https://keystone:15000/v3/",
 		"http://host/identity/v3?x=1":   "http://host/identity/v3/",
-		" https://keystone:15000/v3/  ": "https://keystone:15000/v3/",
+		" https://keystone:15000/v3/  ": "https://keystone:15000/v3/", //nolint:gocritic // mapKey: the whitespace is the case under test
 	} {
 		got, err := identityV3URL(in)
 		require.NoError(t, err, in)

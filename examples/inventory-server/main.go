@@ -34,11 +34,12 @@ func main() {
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ready := func(a net.Addr) {
 		log.Printf("serving the inventory at http://%s%s%s (own index at http://%s/)", a, prefix, inventory.NodeConfigsPath, a)
 	}
-	if err := run(ctx, *addr, *path, ready); err != nil {
+	err := run(ctx, *addr, *path, ready)
+	stop()
+	if err != nil {
 		log.Fatal(err)
 	}
 }

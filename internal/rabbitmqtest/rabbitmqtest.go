@@ -383,10 +383,10 @@ func (b *Broker) AddAccount(vhost string, perms Permissions) (Account, error) {
 // passwordHash is RabbitMQ's rabbit_password_hashing_sha256: base64 of a
 // 4-byte salt followed by SHA-256(salt || password).
 func passwordHash(password string) string {
-	salt := make([]byte, 4)
-	_, _ = rand.Read(salt)
-	sum := sha256.Sum256(append(append([]byte{}, salt...), password...))
-	return base64.StdEncoding.EncodeToString(append(salt, sum[:]...))
+	var salt [4]byte
+	_, _ = rand.Read(salt[:])
+	sum := sha256.Sum256(append(salt[:], password...))
+	return base64.StdEncoding.EncodeToString(append(salt[:], sum[:]...))
 }
 
 var (

@@ -67,7 +67,8 @@ func TestStopAndRestartKeepDurableState(t *testing.T) {
 
 	require.NoError(t, b.Stop())
 	select {
-	case <-closed:
+	case reason := <-closed:
+		assert.Error(t, reason, "the broker closed the connection, not the client")
 	case <-time.After(time.Minute):
 		t.Fatal("the client was not disconnected by the stop")
 	}

@@ -18,7 +18,7 @@ func TestMaskBeforeCut(t *testing.T) {
 
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "DB down", safetext.OneLine("  DB\r\n down ", 200))
-	assert.Equal(t, "", safetext.OneLine("\n\t", 200))
+	assert.Empty(t, safetext.OneLine("\n\t", 200))
 	assert.Equal(t, "abc…", safetext.OneLine("abcdef", 3))
 	assert.Equal(t, "日…", safetext.OneLine("日本語", 4), "a three-byte rune is not split")
 	assert.Equal(t, "…", safetext.OneLine("abc", 0))

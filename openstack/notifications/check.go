@@ -87,11 +87,11 @@ func Check(ctx context.Context, cfg Config) (CheckResult, error) {
 		}
 	}
 
-	if q, err := queueStatus(conn, cfg.Queue); err != nil {
+	q, err := queueStatus(conn, cfg.Queue)
+	if err != nil {
 		return fail(err, "declaring queue "+cfg.Queue+" passively")
-	} else {
-		res.Queue = q
 	}
+	res.Queue = q
 
 	ch, err := conn.Channel()
 	if err != nil {

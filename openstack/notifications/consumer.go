@@ -183,7 +183,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		// Full jitter on the upper half: consumers of many providers that
 		// lost the same broker do not come back in step.
-		wait = wait/2 + rand.N(wait/2+1)
+		wait = wait/2 + rand.N(wait/2+1) //nolint:gosec // G404: jitter needs no unpredictability
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

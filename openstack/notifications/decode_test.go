@@ -3,7 +3,6 @@ package notifications
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,7 +191,7 @@ func TestDecodeDrops(t *testing.T) {
 			ev, err := Decode([]byte(tc.body))
 			assert.Nil(t, ev)
 			var de *DecodeError
-			require.True(t, errors.As(err, &de), "got %v", err)
+			require.ErrorAs(t, err, &de)
 			assert.Equal(t, tc.reason, de.Reason, err.Error())
 			assert.Contains(t, err.Error(), tc.detail)
 			assert.LessOrEqual(t, len(err.Error()), 3*maxDetail+80, "errors stay one short line")

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +123,5 @@ func TestOsloMessagingNotifier(t *testing.T) {
 	var env map[string]any
 	require.NoError(t, json.Unmarshal(msg.Body, &env))
 	assert.Equal(t, "2.0", env["oslo.version"])
-	assert.True(t, strings.Contains(env["oslo.message"].(string), `"_unique_id"`), "%v", env)
+	assert.Contains(t, env["oslo.message"], `"_unique_id"`, "%v", env)
 }

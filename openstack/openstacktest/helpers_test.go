@@ -3,7 +3,6 @@ package openstacktest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -90,7 +89,7 @@ func passwordBody(user, domain, password, scope string) string {
 func responseBody(t testing.TB, err error) string {
 	t.Helper()
 	var e gophercloud.ErrUnexpectedResponseCode
-	require.True(t, errors.As(err, &e), "not a response-code error: %v", err)
+	require.ErrorAs(t, err, &e, "not a response-code error")
 	return string(e.Body)
 }
 

@@ -453,7 +453,7 @@ func parseFixedIPFilter(raw []string) (func(*portDoc) bool, error) {
 	for _, f := range raw {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || (k != "subnet_id" && k != "ip_address" && k != "ip_address_substr") {
-			return nil, fmt.Errorf("Invalid input for fixed_ips. Reason: '%s' is not a valid fixed_ips filter.", f) //nolint:staticcheck // Neutron's wording
+			return nil, fmt.Errorf("Invalid input for fixed_ips. Reason: '%s' is not a valid fixed_ips filter.", f) //nolint:staticcheck,revive // Neutron's wording
 		}
 		want[k] = append(want[k], v)
 	}
@@ -480,7 +480,7 @@ func neutronLimit(raw string) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("Bad limit request: Limit must be an integer 0 or greater and not '%s'.", raw) //nolint:staticcheck // Neutron's wording
+		return 0, fmt.Errorf("Bad limit request: Limit must be an integer 0 or greater and not '%s'.", raw) //nolint:staticcheck,revive // Neutron's wording
 	}
 	return n, nil
 }
@@ -506,7 +506,7 @@ func renderPort(p *portRecord) portDoc {
 	ips := make([]fixedIPDoc, len(p.FixedIPs))
 	dns := make([]dnsAssignedDoc, len(p.FixedIPs))
 	for i, ip := range p.FixedIPs {
-		ips[i] = fixedIPDoc{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress}
+		ips[i] = fixedIPDoc(ip)
 		host := "host-" + dnsHostReplacer.Replace(ip.IPAddress)
 		dns[i] = dnsAssignedDoc{Hostname: host, IPAddress: ip.IPAddress, FQDN: host + ".openstacklocal."}
 	}

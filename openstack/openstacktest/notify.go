@@ -428,13 +428,14 @@ func (s *Server) novaInstanceLocked(vm *VM, legacyType, versionedType, oldName s
 		"availability_zone": "nova", "ip_addresses": versionedIPs, "locked": false, "power_state": "running",
 	}
 	name := "InstanceActionPayload"
-	if versionedType == "instance.update" {
+	switch versionedType {
+	case "instance.update":
 		name = "InstanceUpdatePayload"
 		data["old_display_name"] = nil
 		if oldName != "" {
 			data["old_display_name"] = oldName
 		}
-	} else if versionedType == "instance.create.end" {
+	case "instance.create.end":
 		name = "InstanceCreatePayload"
 	}
 	if versionedIPs == nil {

@@ -63,7 +63,7 @@ func TestNotifierAnnouncesEveryChange(t *testing.T) {
 			tc.cfg.URL = account.URL()
 			n, err := s.PublishNotifications(tc.cfg)
 			require.NoError(t, err)
-			defer n.Close()
+			defer func() { assert.NoError(t, n.Close(), "what was queued is published") }()
 
 			var mu sync.Mutex
 			var got []notifications.Event

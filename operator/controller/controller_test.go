@@ -64,7 +64,7 @@ func TestCreateSyncsThenReportsNoChange(t *testing.T) {
 	ready, _ = readyCondition(t, got)
 	assert.Equal(t, v1alpha1.ReasonNoChange, ready.Reason)
 	// worker-2 has a DOWN port and is re-sent on the fast schedule; the rest is unchanged.
-	assert.Equal(t, 2, len(f.env.Viola.Posts()))
+	assert.Len(t, f.env.Viola.Posts(), 2)
 	assert.Equal(t, []string{"worker-2"}, nodeNames(f.env.Viola.Posts()[1].Configs))
 	assert.True(t, got.Status.LastChangeAt.Time.Equal(t0.Add(20*time.Second)), "a re-send opens the fast window too")
 	assert.Empty(t, f.drainEvents(), "no event for a re-send")
@@ -99,7 +99,7 @@ func nodeNames(configs []viola.NodeConfig) []string {
 func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 	tests := []struct {
 		name    string
-		break_  func(f *fixture, oc *v1alpha1.OpenstackConfig)
+		breakIt func(f *fixture, oc *v1alpha1.OpenstackConfig)
 		mend    func(f *fixture, oc *v1alpha1.OpenstackConfig)
 		reason  string
 		message string
@@ -158,7 +158,7 @@ func TestFailureReasonsShowInStatusAndRecover(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			oc := f.config("broken")
-			tt.break_(f, oc)
+			tt.breakIt(f, oc)
 			f.create(oc)
 			res := f.reconcile(oc)
 			got := f.get(oc)

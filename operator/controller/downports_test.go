@@ -37,8 +37,8 @@ func TestDownPortFirstResendIsDueAtDetection(t *testing.T) {
 func TestDownPortResendsFastThenSlow(t *testing.T) {
 	f := newFixture(t)
 	oc := f.config("down")
-	max := int32(2)
-	oc.Spec.Settings.DownPortFastRetryMax = &max
+	fastRetries := int32(2)
+	oc.Spec.Settings.DownPortFastRetryMax = &fastRetries
 	f.create(oc)
 	resends := func() int {
 		n := 0
@@ -58,7 +58,7 @@ func TestDownPortResendsFastThenSlow(t *testing.T) {
 
 	for i := 1; i <= 2; i++ {
 		f.clock.Step(20 * time.Second)
-		res = f.reconcile(oc)
+		f.reconcile(oc)
 		assert.Equal(t, i, resends(), "fast re-send %d", i)
 		assert.Equal(t, int32(i), f.get(oc).Status.DownPortRetry.FastAttempts)
 	}

@@ -10,7 +10,7 @@ import (
 
 // SyncConfig exposes syncConfig to the external tests, with the resolved
 // polling as fast, slow, error, fast window and resync intervals.
-func SyncConfig(r *Reconciler, ctx context.Context, oc *v1alpha1.OpenstackConfig) (multinic.Config, [5]time.Duration, error) {
+func SyncConfig(ctx context.Context, r *Reconciler, oc *v1alpha1.OpenstackConfig) (multinic.Config, [5]time.Duration, error) {
 	cfg, p, err := r.syncConfig(ctx, oc)
 	return cfg, [5]time.Duration{p.Fast, p.Slow, p.Error, p.FastWindow, p.Resync}, err
 }

@@ -73,7 +73,7 @@ func FuzzSyncConfig(f *testing.F) {
 		}
 		r := &controller.Reconciler{APIReader: secretReader{value: secretValue}, Clock: clock.RealClock{}}
 		r.Defaults.Viola.Endpoint = "http://viola.local"
-		cfg, poll, err := controller.SyncConfig(r, context.Background(), &oc)
+		cfg, poll, err := controller.SyncConfig(context.Background(), r, &oc)
 		for i, d := range poll[:4] {
 			if d < time.Second || d > 24*time.Hour {
 				t.Fatalf("poll interval %d = %s is outside 1s-24h", i, d)

@@ -179,13 +179,12 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 	require.NotEmpty(t, accepted)
 
 	good := f.create(f.config("good"))
-	readyOf := func(name string) *metav1.Condition { return f.condition(name, v1alpha1.ConditionReady) }
 	require.Eventually(t, func() bool {
-		c := readyOf(good.Name)
+		c := f.ready(good.Name)
 		return c != nil && c.Status == "True"
 	}, 60*time.Second, 100*time.Millisecond, "a good CR syncs next to the bad ones")
 	for _, c := range accepted {
-		require.Eventually(t, func() bool { return readyOf(c.name) != nil }, 60*time.Second, 100*time.Millisecond, "%s (%s) gets a condition", c.name, c.field)
+		require.Eventually(t, func() bool { return f.ready(c.name) != nil }, 60*time.Second, 100*time.Millisecond, "%s (%s) gets a condition", c.name, c.field)
 	}
 
 	// No hot loop: over a window, the dependencies see a handful of passes,
@@ -201,7 +200,7 @@ func TestBadConfigsAreRefusedOrHandled(t *testing.T) {
 	}
 
 	for _, c := range accepted {
-		cond := readyOf(c.name)
+		cond := f.ready(c.name)
 		require.NotNil(t, cond)
 		if c.reason != "" {
 			assert.True(t, strings.HasPrefix(cond.Reason, c.reason), "%s (%s): want %s, got %s: %s", c.name, c.field, c.reason, cond.Reason, cond.Message)
@@ -289,12 +288,12 @@ func TestStoredBadDurationDoesNotStallOtherConfigs(t *testing.T) {
 
 	good := f.create(f.config("good-neighbour"))
 	require.Eventually(t, func() bool {
-		c := f.condition(good.Name, v1alpha1.ConditionReady)
+		c := f.ready(good.Name)
 		return c != nil && c.Status == "True"
 	}, 30*time.Second, 50*time.Millisecond, "a good CR syncs next to the bad one")
-	require.Eventually(t, func() bool { return f.condition(bad.Name, v1alpha1.ConditionReady) != nil }, 30*time.Second, 50*time.Millisecond)
-	cond := f.condition(bad.Name, v1alpha1.ConditionReady)
+	require.Eventually(t, func() bool { return f.ready(bad.Name) != nil }, 30*time.Second, 50*time.Millisecond)
+	cond := f.ready(bad.Name)
 	assert.Equal(t, "ConfigError", cond.Reason)
 	assert.Contains(t, cond.Message, `spec.settings.pollFastInterval "9999999999h" is not a Go duration`)
-	assert.False(t, strings.Contains(cond.Message, "\n"))
+	assert.NotContains(t, cond.Message, "\n")
 }

@@ -66,7 +66,7 @@ func TestVerboseLoggingNeverPrintsCRsOrSecrets(t *testing.T) {
 			f.create(oc)
 			f.secret("contrabass-encrypt-key", "CONTRABASS_ENCRYPT_KEY", multinictest.EncryptKey) // read through the API reader
 			require.Eventually(t, func() bool {
-				c := f.condition(oc.Name, v1alpha1.ConditionReady)
+				c := f.ready(oc.Name)
 				return c != nil && c.Status == "True"
 			}, 30*time.Second, 50*time.Millisecond)
 			logs := out.String()

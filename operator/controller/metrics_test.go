@@ -25,8 +25,8 @@ import (
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.ObserveAttempt("viola", &http.Response{StatusCode: 202}, nil)
-	m.ObserveAttempt("viola", &http.Response{StatusCode: 503}, nil)
+	m.ObserveAttempt("viola", &http.Response{StatusCode: http.StatusAccepted}, nil)
+	m.ObserveAttempt("viola", &http.Response{StatusCode: http.StatusServiceUnavailable}, nil)
 	m.ObserveAttempt("openstack", nil, errors.New("refused"))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.requests.WithLabelValues("viola", "2xx")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.requests.WithLabelValues("viola", "5xx")))

@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
@@ -18,8 +17,6 @@ var (
 	t0   = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	poll = polling{Fast: 20 * time.Second, Slow: 2 * time.Minute, Error: 30 * time.Second, FastWindow: 3 * time.Minute, Resync: 30 * time.Minute, DownPortFastRetryMax: 2}
 )
-
-func at(d time.Duration) *metav1.Time { return ptrTime(t0.Add(d)) }
 
 func downResult(ports ...multinic.DownPort) multinic.Result { return multinic.Result{DownPorts: ports} }
 
@@ -41,13 +38,13 @@ func TestRequeueAfter(t *testing.T) {
 		now    time.Duration
 		want   time.Duration
 	}{
-		{"error uses the error interval", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, true, 0, 30 * time.Second},
-		{"just after a send polls fast", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, false, time.Minute, 20 * time.Second},
-		{"after the fast window polls slow", v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, false, 3 * time.Minute, 2 * time.Minute},
+		{"error uses the error interval", v1alpha1.OpenstackConfigStatus{LastChangeAt: ptrTime(t0)}, true, 0, 30 * time.Second},
+		{"just after a send polls fast", v1alpha1.OpenstackConfigStatus{LastChangeAt: ptrTime(t0)}, false, time.Minute, 20 * time.Second},
+		{"after the fast window polls slow", v1alpha1.OpenstackConfigStatus{LastChangeAt: ptrTime(t0)}, false, 3 * time.Minute, 2 * time.Minute},
 		{"never sent polls slow", v1alpha1.OpenstackConfigStatus{}, false, 0, 2 * time.Minute},
-		{"a due DOWN-port resend comes first", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), Nodes: []string{"n"}}}, false, 5 * time.Second, 15 * time.Second},
-		{"after the fast attempts DOWN ports wait slow", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), FastAttempts: 2, Nodes: []string{"n"}}}, false, 0, 2 * time.Minute},
-		{"an overdue resend is not scheduled in the past", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: at(0), Nodes: []string{"n"}}}, false, time.Hour, time.Second},
+		{"a due DOWN-port resend comes first", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: ptrTime(t0), Nodes: []string{"n"}}}, false, 5 * time.Second, 15 * time.Second},
+		{"after the fast attempts DOWN ports wait slow", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: ptrTime(t0), FastAttempts: 2, Nodes: []string{"n"}}}, false, 0, 2 * time.Minute},
+		{"an overdue resend is not scheduled in the past", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{LastAttempt: ptrTime(t0), Nodes: []string{"n"}}}, false, time.Hour, time.Second},
 		{"a DOWN port never sent is due at once", v1alpha1.OpenstackConfigStatus{DownPortRetry: &v1alpha1.DownPortRetry{Nodes: []string{"n"}}}, false, 0, time.Second},
 	}
 	for _, tt := range tests {
@@ -63,11 +60,9 @@ func TestClampedPollingNeverHotLoops(t *testing.T) {
 	clamped, bad := crconfig.PollingOf(v1alpha1.Settings{PollFastInterval: "1ns", PollSlowInterval: "0s", PollErrorInterval: "0s", PollFastWindow: "1ns"})
 	require.Empty(t, bad)
 	for _, failed := range []bool{false, true} {
-		assert.Equal(t, time.Second, polling(clamped).requeueAfter(&v1alpha1.OpenstackConfigStatus{LastChangeAt: at(0)}, failed, t0), "failed=%v", failed)
+		assert.Equal(t, time.Second, polling(clamped).requeueAfter(&v1alpha1.OpenstackConfigStatus{LastChangeAt: ptrTime(t0)}, failed, t0), "failed=%v", failed)
 	}
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // TestDownPortResendCycle walks a port that stays DOWN through the first
 // send at detection, fast re-sends, then slow ones, then a change of the
@@ -150,8 +145,8 @@ func TestDownPortsHashIgnoresOrder(t *testing.T) {
 
 func TestResyncDue(t *testing.T) {
 	assert.True(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{}, t0), "never resynced")
-	assert.False(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: at(0)}, t0.Add(29*time.Minute)))
-	assert.True(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: at(0)}, t0.Add(30*time.Minute)))
+	assert.False(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: ptrTime(t0)}, t0.Add(29*time.Minute)))
+	assert.True(t, poll.resyncDue(&v1alpha1.OpenstackConfigStatus{LastResyncAt: ptrTime(t0)}, t0.Add(30*time.Minute)))
 	off := poll
 	off.Resync = 0
 	assert.False(t, off.resyncDue(&v1alpha1.OpenstackConfigStatus{}, t0), "zero disables resync")

@@ -23,7 +23,7 @@ func TestSecretWatchTriggersReconcile(t *testing.T) {
 	oc.Spec.Settings.ContrabassEncryptKey = ""
 	f.create(oc)
 	readyReason := func() string {
-		if c := f.condition(oc.Name, v1alpha1.ConditionReady); c != nil {
+		if c := f.ready(oc.Name); c != nil {
 			return c.Reason
 		}
 		return ""

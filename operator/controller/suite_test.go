@@ -203,14 +203,14 @@ func (f *fixture) runManager(logger logr.Logger) <-chan struct{} {
 	return stopped
 }
 
-// condition reads a condition of the named CR from the API server; nil
+// ready reads the Ready condition of the named CR from the API server; nil
 // until the operator wrote it.
-func (f *fixture) condition(name, conditionType string) *metav1.Condition {
+func (f *fixture) ready(name string) *metav1.Condition {
 	var got v1alpha1.OpenstackConfig
 	if k8s.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, &got) != nil {
 		return nil
 	}
-	return meta.FindStatusCondition(got.Status.Conditions, conditionType)
+	return meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
 }
 
 func (f *fixture) reconcile(oc *v1alpha1.OpenstackConfig) reconcile.Result {

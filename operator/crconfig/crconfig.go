@@ -84,9 +84,7 @@ func Join(errs ...error) error {
 			e = &multinic.Error{Reason: multinic.ReasonConfig, Err: err}
 		}
 		all = append(all, e)
-		for _, more := range e.Also {
-			all = append(all, more)
-		}
+		all = append(all, e.Also...)
 	}
 	if len(all) == 0 {
 		return nil

@@ -675,7 +675,7 @@ func TestChartValuesSchemaRejectsBadValues(t *testing.T) {
 		{"certificate Secret not a name", []string{"--set", "metrics.certSecret=Metrics_TLS"}, "/metrics/certSecret"},
 		{"Service annotation not a string", []string{"--set", "metrics.service.annotations.weight=1"}, "/metrics/service/annotations/weight"},
 		{"claim annotation not a string", []string{"--set", "persistence.annotations.keep=true"}, "/persistence/annotations/keep"},
-		{"bearer token Secret misspelt", []string{"--set", "serviceMonitor.bearerTokenSecret.nmae=token"}, "nmae"},
+		{"bearer token Secret misspelt", []string{"--set", "serviceMonitor.bearerTokenSecret.nmae=token"}, "nmae"}, //nolint:misspell // the typo is the case under test
 		{"negative revision history", []string{"--set", "revisionHistoryLimit=-1"}, "/revisionHistoryLimit"},
 		{"probe period of zero", []string{"--set", "livenessProbe.periodSeconds=0"}, "/livenessProbe/periodSeconds"},
 		{"probe target is the chart's", []string{"--set", "readinessProbe.httpGet.path=/"}, "httpGet"},

@@ -34,11 +34,11 @@ func TestNoImportClimbs(t *testing.T) {
 			Imports, TestImports, XTestImports []string
 			Error                              *struct{ Err string }
 		}
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+		err := dec.Decode(&p)
+		if errors.Is(err, io.EOF) {
 			break
-		} else {
-			require.NoError(t, err)
 		}
+		require.NoError(t, err)
 		require.Nil(t, p.Error, "go list %s", p.ImportPath)
 		from := folderOf(p.ImportPath)
 		for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {

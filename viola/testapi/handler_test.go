@@ -278,6 +278,6 @@ func exists(t *testing.T, c *testCluster, name string) bool {
 	if err == nil {
 		return true
 	}
-	require.True(t, client.IgnoreNotFound(err) == nil, "%s: get %s: %v", c.name, name, err)
+	require.NoError(t, client.IgnoreNotFound(err), "%s: get %s", c.name, name)
 	return false
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -100,7 +99,7 @@ func TestSecureMetricsOnAPIServer(t *testing.T) {
 	t.Run("self-signed", func(t *testing.T) {
 		addr := startMetrics(t, asOperator, metricsFlags{secure: true, certName: "tls.crt", certKey: "tls.key"})
 		scraper := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the certificate is self-signed by design
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // the certificate is self-signed by design
 			ForceAttemptHTTP2: true,
 		}}
 		url := "https://" + addr + "/metrics"
@@ -281,7 +280,7 @@ func writePEM(t *testing.T, path, blockType string, der []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
 	require.NoError(t, os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600))
-	require.NoError(t, os.Rename(tmp, path), fmt.Sprintf("replace %s", path))
+	require.NoError(t, os.Rename(tmp, path), "replace %s", path)
 }
 
 func ptrTo[T any](v T) *T { return &v }

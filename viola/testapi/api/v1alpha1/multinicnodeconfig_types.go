@@ -212,7 +212,3 @@ type MultiNicNodeConfigList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MultiNicNodeConfig `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MultiNicNodeConfig{}, &MultiNicNodeConfigList{})
-}
