@@ -73,9 +73,11 @@ tools: ## Build (once) the pinned tools from operator/hack/tools/NAME/go.mod: co
 envtest: ## Get (once) the kube-apiserver and etcd used by the tests: downloaded, else built.
 	@operator/hack/envtest-assets.sh >/dev/null
 
-# The library packages: no envtest, images or tools to build. make test-unit
-# runs them with -short; TESTFLAGS adds flags (-count=1 to ignore the test
-# cache, -race, -v).
+# The library packages: no envtest, images or tools to build; the RabbitMQ
+# tests use one broker per package (Debian's rabbitmq-server, installed on
+# first use). make test-unit runs them with -short, where the slowest tests
+# do fewer rounds; TESTFLAGS adds flags (-count=1 to ignore the test cache,
+# -race, -v).
 UNIT_PKGS = ./contrabass/... ./openstack/... ./viola ./viola/violatest ./inventory/... ./multinic/... ./internal/...
 TESTFLAGS ?=
 

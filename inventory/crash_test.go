@@ -23,8 +23,10 @@ import (
 
 const (
 	// crashKills is how many times the writer is killed. Each kill costs a
-	// process start, so this sets the test's runtime (a few seconds).
-	crashKills = 200
+	// process start, so this sets the test's runtime (a few seconds);
+	// -short (make test-unit) kills it crashKillsShort times.
+	crashKills      = 200
+	crashKillsShort = 25
 	// crashNodes records per key and generation: enough that a write takes
 	// a while, so many kills land inside one.
 	crashNodes = 100
@@ -35,15 +37,26 @@ const (
 	crashChildEnv = "MULTINIC_INVENTORY_CRASH_CHILD"
 	crashReady    = "crash-child-running"
 
-	// migrationKills is how many migrations are killed, of migrationKeys
-	// keys each; migrateChildEnv carries the path to that child.
-	migrationKills  = 40
-	migrationKeys   = 40
+	// migrationKills is how many migrations are killed (migrationKillsShort
+	// under -short), of migrationKeys keys each; migrateChildEnv carries the
+	// path to that child.
+	migrationKills      = 40
+	migrationKillsShort = 8
+	migrationKeys       = 40
 	migrateChildEnv = "MULTINIC_INVENTORY_MIGRATE_CHILD"
 	migratedLine    = "migrated"
 )
 
 func crashKey(i int) string { return fmt.Sprintf("prov-%d", i) }
+
+// kills is full, or short under -short: every kill is checked the same way,
+// a short run only kills less often.
+func kills(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
 
 // crashBatch is generation gen of the inventory: every node's port IDs carry
 // gen, so a file mixing two generations, or missing nodes, is detectable.
@@ -179,7 +192,8 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("random seed %d", seed)
 	last := map[string]int{}
 	leftovers := 0
-	for kill := range crashKills {
+	n := kills(crashKills, crashKillsShort)
+	for kill := range n {
 		acked, _ := runAndKill(t, "TestCrashSafetyChild", crashChildEnv+"="+path, time.Duration(rng.IntN(5001))*time.Microsecond)
 
 		// A temporary file left behind means the kill hit between its
@@ -210,7 +224,7 @@ func TestCrashSafety(t *testing.T) {
 		require.Equal(t, []string{"inventory.json", "inventory.json.d"}, dirNames(t, dir), "kill %d", kill)
 		require.ElementsMatch(t, shards, dirNames(t, shardDirFor(path)), "kill %d: Open must remove leftover temporary files", kill)
 	}
-	t.Logf("%d kills, reached generations %v, %d kills left a temporary file behind", crashKills, last, leftovers)
+	t.Logf("%d kills, reached generations %v, %d kills left a temporary file behind", n, last, leftovers)
 }
 
 // runAndKill starts the child test with env set, waits until it says it is
@@ -294,7 +308,8 @@ func TestMigrationCrashSafety(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("random seed %d", seed)
 	finished := 0
-	for kill := range migrationKills {
+	n := kills(migrationKills, migrationKillsShort)
+	for kill := range n {
 		var providers []string
 		for k := range migrationKeys {
 			providers = append(providers, fmt.Sprintf("prov-%d", k+kill%7))
@@ -306,5 +321,5 @@ func TestMigrationCrashSafety(t *testing.T) {
 		}
 		requireMigrated(t, path, want, kill, providers...)
 	}
-	t.Logf("%d migrations killed, %d of them after they had finished", migrationKills, finished)
+	t.Logf("%d migrations killed, %d of them after they had finished", n, finished)
 }

@@ -60,6 +60,9 @@ type Broker struct {
 	proc *exec.Cmd
 	exit <-chan struct{} // closed when proc has exited
 	epmd *exec.Cmd
+
+	poolMu sync.Mutex
+	pool   []Account // created by NewAccount ahead of use, none handed out yet
 }
 
 // Addr is the AMQP listener as host:port, the form Contrabass lists.
@@ -337,47 +340,79 @@ type Permissions struct{ Configure, Write, Read string }
 // AllPermissions may do anything in the vhost.
 var AllPermissions = Permissions{".*", ".*", ".*"}
 
-// NewAccount creates a fresh vhost and a user with all permissions on it,
-// so each test sees only its own exchanges and queues.
+// accountBatch is how many accounts NewAccount creates per rabbitmqctl
+// call: each call boots an Erlang VM (about a second), and a test binary
+// asks for one account per test.
+const accountBatch = 8
+
+// NewAccount returns a fresh vhost and a user with all permissions on it,
+// so each test sees only its own exchanges and queues. Accounts are created
+// in batches; none is handed out twice.
 func (b *Broker) NewAccount(t testing.TB) Account {
 	t.Helper()
-	a, err := b.AddAccount("test-"+randomHex(6), AllPermissions)
-	if err != nil {
-		t.Fatal(err)
+	b.poolMu.Lock()
+	defer b.poolMu.Unlock()
+	if len(b.pool) == 0 {
+		accounts := make([]Account, accountBatch)
+		for i := range accounts {
+			accounts[i] = b.newAccount("test-" + randomHex(6))
+		}
+		if err := b.importAccounts(accounts, AllPermissions); err != nil {
+			t.Fatal(err)
+		}
+		b.pool = accounts
 	}
+	a := b.pool[0]
+	b.pool = b.pool[1:]
 	return a
 }
 
 // AddAccount creates a user with a random password and the given
 // permissions on vhost, creating the vhost when needed, in one rabbitmqctl
-// call (each call boots an Erlang VM: about a second).
+// call.
 func (b *Broker) AddAccount(vhost string, perms Permissions) (Account, error) {
-	a := Account{Addr: b.Addr(), Vhost: vhost, User: "user-" + randomHex(6), Password: "pw-" + randomHex(12)}
-	defs := map[string]any{
-		"vhosts": []map[string]any{{"name": vhost}},
-		"users": []map[string]any{{"name": a.User, "password_hash": passwordHash(a.Password),
-			"hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""}},
-		"permissions": []map[string]any{{"user": a.User, "vhost": vhost,
-			"configure": perms.Configure, "write": perms.Write, "read": perms.Read}},
+	a := b.newAccount(vhost)
+	return a, b.importAccounts([]Account{a}, perms)
+}
+
+// newAccount is an account on vhost for a new user, not yet created.
+func (b *Broker) newAccount(vhost string) Account {
+	return Account{Addr: b.Addr(), Vhost: vhost, User: "user-" + randomHex(6), Password: "pw-" + randomHex(12)}
+}
+
+// importAccounts creates the accounts' vhosts and users, with perms on
+// their vhosts, in one rabbitmqctl call.
+func (b *Broker) importAccounts(accounts []Account, perms Permissions) error {
+	var vhosts, users, permissions []map[string]any
+	for _, a := range accounts {
+		vhosts = append(vhosts, map[string]any{"name": a.Vhost})
+		users = append(users, map[string]any{"name": a.User, "password_hash": passwordHash(a.Password),
+			"hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""})
+		permissions = append(permissions, map[string]any{"user": a.User, "vhost": a.Vhost,
+			"configure": perms.Configure, "write": perms.Write, "read": perms.Read})
 	}
-	data, err := json.Marshal(defs)
+	data, err := json.Marshal(map[string]any{"vhosts": vhosts, "users": users, "permissions": permissions})
 	if err != nil {
-		return a, err
+		return err
 	}
 	f, err := os.CreateTemp(b.dir, "definitions-*.json")
 	if err != nil {
-		return a, err
+		return err
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return a, err
+		return err
 	}
 	f.Close()
 	if _, err := b.Ctl("import_definitions", f.Name()); err != nil {
-		return a, fmt.Errorf("rabbitmqtest: creating vhost %s and user %s: %w", vhost, a.User, err)
+		what := fmt.Sprintf("vhost %s and user %s", accounts[0].Vhost, accounts[0].User)
+		if len(accounts) > 1 {
+			what += fmt.Sprintf(" and %d more accounts", len(accounts)-1)
+		}
+		return fmt.Errorf("rabbitmqtest: creating %s: %w", what, err)
 	}
-	return a, nil
+	return nil
 }
 
 // passwordHash is RabbitMQ's rabbit_password_hashing_sha256: base64 of a

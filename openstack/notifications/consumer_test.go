@@ -17,6 +17,9 @@ import (
 	"github.com/multinic/multinic/internal/rabbitmqtest"
 )
 
+// The tests on the shared broker run in parallel: each has a vhost and user
+// of its own, and most of their time is spent waiting on the broker (an
+// authentication failure alone takes 3 s).
 func TestMain(m *testing.M) { os.Exit(rabbitmqtest.Main(m)) }
 
 // Generous: a loaded 2-core machine runs these beside other test binaries.
@@ -187,6 +190,7 @@ func (h *harness) assertNoPassword() {
 }
 
 func TestConsumerV1AndV2FromBothExchanges(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	queue := QueueName("multinic-system", "provider-1")
 	h := start(t, b.config(queue))
@@ -242,6 +246,7 @@ func TestConsumerV1AndV2FromBothExchanges(t *testing.T) {
 // Every kind of poison is acknowledged and counted; the consumer goes on,
 // and nothing stays in the queue to be redelivered in a loop.
 func TestConsumerPoisonMessages(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	queue := QueueName("test", "poison")
 	h := start(t, b.config(queue))
@@ -286,6 +291,7 @@ func TestConsumerPoisonMessages(t *testing.T) {
 }
 
 func TestConsumerHandlerPanicIsContained(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	cfg := b.config(QueueName("test", "panic"))
 	var calls atomic.Int32
@@ -307,6 +313,7 @@ func TestConsumerHandlerPanicIsContained(t *testing.T) {
 }
 
 func TestConsumerWrongPassword(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	cfg := b.config(QueueName("test", "auth"))
 	cfg.Password = "wrong-password-123"
@@ -337,6 +344,7 @@ func TestConsumerNoCredentials(t *testing.T) {
 // for the first, consumes it while another is missing, and binds that one
 // when it appears, with a full pass (OnConnect) each time.
 func TestConsumerExchangeAbsent(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t))
 	h := start(t, b.config(QueueName("test", "absent")))
 	state := h.waitPhase(PhaseExchangeNotFound)
@@ -364,6 +372,7 @@ func TestConsumerExchangeAbsent(t *testing.T) {
 // A deleted queue (an admin's cleanup, a policy) cancels the subscription;
 // the consumer declares it again, runs a full pass and goes on.
 func TestConsumerQueueDeleted(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	queue := QueueName("test", "deleted")
 	h := start(t, b.config(queue))
@@ -379,6 +388,7 @@ func TestConsumerQueueDeleted(t *testing.T) {
 // A queue left with other arguments (an older version's defaults) is ours:
 // it is declared anew instead of failing forever.
 func TestConsumerQueueWithOtherArguments(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	queue := QueueName("test", "args")
 	_, err := b.ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-max-length": int64(10)})
@@ -391,6 +401,7 @@ func TestConsumerQueueWithOtherArguments(t *testing.T) {
 
 // The first broker address is down: the consumer moves on to the next.
 func TestConsumerTriesEveryURL(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	dead, err := rabbitmqtest.NewProxy("127.0.0.1:1")
 	require.NoError(t, err)
@@ -409,6 +420,7 @@ func TestConsumerTriesEveryURL(t *testing.T) {
 // consumer reconnects, runs a full pass, and receives what is announced
 // from then on.
 func TestConsumerConnectionDropped(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t), "neutron", "nova")
 	proxy, err := rabbitmqtest.NewProxy(b.account.Addr)
 	require.NoError(t, err)
@@ -476,6 +488,7 @@ func TestConsumerBrokerRestart(t *testing.T) {
 
 // Permissions gives what the consumer needs, and it needs no more.
 func TestConsumerWithLeastPrivileges(t *testing.T) {
+	t.Parallel()
 	broker := rabbitmqtest.Shared(t)
 	b := newBus(t, broker, "neutron", "nova")
 	queue := QueueName("test", "least")
@@ -515,6 +528,7 @@ func TestConsumerWithLeastPrivileges(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	broker := rabbitmqtest.Shared(t)
 	b := newBus(t, broker, "neutron", "nova")
 	queue := QueueName("test", "check")

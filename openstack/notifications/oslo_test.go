@@ -48,6 +48,7 @@ func note(t *testing.T, fixtureName, exchange, driver, topic string) map[string]
 // in both drivers (messagingv2 and the 1.0 messaging), on the legacy and
 // the versioned topic, through exchanges the notifier declares itself.
 func TestOsloMessagingNotifier(t *testing.T) {
+	t.Parallel()
 	b := newBus(t, rabbitmqtest.Shared(t)) // no exchanges: the services declare them
 	cfg := b.config(QueueName("test", "oslo"))
 	cfg.Topics = []string{"notifications", "versioned_notifications"}
