@@ -43,8 +43,8 @@ const (
 	migrationKills      = 40
 	migrationKillsShort = 8
 	migrationKeys       = 40
-	migrateChildEnv = "MULTINIC_INVENTORY_MIGRATE_CHILD"
-	migratedLine    = "migrated"
+	migrateChildEnv     = "MULTINIC_INVENTORY_MIGRATE_CHILD"
+	migratedLine        = "migrated"
 )
 
 func crashKey(i int) string { return fmt.Sprintf("prov-%d", i) }
