@@ -60,7 +60,7 @@ type Server struct {
 	mu           sync.Mutex
 	posts        []Post
 	deletes      []Delete
-	deleteStatus int // answers every DELETE when not zero
+	deleteStatus int                                    // answers every DELETE when not zero
 	nodes        map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
 	rejected     int
 }
