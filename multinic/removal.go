@@ -34,6 +34,9 @@ type NodeRemoval struct {
 	// gone at Viola, Viola cannot remove configs (the node is orphaned
 	// instead), or why the DELETE failed.
 	Detail string
+	// Unremovable: the policy was RemovalDelete, but Viola cannot remove
+	// node configs (it answered 405 or 501), so the node was orphaned.
+	Unremovable bool
 }
 
 // leaver is an inventory record whose node this config lets go, and what
@@ -165,7 +168,7 @@ func (p *pass) release(ctx context.Context, vc *viola.Client, res *Result, leavi
 			removed[n.NodeName] = n.InstanceID
 			res.RemovedNodes = append(res.RemovedNodes, n)
 		case errors.Is(err, viola.ErrDeleteUnsupported):
-			n.Detail = safeText(err, p.secrets) + "; left in the Biz cluster"
+			n.Detail, n.Unremovable = safeText(err, p.secrets)+"; left in the Biz cluster", true
 			orphaned[n.NodeName] = n.Reason + "; Viola cannot remove node configs"
 			res.OrphanedNodes = append(res.OrphanedNodes, n)
 		default:

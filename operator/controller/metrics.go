@@ -214,3 +214,21 @@ func (c countingInventory) PruneNodes(providerID string, keep func(instanceID, n
 	}
 	return n, err
 }
+
+// MarkOrphaned passes the mark on, counted as a prune (both are the
+// removal side of a pass). An inventory that cannot mark forgets the
+// records instead, as the library does without a marker.
+func (c countingInventory) MarkOrphaned(providerID string, reasons map[string]string) (int, error) {
+	marker, ok := c.Inventory.(multinic.OrphanMarker)
+	if !ok {
+		return c.PruneNodes(providerID, func(_, nodeName string) bool {
+			_, orphaned := reasons[nodeName]
+			return !orphaned
+		})
+	}
+	n, err := marker.MarkOrphaned(providerID, reasons)
+	if err != nil {
+		c.errors.WithLabelValues(inventoryPrune).Inc()
+	}
+	return n, err
+}
