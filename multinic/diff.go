@@ -74,8 +74,8 @@ func (p *pass) diff(nodes []viola.NodeConfig, leaving []leaver) []NodeDiff {
 			d.Note = "orphaned: " + rec.Orphaned.String()
 		case p.claim(rec.InstanceID, "") != "":
 			d.Note = fmt.Sprintf("VM %s is %s", rec.InstanceID, p.claim(rec.InstanceID, ""))
-		case p.owners.shared[rec.InstanceID]:
-			d.Note = fmt.Sprintf("VM %s is synced by another config too", rec.InstanceID)
+		case p.owners.shared[rec.InstanceID] != "":
+			d.Note = fmt.Sprintf("VM %s is also selected by %s", rec.InstanceID, p.owners.shared[rec.InstanceID])
 		default:
 			d.Note = fmt.Sprintf("VM %s produced no node config in this pass", rec.InstanceID)
 		}

@@ -15,9 +15,9 @@ type owners struct {
 	// claimedBy maps a VM to the first Prior peer that selects it: that
 	// peer owns it (SPEC §5).
 	claimedBy map[string]string
-	// shared are the VMs some other config selects: their records are
-	// never removed or orphaned on this config's behalf.
-	shared map[string]bool
+	// shared maps the VMs some other config selects to the first of them:
+	// their records are never removed or orphaned on this config's behalf.
+	shared map[string]string
 	// allDelete: this config and every peer remove nodes at Viola, so a
 	// record of a VM nobody selects any more may be deleted.
 	allDelete bool
@@ -28,17 +28,24 @@ func (c Config) owners() owners {
 	if len(c.Peers) == 0 && len(c.HeldByOthers) == 0 {
 		return o
 	}
-	o.shared = set(c.HeldByOthers)
+	o.shared = make(map[string]string, len(c.HeldByOthers))
 	for _, peer := range c.Peers {
 		o.allDelete = o.allDelete && peer.RemovalPolicy.deletes()
 		for _, id := range peer.VMIDs {
-			o.shared[id] = true
+			if o.shared[id] == "" {
+				o.shared[id] = peer.Name
+			}
 			if peer.Prior && o.claimedBy[id] == "" {
 				if o.claimedBy == nil {
 					o.claimedBy = map[string]string{}
 				}
 				o.claimedBy[id] = peer.Name
 			}
+		}
+	}
+	for _, id := range c.HeldByOthers {
+		if o.shared[id] == "" {
+			o.shared[id] = "another config"
 		}
 	}
 	return o

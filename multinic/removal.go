@@ -74,7 +74,7 @@ func (p *pass) leavers(r reads, res Result) []leaver {
 			}
 			mine = set(p.cfg.VMIDs)
 		}
-		if _, sent := named[rec.NodeName]; sent || p.owners.shared[rec.InstanceID] {
+		if _, sent := named[rec.NodeName]; sent || p.owners.shared[rec.InstanceID] != "" {
 			continue // sent under this name now (by whichever VM), or another config's too
 		}
 		id := rec.InstanceID
@@ -236,7 +236,7 @@ func (s *Syncer) Release(ctx context.Context, cfg Config, reason string) (Result
 	var leaving []leaver
 	for i := range p.previous {
 		rec := &p.previous[i]
-		if rec.Orphaned == nil && mine[rec.InstanceID] && !p.owners.shared[rec.InstanceID] {
+		if rec.Orphaned == nil && mine[rec.InstanceID] && p.owners.shared[rec.InstanceID] == "" {
 			leaving = append(leaving, leaver{rec: rec, reason: reason, delete: cfg.RemovalPolicy.deletes()})
 		}
 	}

@@ -80,7 +80,7 @@ func RemoveRecords(cfg Config) (int, error) {
 	}
 	mine, others := set(cfg.VMIDs), cfg.owners().shared
 	n, err := cfg.Inventory.PruneNodes(cfg.RoutingKey(), func(instanceID, _ string) bool {
-		return !mine[instanceID] || others[instanceID]
+		return !mine[instanceID] || others[instanceID] != ""
 	})
 	if err != nil {
 		return n, fail(ReasonInventory, err, cfg.secrets()...)

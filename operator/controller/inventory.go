@@ -1,10 +1,8 @@
 package controller
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -17,9 +15,7 @@ import (
 	"github.com/multinic/multinic/operator/crconfig"
 )
 
-func routingKey(oc *v1alpha1.OpenstackConfig) string {
-	return multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
-}
+func routingKey(oc *v1alpha1.OpenstackConfig) string { return crconfig.RoutingKey(oc) }
 
 // routingKeyField indexes the cached CRs by routing key, so a pass looks at
 // the CRs that share its inventory records and not at the whole fleet.
@@ -41,10 +37,12 @@ func (r *Reconciler) shareInventory(ctx context.Context, oc *v1alpha1.OpenstackC
 		// Without knowing which records other CRs share, none is removed
 		// or orphaned this pass (every recorded VM counts as another's);
 		// the pass itself goes on.
-		for _, rec := range cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()}) {
-			cfg.HeldByOthers = append(cfg.HeldByOthers, rec.InstanceID)
+		if cfg.Inventory != nil {
+			for _, rec := range cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()}) {
+				cfg.HeldByOthers = append(cfg.HeldByOthers, rec.InstanceID)
+			}
+			cfg.Inventory = keepAll{Inventory: cfg.Inventory, why: err}
 		}
-		cfg.Inventory = keepAll{Inventory: cfg.Inventory, why: err}
 	}
 }
 
@@ -63,34 +61,7 @@ func (r *Reconciler) peers(ctx context.Context, oc *v1alpha1.OpenstackConfig) ([
 	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("list OpenstackConfigs: %w", err)
 	}
-	var others []*v1alpha1.OpenstackConfig
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.UID == oc.UID || !other.DeletionTimestamp.IsZero() || routingKey(other) != key {
-			continue
-		}
-		others = append(others, other)
-	}
-	slices.SortFunc(others, ownerOrder)
-	peers := make([]multinic.Peer, len(others))
-	for i, other := range others {
-		peers[i] = multinic.Peer{
-			Name:          other.Namespace + "/" + other.Name,
-			Prior:         ownerOrder(other, oc) < 0,
-			VMIDs:         other.Spec.VMNames,
-			RemovalPolicy: multinic.RemovalPolicy(other.Spec.Settings.RemovalPolicy),
-		}
-	}
-	return peers, nil
-}
-
-// ownerOrder puts the CR that keeps a contested VM first: the older, and
-// of two created in the same second, the first by namespace/name.
-func ownerOrder(a, b *v1alpha1.OpenstackConfig) int {
-	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-		return c
-	}
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	return crconfig.Peers(oc, list.Items), nil
 }
 
 // finalize lets the CR's nodes go as its removal policy says
