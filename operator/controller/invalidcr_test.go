@@ -89,6 +89,8 @@ var badCRs = []badCR{
 	{name: "zero slow interval", mutate: set("settings.pollSlowInterval", "0s"), field: "spec.settings.pollSlowInterval"},
 	{name: "nanosecond error interval", mutate: set("settings.pollErrorInterval", "1ns"), field: "spec.settings.pollErrorInterval"},
 	{name: "one-second resync", mutate: set("settings.resyncInterval", "1s"), field: "spec.settings.resyncInterval"},
+	{name: "two-day grace period", mutate: set("settings.downPortGracePeriod", "48h"), field: "spec.settings.downPortGracePeriod"},
+	{name: "unknown removal policy", mutate: set("settings.removalPolicy", "Remove"), field: "spec.settings.removalPolicy"},
 	{name: "hour-long pass timeout", mutate: set("settings.passTimeout", "1h"), field: "spec.settings.passTimeout"},
 	{name: "negative timeout", mutate: set("settings.contrabassTimeout", "-1s"), field: "spec.settings.contrabassTimeout"},
 	{name: "duration in days", mutate: set("settings.pollSlowInterval", "1d"), field: "spec.settings.pollSlowInterval"},
