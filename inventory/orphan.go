@@ -17,13 +17,22 @@ type Orphan struct {
 // grow every record.
 const maxOrphanReason = 512
 
-// MarkOrphaned marks the records of providerID named in reasons (node name
-// → why it was let go) as orphaned, in one write, and reports how many it
-// marked. A record that is missing or already orphaned is left as it is, so
-// the first reason and time stay. The record itself is kept: the Biz
-// cluster still holds that config, and the inventory says so.
-func (s *Store) MarkOrphaned(providerID string, reasons map[string]string) (int, error) {
-	if s == nil || len(reasons) == 0 {
+// OrphanMark names a record to mark orphaned and says why.
+type OrphanMark struct {
+	NodeName string
+	// InstanceID, when set, must be the record's: a record that another
+	// VM's config replaced meanwhile is not the one let go.
+	InstanceID string
+	Reason     string
+}
+
+// MarkOrphaned marks the records of providerID named by marks as orphaned,
+// in one write, and reports how many it marked. A record that is missing,
+// of another instance, or already orphaned is left as it is, so the first
+// reason and time stay. The record itself is kept: the Biz cluster still
+// holds that config, and the inventory says so.
+func (s *Store) MarkOrphaned(providerID string, marks ...OrphanMark) (int, error) {
+	if s == nil || len(marks) == 0 {
 		return 0, nil
 	}
 	if !s.opened {
@@ -39,16 +48,18 @@ func (s *Store) MarkOrphaned(providerID string, reasons map[string]string) (int,
 		}
 		var records []Record // copy-on-write
 		marked := 0
-		for name, reason := range reasons {
-			i, ok := old.index[name]
-			if !ok || old.records[i].Orphaned != nil {
+		for _, m := range marks {
+			i, ok := old.index[m.NodeName]
+			if !ok || old.records[i].Orphaned != nil || (m.InstanceID != "" && old.records[i].InstanceID != m.InstanceID) {
 				continue
 			}
 			if records == nil {
 				records = append([]Record(nil), old.records...)
+			} else if records[i].Orphaned != nil {
+				continue // named twice
 			}
 			rec := cloneRecord(records[i])
-			rec.Orphaned = &Orphan{Since: now, Reason: cutReason(reason)}
+			rec.Orphaned = &Orphan{Since: now, Reason: cutReason(m.Reason)}
 			if err := s.encode(&rec); err != nil {
 				// Encoding a record that was encoded before cannot fail;
 				// should it, the record stays unmarked.

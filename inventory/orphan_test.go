@@ -17,9 +17,10 @@ func TestMarkOrphanedKeepsTheRecordAndSaysWhy(t *testing.T) {
 	before, _ := s.Get("prov", "worker-1")
 	clk.Advance(time.Minute)
 
-	n, err := s.MarkOrphaned("prov", map[string]string{"worker-1": "VM vm-1 left vmNames", "absent": "no record"})
+	n, err := s.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", InstanceID: "vm-1", Reason: "VM vm-1 left vmNames"}, OrphanMark{NodeName: "absent", Reason: "no record"},
+		OrphanMark{NodeName: "worker-2", InstanceID: "vm-other", Reason: "replaced meanwhile"})
 	require.NoError(t, err)
-	assert.Equal(t, 1, n, "only an existing record is marked")
+	assert.Equal(t, 1, n, "only an existing record of the named instance is marked")
 
 	rec, ok := s.Get("prov", "worker-1")
 	require.True(t, ok, "an orphaned record is kept: the Biz cluster still holds the config")
@@ -32,7 +33,7 @@ func TestMarkOrphanedKeepsTheRecordAndSaysWhy(t *testing.T) {
 
 	// Marking again keeps the first reason and time.
 	clk.Advance(time.Minute)
-	n, err = s.MarkOrphaned("prov", map[string]string{"worker-1": "another reason"})
+	n, err = s.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", Reason: "another reason"})
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	rec, _ = s.Get("prov", "worker-1")
@@ -51,7 +52,7 @@ func TestUpsertAdoptsAnOrphan(t *testing.T) {
 	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
 	_, err := s.Upsert("prov", cfg)
 	require.NoError(t, err)
-	_, err = s.MarkOrphaned("prov", map[string]string{"worker-1": "left"})
+	_, err = s.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", Reason: "left"})
 	require.NoError(t, err)
 
 	// The same config sent again: the node is a config's again.
@@ -70,20 +71,20 @@ func TestMarkOrphanedBoundsTheReasonAndChecksArguments(t *testing.T) {
 	s, _ := openTemp(t)
 	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
-	_, err = s.MarkOrphaned("prov", map[string]string{"worker-1": strings.Repeat("é", 1000)})
+	_, err = s.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", Reason: strings.Repeat("é", 1000)})
 	require.NoError(t, err)
 	rec, _ := s.Get("prov", "worker-1")
 	assert.LessOrEqual(t, len(rec.Orphaned.Reason), maxOrphanReason+len("…"))
 	assert.True(t, strings.HasSuffix(rec.Orphaned.Reason, "é…"), "cut between characters, not inside one")
 
-	_, err = s.MarkOrphaned("", map[string]string{"worker-1": "x"})
+	_, err = s.MarkOrphaned("", OrphanMark{NodeName: "worker-1", Reason: "x"})
 	assert.EqualError(t, err, "inventory mark orphaned: providerId is required")
-	n, err := s.MarkOrphaned("unknown", map[string]string{"worker-1": "x"})
+	n, err := s.MarkOrphaned("unknown", OrphanMark{NodeName: "worker-1", Reason: "x"})
 	require.NoError(t, err)
 	assert.Zero(t, n)
 
 	var disabled *Store
-	n, err = disabled.MarkOrphaned("prov", map[string]string{"worker-1": "x"})
+	n, err = disabled.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", Reason: "x"})
 	assert.NoError(t, err)
 	assert.Zero(t, n)
 }
@@ -92,7 +93,7 @@ func TestOrphanedRecordsAreCopies(t *testing.T) {
 	s, _ := openTemp(t)
 	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
-	_, err = s.MarkOrphaned("prov", map[string]string{"worker-1": "left"})
+	_, err = s.MarkOrphaned("prov", OrphanMark{NodeName: "worker-1", Reason: "left"})
 	require.NoError(t, err)
 	rec, _ := s.Get("prov", "worker-1")
 	rec.Orphaned.Reason = "changed by a caller"

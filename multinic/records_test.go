@@ -234,7 +234,7 @@ func (brokenRemoval) PruneNodes(string, func(string, string) bool) (int, error) 
 	return 0, errors.New("read-only file system")
 }
 
-func (brokenRemoval) MarkOrphaned(string, map[string]string) (int, error) {
+func (brokenRemoval) MarkOrphaned(string, ...inventory.OrphanMark) (int, error) {
 	return 0, errors.New("read-only file system")
 }
 

@@ -19,7 +19,7 @@ import (
 // needs for the inventory to keep matching the Biz side. An Inventory
 // without it forgets an orphaned node's record instead.
 type OrphanMarker interface {
-	MarkOrphaned(providerID string, reasons map[string]string) (int, error)
+	MarkOrphaned(providerID string, marks ...inventory.OrphanMark) (int, error)
 }
 
 // NodeRemoval is a node a pass let go: removed at Viola, left in the Biz
@@ -135,8 +135,8 @@ func (p *pass) release(ctx context.Context, vc *viola.Client, res *Result, leavi
 	if len(leaving) == 0 {
 		return
 	}
-	removed := map[string]string{}  // node name → VM of records to drop
-	orphaned := map[string]string{} // node name → reason to mark
+	removed := map[string]string{} // node name → VM of records to drop
+	var orphaned []inventory.OrphanMark
 	details := make([]string, len(leaving))
 	errs := make([]error, len(leaving))
 	slots := make(chan struct{}, concurrentDeletes)
@@ -162,14 +162,14 @@ func (p *pass) release(ctx context.Context, vc *viola.Client, res *Result, leavi
 		n := NodeRemoval{NodeName: l.rec.NodeName, InstanceID: l.rec.InstanceID, Reason: l.reason, Detail: details[i]}
 		switch err := errs[i]; {
 		case !l.delete:
-			orphaned[n.NodeName] = n.Reason
+			orphaned = append(orphaned, inventory.OrphanMark{NodeName: n.NodeName, InstanceID: n.InstanceID, Reason: n.Reason})
 			res.OrphanedNodes = append(res.OrphanedNodes, n)
 		case err == nil:
 			removed[n.NodeName] = n.InstanceID
 			res.RemovedNodes = append(res.RemovedNodes, n)
 		case errors.Is(err, viola.ErrDeleteUnsupported):
 			n.Detail, n.Unremovable = safeText(err, p.secrets)+"; left in the Biz cluster", true
-			orphaned[n.NodeName] = n.Reason + "; Viola cannot remove node configs"
+			orphaned = append(orphaned, inventory.OrphanMark{NodeName: n.NodeName, InstanceID: n.InstanceID, Reason: n.Reason + "; Viola cannot remove node configs"})
 			res.OrphanedNodes = append(res.OrphanedNodes, n)
 		default:
 			n.Detail = safeText(err, p.secrets)
@@ -180,8 +180,9 @@ func (p *pass) release(ctx context.Context, vc *viola.Client, res *Result, leavi
 }
 
 // forget drops the records of removed nodes and marks orphaned ones, or
-// drops those too when the Inventory cannot mark them.
-func (p *pass) forget(key string, removed, orphaned map[string]string) (int, error) {
+// drops those too when the Inventory cannot mark them. Either way a record
+// that another VM's config replaced meanwhile is left alone.
+func (p *pass) forget(key string, removed map[string]string, orphaned []inventory.OrphanMark) (int, error) {
 	inv := p.cfg.Inventory
 	if inv == nil {
 		return 0, nil
@@ -189,19 +190,20 @@ func (p *pass) forget(key string, removed, orphaned map[string]string) (int, err
 	var errs []error
 	marker, canMark := inv.(OrphanMarker)
 	if len(orphaned) > 0 && canMark {
-		if _, err := marker.MarkOrphaned(key, orphaned); err != nil {
+		if _, err := marker.MarkOrphaned(key, orphaned...); err != nil {
 			errs = append(errs, err)
+		}
+	} else {
+		for _, m := range orphaned {
+			removed[m.NodeName] = m.InstanceID
 		}
 	}
 	n := 0
-	if len(removed) > 0 || (len(orphaned) > 0 && !canMark) {
+	if len(removed) > 0 {
 		var err error
 		n, err = inv.PruneNodes(key, func(instanceID, nodeName string) bool {
-			if vm, ok := removed[nodeName]; ok {
-				return vm != instanceID // the record was replaced meanwhile
-			}
-			_, gone := orphaned[nodeName]
-			return canMark || !gone
+			vm, ok := removed[nodeName]
+			return !ok || vm != instanceID
 		})
 		if err != nil {
 			errs = append(errs, err)

@@ -54,7 +54,8 @@ type Result struct {
 	OrphanedNodes   []NodeRemoval
 	RemovalFailures []NodeRemoval
 	// Removed counts the inventory records the pass removed (those of
-	// RemovedNodes). RemoveErr is why the inventory could not be updated
+	// RemovedNodes, and of OrphanedNodes when the Inventory cannot mark
+	// orphans). RemoveErr is why the inventory could not be updated
 	// for RemovedNodes or OrphanedNodes; the pass still succeeded (the nodes
 	// were sent and recorded), and the next pass tries again.
 	Removed   int

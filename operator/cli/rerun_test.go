@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/viola"
@@ -71,7 +72,7 @@ func TestRerunDeletesAndRecreatesOneNode(t *testing.T) {
 
 func TestRerunRefusesNodesThatAreNotTheConfigs(t *testing.T) {
 	w, cfg := rerunWorld(t, func(oc *v1alpha1.OpenstackConfig) { oc.Spec.VMNames = oc.Spec.VMNames[:2] })
-	_, err := w.store.MarkOrphaned(cfg.RoutingKey(), map[string]string{"worker-1": "VM left"})
+	_, err := w.store.MarkOrphaned(cfg.RoutingKey(), inventory.OrphanMark{NodeName: "worker-1", Reason: "VM left"})
 	require.NoError(t, err)
 	w.createCR(t, func(oc *v1alpha1.OpenstackConfig) {
 		oc.Name = "biz-cluster-0"

@@ -118,4 +118,4 @@ type keepAll struct {
 func (k keepAll) PruneNodes(string, func(string, string) bool) (int, error) { return 0, k.why }
 
 // MarkOrphaned marks nothing either: the next pass finds the nodes again.
-func (k keepAll) MarkOrphaned(string, map[string]string) (int, error) { return 0, k.why }
+func (k keepAll) MarkOrphaned(string, ...inventory.OrphanMark) (int, error) { return 0, k.why }
