@@ -40,6 +40,12 @@ type Record struct {
 	// UpdatedAt is when Config last changed, not when it was last re-sent:
 	// an upsert of an identical config leaves the record untouched.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Orphaned is set when the config that sent the node let it go and
+	// left its MultiNicNodeConfig in the Biz cluster (removalPolicy Orphan,
+	// or a Viola that cannot remove): the record still says what the Biz
+	// side holds, and that no config keeps it up to date. Sending the node
+	// again clears it.
+	Orphaned *Orphan `json:"orphaned,omitempty"`
 
 	// encoded is the record's JSON in a file-backed store, made before the
 	// record is published and never changed, so a write encodes only
@@ -287,7 +293,9 @@ func (s *Store) Quarantined() []string {
 // Upsert stores configs as the latest state of their nodes under providerID
 // and reports how many records were added or changed. Configs identical to
 // what is stored are skipped, and when nothing changed no file is
-// rewritten, so calling Upsert after every sync is cheap.
+// rewritten, so calling Upsert after every sync is cheap. An orphaned
+// record (see MarkOrphaned) counts as changed: the node is sent again, so it
+// is no longer an orphan.
 //
 // The batch is all or nothing: any invalid config, a node named twice, or a
 // failed write leaves both the files and the in-memory state as they were.
@@ -324,7 +332,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	fresh := make([]Record, 0, len(configs))
 	for _, cfg := range configs {
 		hash := ConfigHash(cfg)
-		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash {
+		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash && rec.Orphaned == nil {
 			continue
 		}
 		rec := Record{
@@ -351,7 +359,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 			i, exists := 0, false
 			if prev != nil {
 				i, exists = prev.index[rec.NodeName]
-				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash {
+				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash && prev.records[i].Orphaned == nil {
 					continue // a writer committed just before us stored the same
 				}
 			}
@@ -666,6 +674,10 @@ func cloneConfig(cfg viola.NodeConfig) viola.NodeConfig {
 
 func cloneRecord(r Record) Record {
 	r.Config = cloneConfig(r.Config)
+	if r.Orphaned != nil {
+		o := *r.Orphaned
+		r.Orphaned = &o
+	}
 	r.encoded = nil
 	return r
 }

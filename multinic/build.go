@@ -30,6 +30,10 @@ func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targ
 		res.Skipped = append(res.Skipped, SkippedVM{InstanceID: id, NodeName: node, Reason: reason})
 	}
 	for _, id := range vmIDs {
+		if claim := p.claim(id, ""); claim != "" {
+			skip(id, "", claim) // SPEC §5: one owner per VM
+			continue
+		}
 		cands, blocked := selectPorts(portsByVM[id], targets, allowed)
 		if len(cands) == 0 {
 			if len(blocked) > 0 {
@@ -54,7 +58,16 @@ func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targ
 			skip(id, name, fmt.Sprintf("node name %q is already used by VM %s", name, owner))
 			continue
 		}
+		if claim := p.claim(id, name); claim != "" {
+			skip(id, name, claim)
+			continue
+		}
 		nodeOwner[name] = id
+		cands, held := p.holdDownPorts(id, name, cands, previous[id])
+		res.HeldPorts = append(res.HeldPorts, held...)
+		if len(cands) == 0 {
+			continue // every port is held: the node goes out once one is up
+		}
 		ifaces, dropped := assignNames(id, cands, previous[id])
 		res.DroppedPorts = append(res.DroppedPorts, dropped...)
 		node := viola.NodeConfig{NodeName: name, InstanceID: id, Interfaces: ifaces}

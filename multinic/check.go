@@ -62,7 +62,11 @@ type CheckStep struct {
 // the first failure, nil when every step passed. The whole walk is bounded
 // by cfg.PassTimeout, except the Viola step, which has its own timeout.
 func Check(ctx context.Context, cfg Config, report func(CheckStep)) error {
-	c := &checker{report: report, p: &pass{cfg: cfg, secrets: cfg.secrets()}, found: map[fact]bool{}, unusable: map[Setting]bool{}}
+	// The nodes step lists every port a pass would configure; the ports
+	// step says which a grace period holds back for now.
+	built := cfg
+	built.DownPortGracePeriod = 0
+	c := &checker{report: report, p: &pass{cfg: built, secrets: cfg.secrets()}, found: map[fact]bool{}, unusable: map[Setting]bool{}, downGrace: cfg.DownPortGracePeriod}
 	if err := cfg.validate(); err != nil {
 		c.unusable[err.Setting] = true
 		for _, e := range err.Also {
@@ -88,6 +92,9 @@ type checker struct {
 	// the config step refused.
 	found    map[fact]bool
 	unusable map[Setting]bool
+	// downGrace is the config's DownPortGracePeriod; p's is zero, so the
+	// nodes step lists every port a pass would configure.
+	downGrace time.Duration
 }
 
 func (c *checker) emit(st CheckStep) {
@@ -357,7 +364,11 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 		st.detail("%s: %d ports, %d on target subnets (%s), %d selected", id, len(byVM[id]), len(onTarget), statusCounts(onTarget), len(cands))
 		for _, cand := range cands {
 			if strings.EqualFold(cand.port.Status, "DOWN") {
-				st.warn("%s: port %s (%s) is DOWN; it is sent, and re-sent while it stays DOWN", id, cand.port.ID, cand.port.MACAddress)
+				if c.downGrace > 0 {
+					st.warn("%s: port %s (%s) is DOWN: held back until it is ACTIVE, for at most %s, then sent anyway (the node agent acts once per spec change and does not retry a Job that failed on a NIC not yet in the guest)", id, cand.port.ID, cand.port.MACAddress, c.downGrace)
+				} else {
+					st.warn("%s: port %s (%s) is DOWN and sent at once: if its NIC is not in the guest yet, the node agent's Job fails and is not retried (re-run the agent for the node)", id, cand.port.ID, cand.port.MACAddress)
+				}
 			}
 		}
 		switch {

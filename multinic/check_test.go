@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,10 +66,20 @@ func TestCheckPassesOnTheSampleAndSendsNothing(t *testing.T) {
 	assert.Equal(t, []string{"subnet-a (biz-a-subnet) 10.10.0.0/24, network net-a, MTU 1450", "subnet-b (biz-b-subnet) 10.20.0.0/24, network net-b, MTU 9000"}, stepNamed(t, steps, "subnets").Details)
 	ports := stepNamed(t, steps, "ports")
 	assert.Contains(t, ports.Details, sample.VMIDs[1]+": 3 ports, 2 on target subnets (ACTIVE 1, DOWN 1), 2 selected")
-	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN; it is sent, and re-sent while it stays DOWN"}, ports.Warnings)
+	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN and sent at once: if its NIC is not in the guest yet, the node agent's Job fails and is not retried (re-run the agent for the node)"}, ports.Warnings)
 	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (Nova server name)")
 	assert.Contains(t, stepNamed(t, steps, "nodes").Details, "worker-1: multinic0 10.10.0.11/24 mtu 1450, multinic1 10.20.0.11/24 mtu 9000")
 	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "(plain HTTP)")
+
+	// With a grace period the warning says the port is held; the nodes step
+	// still lists every port a pass would configure.
+	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+	cfg.DownPortGracePeriod = 2 * time.Minute
+	steps, err = runCheck(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN: held back until it is ACTIVE, for at most 2m0s, then sent anyway (the node agent acts once per spec change and does not retry a Job that failed on a NIC not yet in the guest)"},
+		stepNamed(t, steps, "ports").Warnings)
+	assert.Contains(t, stepNamed(t, steps, "nodes").Details, "worker-2: multinic0 10.10.0.12/24 mtu 1450, multinic1 10.20.0.12/24 mtu 9000")
 }
 
 func TestCheckFailures(t *testing.T) {

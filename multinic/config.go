@@ -49,16 +49,44 @@ type Config struct {
 	// config no longer stands behind (see HeldByOthers). Without one every
 	// pass sends every node.
 	Inventory Inventory
-	// HeldByOthers are VMs that another config of the same routing key also
-	// syncs (for the operator: VMs another OpenstackConfig with this routing
-	// key lists). Their records are shared ground: Sync and RemoveRecords
-	// never remove them on this config's behalf, and Result.Diff marks them
-	// kept.
+	// Peers are the other configs of this routing key, for the operator
+	// the other OpenstackConfigs with the same routing key. They decide who
+	// owns a VM (SPEC §5: one owner per VM): a VM, or a node name, that a
+	// Prior peer holds is left out of this pass with the reason
+	// "claimed by <Name>", and a record of a VM any peer selects is shared
+	// ground that this config never removes or orphans (the peer takes it
+	// over). List Prior peers oldest first: the first that selects a VM owns
+	// it.
+	Peers []Peer
+	// HeldByOthers are further VMs that another config of the same routing
+	// key syncs, as for a Peer that is not Prior: their records are never
+	// removed or orphaned on this config's behalf, and Result.Diff marks
+	// them kept.
 	HeldByOthers []string
+	// RemovalPolicy says what becomes of a node this config lets go (its VM
+	// left VMIDs or Nova, lost its last port on a target subnet, or was
+	// renamed): RemovalOrphan (the zero value) leaves its config in the Biz
+	// cluster and marks its inventory record orphaned; RemovalDelete removes
+	// it through Viola's DELETE and drops the record (SPEC §6, §8).
+	RemovalPolicy RemovalPolicy
+	// DownPortGracePeriod holds back a port that is DOWN and was never sent
+	// for up to this long after it was first seen, and sends it as soon as
+	// it is ACTIVE: the node agent configures a node once per spec change
+	// and fails for good when the NIC is not in the guest yet (SPEC §7-8).
+	// After the grace period it is sent anyway. Zero sends at once.
+	DownPortGracePeriod time.Duration
+	// DownPortsFirstSeen are the times ports were first seen DOWN in earlier
+	// passes, by port ID (the operator keeps Result.HeldPorts in status): a
+	// held port not in it was first seen by this pass.
+	DownPortsFirstSeen map[string]time.Time
 	// ResendAll sends every node even when unchanged.
 	ResendAll bool
 	// Resend names nodes to send even when unchanged (for example nodes
-	// with DOWN ports that the agent should retry).
+	// with DOWN ports, so Viola holds them). A re-send of an unchanged
+	// config puts back a Biz object that was edited or deleted, but the
+	// node agent acts only on a spec change (SPEC §7): it does not retry
+	// a node it configured or failed on. Re-running the agent for a node
+	// takes a DELETE and a new POST (see the CLI's rerun).
 	Resend []string
 	// DryRun stops the pass where it would POST: nothing is sent to Viola
 	// and nothing is written to the inventory, yet the Result holds the
@@ -74,6 +102,37 @@ type Config struct {
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
+
+// Peer is another config of the same routing key (see Config.Peers).
+type Peer struct {
+	// Name identifies the peer in reasons, e.g. "<namespace>/<name>".
+	Name string
+	// Prior: the peer comes first in the owner order (for the operator: an
+	// older creationTimestamp, then namespace/name), so it keeps the VMs and
+	// node names both configs would send.
+	Prior bool
+	// VMIDs are the VMs the peer selects.
+	VMIDs []string
+	// RemovalPolicy is the peer's. A record of a VM that no config selects
+	// any more is deleted only when this config and every peer delete.
+	RemovalPolicy RemovalPolicy
+}
+
+// RemovalPolicy is what becomes of a node a config lets go.
+type RemovalPolicy string
+
+const (
+	// RemovalOrphan leaves the node's config in the Biz cluster (the agent
+	// keeps its interfaces) and marks its inventory record orphaned: nothing
+	// is torn down by surprise. The zero value means RemovalOrphan.
+	RemovalOrphan RemovalPolicy = "Orphan"
+	// RemovalDelete sends Viola's DELETE for the node (the agent then cleans
+	// the node up) and removes its inventory record.
+	RemovalDelete RemovalPolicy = "Delete"
+)
+
+// deletes tells whether the policy removes nodes at Viola.
+func (r RemovalPolicy) deletes() bool { return r == RemovalDelete }
 
 // DefaultPassTimeout is the deadline of a pass when Config.PassTimeout is zero.
 const DefaultPassTimeout = time.Minute
@@ -154,6 +213,16 @@ func (c Config) settingsProblems() []*Error {
 	}
 	if c.Viola.Endpoint == "" {
 		add(SettingViolaEndpoint, KindMissing, func(n Names) string { return "no Viola endpoint: set " + n.Of(SettingViolaEndpoint) })
+	}
+	if c.RemovalPolicy != "" && c.RemovalPolicy != RemovalOrphan && c.RemovalPolicy != RemovalDelete {
+		add(SettingRemovalPolicy, KindInvalid, func(n Names) string {
+			return fmt.Sprintf("%s must be %s or %s, got %q", n.Of(SettingRemovalPolicy), RemovalOrphan, RemovalDelete, c.RemovalPolicy)
+		})
+	}
+	if c.DownPortGracePeriod < 0 {
+		add(SettingDownPortGracePeriod, KindInvalid, func(n Names) string {
+			return fmt.Sprintf("%s must not be negative, got %s", n.Of(SettingDownPortGracePeriod), c.DownPortGracePeriod)
+		})
 	}
 	if c.PassTimeout < 0 {
 		add(SettingPassTimeout, KindInvalid, func(n Names) string {

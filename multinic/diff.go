@@ -13,12 +13,10 @@ import (
 // diff compares nodes with the inventory records of the routing key (read
 // once into p.previous) the way send decides what to post: by node name
 // and config hash. Records that match no node follow, with what becomes of
-// them, so a dry run can show everything a pass would change.
-func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
-	last := make(map[string]*inventory.Record, len(p.previous))
-	for i := range p.previous {
-		last[p.previous[i].NodeName] = &p.previous[i]
-	}
+// them (leaving says which this config lets go), so a dry run can show
+// everything a pass would change.
+func (p *pass) diff(nodes []viola.NodeConfig, leaving []leaver) []NodeDiff {
+	last := p.lastByName()
 	forced := map[string]bool{}
 	for _, n := range p.cfg.Resend {
 		forced[n] = true
@@ -37,13 +35,22 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 			d.Fields = fieldChanges(rec.Config, node)
 		}
 		d.Due = d.Change != ChangeUnchanged || p.cfg.ResendAll || forced[node.NodeName]
+		if known && rec.Orphaned != nil {
+			// Sent again, the node is this config's: the record loses its mark.
+			d.Due, d.Note = true, "was orphaned ("+rec.Orphaned.Reason+"): taken back"
+		}
 		out = append(out, d)
 	}
 	// Made only for a record whose VM is not its node now, which a pass
 	// with nothing changed has none of.
-	var named, vms, held map[string]bool
+	var named map[string]bool
 	var rest []NodeDiff
-	for _, rec := range p.previous {
+	leaves := make(map[*inventory.Record]leaver, len(leaving))
+	for _, l := range leaving {
+		leaves[l.rec] = l
+	}
+	for i := range p.previous {
+		rec := &p.previous[i]
 		if name, ok := nodeOf[rec.InstanceID]; ok && name == rec.NodeName {
 			continue // compared above
 		}
@@ -56,19 +63,21 @@ func (p *pass) diff(nodes []viola.NodeConfig) []NodeDiff {
 		if named[rec.NodeName] {
 			continue // compared above (a record of another VM under this name is replaced)
 		}
-		if vms == nil {
-			vms, held = set(p.cfg.VMIDs), set(p.cfg.HeldByOthers)
-		}
-		d := NodeDiff{NodeName: rec.NodeName, InstanceID: rec.InstanceID}
-		switch name, current := nodeOf[rec.InstanceID]; {
-		case held[rec.InstanceID]:
-			d.Change, d.Note = ChangeKept, fmt.Sprintf("VM %s is synced by another config too", rec.InstanceID)
-		case !vms[rec.InstanceID]:
-			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is no longer listed", rec.InstanceID)
-		case current:
-			d.Change, d.Note = ChangeRemoved, fmt.Sprintf("VM %s is now node %s", rec.InstanceID, name)
+		d := NodeDiff{NodeName: rec.NodeName, InstanceID: rec.InstanceID, Change: ChangeKept}
+		l, leaves := leaves[rec]
+		switch {
+		case leaves && l.delete:
+			d.Change, d.Note = ChangeRemoved, l.reason
+		case leaves:
+			d.Change, d.Note = ChangeOrphaned, l.reason
+		case rec.Orphaned != nil:
+			d.Note = "orphaned: " + rec.Orphaned.String()
+		case p.claim(rec.InstanceID, "") != "":
+			d.Note = fmt.Sprintf("VM %s is %s", rec.InstanceID, p.claim(rec.InstanceID, ""))
+		case p.owners.shared[rec.InstanceID] != "":
+			d.Note = fmt.Sprintf("VM %s is also selected by %s", rec.InstanceID, p.owners.shared[rec.InstanceID])
 		default:
-			d.Change, d.Note = ChangeKept, fmt.Sprintf("VM %s produced no node config in this pass", rec.InstanceID)
+			d.Note = fmt.Sprintf("VM %s produced no node config in this pass", rec.InstanceID)
 		}
 		rest = append(rest, d)
 	}

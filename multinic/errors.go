@@ -30,6 +30,9 @@ const (
 	ReasonSubnetNotFound  Reason = "SubnetNotFound"
 	ReasonSubnetNotUnique Reason = "SubnetNotUnique"
 	ReasonViolaPost       Reason = "ViolaPostError"
+	// ReasonViolaDelete: Viola's DELETE of a node config failed where the
+	// caller cannot go on without it (Release, for a deleted config).
+	ReasonViolaDelete Reason = "ViolaDeleteError"
 	// ReasonNova covers a missing compute endpoint or Nova failing for every
 	// VM; the SPEC names no reason for it and guessing node names is worse.
 	ReasonNova Reason = "NovaError"

@@ -23,7 +23,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
 	defer cancel()
-	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses}
+	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses, owners: cfg.owners()}
 	var res Result
 	err := recovered.Call(func() error {
 		var err error
@@ -120,7 +120,8 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Diff = p.diff(res.Nodes)
+	leaving := p.leavers(r, res)
+	res.Diff = p.diff(res.Nodes, leaving)
 	if cfg.DryRun {
 		for _, d := range res.Diff {
 			if !d.Due && d.Change == ChangeUnchanged {
@@ -131,7 +132,7 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	}
 	res, err = p.send(ctx, vc, res)
 	if err == nil {
-		p.prune(&res)
+		p.release(ctx, vc, &res, leaving)
 	}
 	return res, err
 }
@@ -141,8 +142,12 @@ type pass struct {
 	cfg     Config
 	session *openstack.Session
 	secrets []string
-	// previous are the inventory records of this routing key, read once.
+	// previous are the inventory records of this routing key, read once;
+	// byName indexes them by node name when needed (lastByName).
 	previous []inventory.Record
+	byName   map[string]*inventory.Record
+	// owners are the other configs of the routing key (Config.Peers).
+	owners owners
 	// networkGuesses are the Syncer's networks of subnet selectors (see
 	// readTargets); a pass of its own (Check) starts with none.
 	networkGuesses *sync.Map

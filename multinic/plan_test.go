@@ -117,11 +117,11 @@ func TestPlanPredictsThePass(t *testing.T) {
 
 	assert.Equal(t, map[string]multinic.Change{
 		"worker-1":  multinic.ChangeChanged,
-		"worker-2":  multinic.ChangeRemoved,
+		"worker-2":  multinic.ChangeOrphaned,
 		"worker-2b": multinic.ChangeNew,
 		"worker-3":  multinic.ChangeUnchanged,
-		"worker-4":  multinic.ChangeRemoved,
-	}, changesOf(plan.Diff))
+		"worker-4":  multinic.ChangeOrphaned,
+	}, changesOf(plan.Diff), "the default removal policy leaves nodes in the Biz cluster")
 	for _, d := range plan.Diff {
 		switch d.NodeName {
 		case "worker-1":
@@ -142,6 +142,11 @@ func TestPlanPredictsThePass(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, dueOf(plan.Diff), pass.Sent)
 	assert.Equal(t, plan.Nodes, pass.Nodes)
+	var orphaned []string
+	for _, n := range pass.OrphanedNodes {
+		orphaned = append(orphaned, n.NodeName)
+	}
+	assert.Equal(t, []string{"worker-2", "worker-4"}, orphaned, "the pass orphans what the plan said")
 }
 
 // synced is the sample after one real pass recorded in a fresh inventory.
@@ -157,10 +162,11 @@ func synced(t *testing.T) (*multinictest.Env, multinictest.Sample, *inventory.St
 }
 
 func TestDiffKeepsRecordsOfSkippedVMsAndHonoursResends(t *testing.T) {
-	env, sample, store, cfg := synced(t)
+	env, _, store, cfg := synced(t)
 	ctx := context.Background()
 
-	require.True(t, env.OpenStack.RemoveVM(sample.VMIDs[2])) // Nova no longer knows worker-3
+	// worker-3's port is on a target subnet still, but not ACTIVE or DOWN.
+	require.True(t, env.OpenStack.UpdatePort("port-a-3", func(p *openstacktest.Port) { p.Status = "BUILD" }))
 	cfg.Inventory = readOnly{t: t, records: store.List(inventory.Filter{})}
 	cfg.DryRun = true
 	cfg.Resend = []string{"worker-2"}

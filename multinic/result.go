@@ -40,10 +40,24 @@ type Result struct {
 	// sent, and names the records of the routing key that match no node.
 	// Without an Inventory every node is new. A dry run fills it the same way.
 	Diff []NodeDiff
-	// Removed counts the inventory records the pass removed: those Diff
-	// calls removed. RemoveErr is why they could not be removed; the pass
-	// still succeeded (the nodes were sent and recorded), and the next pass
-	// tries again.
+	// HeldPorts are DOWN ports never sent before that the grace period
+	// holds back (Config.DownPortGracePeriod); they are sent once ACTIVE,
+	// or when Until passes.
+	HeldPorts []HeldPort
+	// RemovedNodes are the nodes this pass let go and removed at Viola
+	// (RemovalDelete); OrphanedNodes those it let go and left in the Biz
+	// cluster (RemovalOrphan, or a Viola that cannot remove), their records
+	// kept and marked. RemovalFailures are DELETEs that failed: their
+	// records stay, and the next pass tries again. Each node is reported by
+	// the pass that lets it go, not again.
+	RemovedNodes    []NodeRemoval
+	OrphanedNodes   []NodeRemoval
+	RemovalFailures []NodeRemoval
+	// Removed counts the inventory records the pass removed (those of
+	// RemovedNodes, and of OrphanedNodes when the Inventory cannot mark
+	// orphans). RemoveErr is why the inventory could not be updated
+	// for RemovedNodes or OrphanedNodes; the pass still succeeded (the nodes
+	// were sent and recorded), and the next pass tries again.
 	Removed   int
 	RemoveErr error
 }
@@ -58,12 +72,18 @@ const (
 	ChangeChanged Change = "changed"
 	// ChangeUnchanged means the record is identical.
 	ChangeUnchanged Change = "unchanged"
-	// ChangeRemoved marks a record whose VM is no longer in VMIDs, or whose VM
-	// now has another node name. A pass that succeeds removes it.
+	// ChangeRemoved marks a record whose node this config lets go (its VM
+	// left VMIDs or Nova, lost its last port on a target subnet, or is now
+	// another node) under RemovalDelete: a pass that succeeds DELETEs it at
+	// Viola and removes the record. Note says why.
 	ChangeRemoved Change = "removed"
-	// ChangeKept marks a record of a VM in VMIDs that produced no node config in
-	// this pass (skipped, say), or of a VM in HeldByOthers; it is left as
-	// it is.
+	// ChangeOrphaned marks such a record under RemovalOrphan: a pass that
+	// succeeds leaves the node in the Biz cluster and marks the record
+	// orphaned.
+	ChangeOrphaned Change = "orphaned"
+	// ChangeKept marks a record of a VM in VMIDs that produced no node config
+	// in this pass (skipped or claimed, say), of a VM another config selects,
+	// or one already orphaned; it is left as it is.
 	ChangeKept Change = "kept"
 )
 
@@ -75,9 +95,11 @@ type NodeDiff struct {
 	// Fields are the differences of a changed node, in interface order.
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Due means the pass sends the node (in a dry run: would send it),
-	// because it changed or a re-send was asked for.
+	// because it changed, a re-send was asked for, or its record was
+	// orphaned (sending it makes it this config's again).
 	Due bool `json:"due"`
-	// Note says why a record is removed or kept.
+	// Note says why a record is removed, orphaned or kept, or that an
+	// orphaned node is taken back.
 	Note string `json:"note,omitempty"`
 }
 
@@ -121,6 +143,7 @@ func (r Result) Degradation() string {
 	add(len(r.RejectedNodes), "node config rejected", "node configs rejected")
 	add(len(r.DroppedPorts), "port beyond multinic9 dropped", "ports beyond multinic9 dropped")
 	add(len(r.SkippedSubnets), "subnet without usable MTU", "subnets without usable MTU")
+	add(len(r.RemovalFailures), "node removal failed", "node removals failed")
 	return strings.Join(parts, ", ")
 }
 

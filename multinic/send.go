@@ -67,48 +67,20 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 	return res, nil
 }
 
-// prune removes the records of the routing key this config no longer stands
-// behind, after a pass that succeeded: VMs that left VMIDs, and the old
-// name of a node that was renamed. Records of VMs that merely produced no
-// node this pass (a Nova hiccup) stay, and so do those of VMs another
-// config holds. It removes what Result.Diff calls removed.
-func (p *pass) prune(res *Result) {
-	if p.cfg.Inventory == nil {
-		return
-	}
-	mine, others := set(p.cfg.VMIDs), set(p.cfg.HeldByOthers)
-	current := make(map[string]string, len(res.Nodes))
-	for _, n := range res.Nodes {
-		current[n.InstanceID] = n.NodeName
-	}
-	res.Removed, res.RemoveErr = p.cfg.Inventory.PruneNodes(res.RoutingKey, func(instanceID, nodeName string) bool {
-		if others[instanceID] {
-			return true
-		}
-		if !mine[instanceID] {
-			return false
-		}
-		name, synced := current[instanceID]
-		return !synced || name == nodeName
-	})
-	if res.RemoveErr != nil {
-		res.RemoveErr = fail(ReasonInventory, res.RemoveErr, p.secrets...)
-	}
-}
-
 // RemoveRecords removes the inventory records of cfg's VMs under its
-// routing key, except those of VMs in cfg.HeldByOthers, and says how many
-// went: what a caller does when it stops syncing cfg for good (the operator,
-// when an OpenstackConfig is deleted). Only cfg's ProviderID, K8sProviderID,
-// VMIDs, HeldByOthers and Inventory matter; without an Inventory it removes
-// nothing.
+// routing key, except those of VMs another config selects (cfg.Peers,
+// cfg.HeldByOthers), and says how many went. It only forgets: the Biz
+// cluster keeps the configs, so the inventory no longer says what it holds.
+// A caller that stops syncing cfg for good wants Release, which follows the
+// removal policy. Only cfg's ProviderID, K8sProviderID, VMIDs, peers and
+// Inventory matter; without an Inventory it removes nothing.
 func RemoveRecords(cfg Config) (int, error) {
 	if cfg.Inventory == nil {
 		return 0, nil
 	}
-	mine, others := set(cfg.VMIDs), set(cfg.HeldByOthers)
+	mine, others := set(cfg.VMIDs), cfg.owners().shared
 	n, err := cfg.Inventory.PruneNodes(cfg.RoutingKey(), func(instanceID, _ string) bool {
-		return !mine[instanceID] || others[instanceID]
+		return !mine[instanceID] || others[instanceID] != ""
 	})
 	if err != nil {
 		return n, fail(ReasonInventory, err, cfg.secrets()...)

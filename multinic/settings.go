@@ -25,6 +25,8 @@ const (
 	SettingViolaInsecureTLS      Setting = "Config.Viola.InsecureTLS"
 	SettingPortAllowedStatuses   Setting = "Config.PortAllowedStatuses"
 	SettingPassTimeout           Setting = "Config.PassTimeout"
+	SettingRemovalPolicy         Setting = "Config.RemovalPolicy"
+	SettingDownPortGracePeriod   Setting = "Config.DownPortGracePeriod"
 )
 
 // Names maps settings to what a caller calls them, for messages in its own

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // NodeConfigsPath is where Viola accepts node configs.
@@ -117,6 +119,9 @@ func NewClient(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
 	}
+	// A redirect is answered, not followed: net/http turns a redirected
+	// DELETE (or POST) into a GET, whose 200 would read as success.
+	httpClient.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient}, nil
 }
 
@@ -200,11 +205,8 @@ func (e oneLineErrors) Unwrap() []error { return e }
 
 // checkPost rejects what Viola would refuse, before anything is sent.
 func checkPost(providerID string, configs []NodeConfig) error {
-	if providerID == "" {
-		return errors.New("provider ID (x-provider-id) is empty")
-	}
-	if strings.ContainsFunc(providerID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return fmt.Errorf("provider ID %q contains control characters, which an HTTP header cannot carry", providerID)
+	if err := checkProviderID(providerID); err != nil {
+		return err
 	}
 	if len(configs) == 0 {
 		return errors.New("no node configs to send")
@@ -224,6 +226,16 @@ func checkPost(providerID string, configs []NodeConfig) error {
 		seen[config.NodeName] = true
 	}
 	return joinOneLine(errs)
+}
+
+func checkProviderID(providerID string) error {
+	if providerID == "" {
+		return errors.New("provider ID (x-provider-id) is empty")
+	}
+	if strings.ContainsFunc(providerID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return fmt.Errorf("provider ID %q contains control characters, which an HTTP header cannot carry", providerID)
+	}
+	return nil
 }
 
 func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeConfig) error {
@@ -260,4 +272,87 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	// that is cut off, malformed or too large changes nothing.
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
+}
+
+// NodeConfigPath is where Viola removes the node config of nodeName (SPEC
+// §6): DELETE with x-provider-id. nodeName is escaped as a path segment.
+func NodeConfigPath(nodeName string) string {
+	return NodeConfigsPath + "/" + url.PathEscape(nodeName)
+}
+
+// DeleteOutcome is what a DELETE of a node config found.
+type DeleteOutcome string
+
+const (
+	// Removed: Viola removed the config (200, 202 or 204); the node agent
+	// cleans the node up.
+	Removed DeleteOutcome = "removed"
+	// AlreadyGone: Viola holds no config of that node (404), which is what
+	// a removal wants.
+	AlreadyGone DeleteOutcome = "already gone"
+)
+
+// ErrDeleteUnsupported marks a Viola that cannot remove node configs: it
+// answered the DELETE with 405 or 501. Retrying changes nothing until that
+// Viola is upgraded, so a caller reports it once rather than every pass.
+var ErrDeleteUnsupported = errors.New("this Viola cannot remove node configs")
+
+// Delete removes the node config of nodeName from the Biz cluster routed
+// by providerID (SPEC §6). A nil error means the config is gone (see the
+// outcome). 405 or 501 is an error wrapping ErrDeleteUnsupported; any other
+// status, a redirect included, is an error too: a DELETE that a redirect
+// turned into a GET would otherwise read as success.
+func (c *Client) Delete(ctx context.Context, providerID, nodeName string) (DeleteOutcome, error) {
+	if err := checkDelete(providerID, nodeName); err != nil {
+		return "", fmt.Errorf("viola: DELETE node-config: %w", err)
+	}
+	var outcome DeleteOutcome
+	err := recovered.Call(func() (err error) {
+		outcome, err = c.delete(ctx, providerID, nodeName)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("viola: DELETE node-config %q (provider %q): %w", nodeName, providerID, err)
+	}
+	return outcome, nil
+}
+
+func checkDelete(providerID, nodeName string) error {
+	if err := checkProviderID(providerID); err != nil {
+		return err
+	}
+	if err := CheckNodeName(nodeName); err != nil {
+		return fmt.Errorf("nodeName: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) delete(ctx context.Context, providerID, nodeName string) (DeleteOutcome, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodDelete, c.endpoint+NodeConfigPath(nodeName), nil)
+	if err != nil {
+		return "", fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set(ProviderIDHeader, providerID)
+	resp, err := c.http.Do(req)
+	if resp == nil {
+		if err == nil {
+			err = errors.New("no response")
+		}
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted, http.StatusNoContent:
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return Removed, nil
+	case http.StatusNotFound:
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return AlreadyGone, nil
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return "", fmt.Errorf("%w: %w", ErrDeleteUnsupported, retryhttp.StatusError(resp, err, excerptBytes))
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return "", fmt.Errorf("redirected (HTTP %d to %q): a DELETE is never followed to another URL; set violaEndpoint to the URL Viola serves", resp.StatusCode, safetext.RedactURLs(resp.Header.Get("Location")))
+	}
+	return "", retryhttp.StatusError(resp, err, excerptBytes)
 }

@@ -28,6 +28,26 @@ func ExampleClient_Post() {
 	// multinic0
 }
 
+// Delete removes one node's config; a node Viola does not hold is already
+// gone, which is what a removal wants.
+func ExampleClient_Delete() {
+	fake := violatest.NewServer()
+	defer fake.Close()
+	client, err := viola.NewClient(viola.Options{Endpoint: fake.URL})
+	if err != nil {
+		panic(err)
+	}
+	_, _ = client.Post(context.Background(), "k8s-provider-1", []viola.NodeConfig{{
+		NodeName: "worker-1", InstanceID: "vm-1",
+		Interfaces: []viola.Interface{{ID: 0, Name: viola.InterfaceName(0), MACAddress: "fa:16:3e:00:00:01", Address: "10.0.0.11", CIDR: "10.0.0.0/24", MTU: 1450}},
+	}})
+	fmt.Println(client.Delete(context.Background(), "k8s-provider-1", "worker-1"))
+	fmt.Println(client.Delete(context.Background(), "k8s-provider-1", "worker-1"))
+	// Output:
+	// removed <nil>
+	// already gone <nil>
+}
+
 // Validate refuses what the node agent could not apply, naming the field.
 func ExampleNodeConfig_Validate() {
 	cfg := viola.NodeConfig{NodeName: "worker-1", Interfaces: []viola.Interface{{ID: 0, Name: "multinic0", MACAddress: "fa-16-3e-00-00-01", MTU: 40}}}

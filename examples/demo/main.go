@@ -104,7 +104,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	}
 	defer ln.Close()
 
-	step("starting fake Contrabass and OpenStack: 3 VMs, 2 target subnets, a DOWN port, a management port")
+	step("starting fake Contrabass and OpenStack: 3 VMs, 2 target subnets, a DOWN port (held back until ACTIVE), a management port")
 	fakes := multinictest.NewEnv()
 	defer fakes.Close()
 	sample := fakes.AddSample()
@@ -294,6 +294,14 @@ func printStatus(out io.Writer, oc *v1alpha1.OpenstackConfig) {
 		fmt.Fprintf(out, "  %s=%s reason=%s: %s\n", c.Type, c.Status, c.Reason, c.Message)
 	}
 	fmt.Fprintf(out, "  nodes=%d lastSyncedAt=%s\n", oc.Status.Nodes, oc.Status.LastSyncedAt.UTC().Format(time.RFC3339))
+	set := oc.Spec.Settings
+	fmt.Fprintf(out, "  removalPolicy=%s (a node this CR lets go %s) downPortGracePeriod=%s\n", set.RemovalPolicy, map[string]string{
+		v1alpha1.RemovalPolicyOrphan: "stays in the Biz cluster, its inventory record marked orphaned",
+		v1alpha1.RemovalPolicyDelete: "is removed through Viola",
+	}[set.RemovalPolicy], set.DownPortGracePeriod)
+	for _, h := range oc.Status.HeldPorts {
+		fmt.Fprintf(out, "  heldPort: %s of %s is DOWN and was never sent: held until ACTIVE, sent anyway at %s\n", h.PortID, h.NodeName, h.Until.UTC().Format(time.RFC3339))
+	}
 	if d := oc.Status.DownPortRetry; d != nil {
 		fmt.Fprintf(out, "  downPortRetry: nodes=%v fastAttempts=%d\n", d.Nodes, d.FastAttempts)
 	}

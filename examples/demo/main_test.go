@@ -46,16 +46,17 @@ func TestDemoOnce(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{
 		"worker-1": "name=multinic0 id=0 mac=fa:16:3e:0a:00:01 address=10.10.0.11 cidr=10.10.0.0/24 mtu=1450; name=multinic1 id=1 mac=fa:16:3e:0b:00:01 address=10.20.0.11 cidr=10.20.0.0/24 mtu=9000",
-		"worker-2": "name=multinic0 id=0 mac=fa:16:3e:0a:00:02 address=10.10.0.12 cidr=10.10.0.0/24 mtu=1450; name=multinic1 id=1 mac=fa:16:3e:0b:00:02 address=10.20.0.12 cidr=10.20.0.0/24 mtu=9000",
+		"worker-2": "name=multinic0 id=0 mac=fa:16:3e:0a:00:02 address=10.10.0.12 cidr=10.10.0.0/24 mtu=1450",
 		"worker-3": "name=multinic0 id=0 mac=fa:16:3e:0a:00:03 address=10.10.0.13 cidr=10.10.0.0/24 mtu=1450",
-	}, got, "three MultiNicNodeConfig objects, every interface stored with its name and MTU, management ports left out")
+	}, got, "three MultiNicNodeConfig objects, every interface stored with its name and MTU, management ports and the DOWN port (held back) left out")
 	// Synced, or NoChange when a second reconcile (the Secret's watch event)
 	// came first; either way Ready.
 	assert.Regexp(t, `(?m)^  Ready=True reason=(Synced|NoChange)`, text)
-	assert.Contains(t, text, "downPortRetry: nodes=[worker-2]")
+	assert.Contains(t, text, "  removalPolicy=Orphan (a node this CR lets go stays in the Biz cluster, its inventory record marked orphaned) downPortGracePeriod=2m\n")
+	assert.Contains(t, text, "  heldPort: port-b-2 of worker-2 is DOWN and was never sent: held until ACTIVE, sent anyway at ")
 	assert.Contains(t, text, "  HTTP 200, 3 records")
 	assert.Equal(t, 3, strings.Count(text, "providerId=provider-1 nodeName=worker-"))
-	assert.Equal(t, 2, strings.Count(text, " interfaces=multinic0,multinic1 "), "the inventory keeps the names too")
+	assert.Equal(t, 1, strings.Count(text, " interfaces=multinic0,multinic1 "), "the inventory keeps the names too")
 }
 
 // TestDemoServesKubectlAccess runs the demo in its serving mode and what it

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
@@ -216,6 +217,18 @@ func (w *world) createCR(t *testing.T, mutate func(*v1alpha1.OpenstackConfig)) *
 		mutate(oc)
 	}
 	require.NoError(t, k8s.Create(context.Background(), oc))
+	// Gone when the test ends: CRs of one routing key (the sample's) that
+	// outlived their test would own its VMs for the next (SPEC §5).
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var latest v1alpha1.OpenstackConfig
+		if k8s.Get(ctx, client.ObjectKeyFromObject(oc), &latest) != nil {
+			return
+		}
+		latest.Finalizers = nil
+		_ = k8s.Update(ctx, &latest)
+		_ = k8s.Delete(ctx, &latest)
+	})
 	return oc
 }
 

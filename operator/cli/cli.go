@@ -106,7 +106,7 @@ func newRoot(opts *Options) *cobra.Command {
 		// multinic" for the plugin) through the display-name annotation.
 		Use:         strings.ReplaceAll(opts.Name, " ", "-"),
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: opts.Name},
-		Short:       "Check, plan and inspect multinic OpenstackConfigs",
+		Short:       "Check, plan, inspect and re-run multinic OpenstackConfigs",
 		Long: `The operations checklist of an OpenstackConfig as commands.
 
   check   walk every step of the flow (Contrabass, Keystone, Neutron, Nova,
@@ -115,6 +115,9 @@ func newRoot(opts *Options) *cobra.Command {
   plan    run a pass that posts nothing and writes nothing, and show the node
           configs and how they differ from the inventory
   status  conditions, last sync, skipped VMs, DOWN ports and recent events
+  rerun   re-run the node agent for one node: DELETE and re-create its config
+          through Viola (the agent acts once per spec change, never on a
+          re-send)
 
 A CR is read from the cluster (NAME, with kubectl's --kubeconfig, --context
 and -n) or from a file (-f) with no cluster at all. kubectl's other
@@ -145,7 +148,7 @@ Exit status: 0 success, 1 a check failed or the command could not run,
 			f.Hidden = true
 		}
 	})
-	root.AddCommand(newCheck(g), newPlan(g), newStatus(g))
+	root.AddCommand(newCheck(g), newPlan(g), newStatus(g), newRerun(g))
 	return root
 }
 

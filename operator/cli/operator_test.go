@@ -86,7 +86,10 @@ func TestAgainstTheOperator(t *testing.T) {
 	assert.Len(t, report.Nodes, 3, "the nodes come from the operator's inventory")
 	assert.Contains(t, reasons(report.Events), v1alpha1.ReasonSynced, "the operator's events.k8s.io event is shown")
 	text := run(t, w.kube(append([]string{"status"}, flags...)...)...)
-	assert.Contains(t, text.stdout, "Nodes with DOWN ports: worker-2")
+	// The default grace period holds worker-2's DOWN port, never sent.
+	assert.Contains(t, text.stdout, "DOWN ports held back until ACTIVE or the grace period ends (1 listed):\n  PORT      NODE      FIRST SEEN DOWN")
+	assert.Contains(t, text.stdout, "  port-b-2  worker-2  ")
+	assert.Contains(t, text.stdout, "Removal policy    Orphan (")
 
 	check := run(t, w.kube(append([]string{"check", "--viola-endpoint", w.env.Viola.URL}, flags...)...)...)
 	assert.Equal(t, 0, check.code, check.stdout)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
@@ -37,6 +40,8 @@ type planReport struct {
 	RejectedNodes  []v1alpha1.RejectedNode  `json:"rejectedNodes,omitempty"`
 	DroppedPorts   []v1alpha1.DroppedPort   `json:"droppedPorts,omitempty"`
 	SkippedSubnets []v1alpha1.SkippedSubnet `json:"skippedSubnets,omitempty"`
+	HeldPorts      []v1alpha1.HeldPort      `json:"heldPorts,omitempty"`
+	RemovalPolicy  string                   `json:"removalPolicy,omitempty"`
 	Warnings       []string                 `json:"warnings,omitempty"`
 	Error          *failure                 `json:"error,omitempty"`
 }
@@ -63,14 +68,18 @@ skipped VMs, rejected nodes and dropped ports are those of a real pass.
 
 Prints each node's interfaces (name, MAC, address, CIDR, MTU, port and its
 status), then the difference against the inventory: new, changed (with the
-changed fields), unchanged, removed (VM left vmNames, or was renamed) and kept
-(VM produced no node this pass). -o json or -o yaml adds "payload": exactly
+changed fields), unchanged, removed or orphaned (the node leaves: its VM left
+vmNames or Nova, lost its last port on a target subnet, or was renamed;
+removalPolicy Delete removes it through Viola, Orphan leaves it in the Biz
+cluster) and kept (VM produced no node this pass, another OpenstackConfig
+selects it, or the record is already orphaned). -o json or -o yaml adds "payload": exactly
 the POST body the pass would send.
 
 The inventory is read, never written: --inventory-file, --inventory-url, or on
 a cluster the operator's inventory Service through the API server. Re-sends of
 unchanged nodes (DOWN ports, resyncInterval) depend on the operator's timers
-and are not shown.`,
+and are not shown; they keep Viola's copy current and never make the node
+agent configure a node again (it acts once per spec change: see rerun).`,
 		Example: fmt.Sprintf(`  %[1]s plan -n multinic-system biz-cluster-1
   %[1]s plan -n multinic-system biz-cluster-1 -o json | jq .payload
   %[1]s plan -f biz-cluster-1.yaml --encrypt-key-file ./key --inventory-file ./inventory.json`, g.opts.Name),
@@ -137,10 +146,28 @@ func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inv
 			cfg.Inventory = readOnly(records)
 		}
 	}
+	// What the operator adds from other CRs and from the status: the peers
+	// (who owns a VM, which records are shared) and when held DOWN ports
+	// were first seen.
+	cfg.DownPortsFirstSeen = map[string]time.Time{}
+	for _, h := range t.oc.Status.HeldPorts {
+		cfg.DownPortsFirstSeen[h.PortID] = h.FirstSeen.Time
+	}
+	unseen := peersOf(ctx, t, &cfg)
 	res, err := multinic.Sync(ctx, cfg)
 	if err != nil {
 		report.Error = newFailure(err)
 		return report
+	}
+	if unseen != "" && slices.ContainsFunc(res.Diff, func(d multinic.NodeDiff) bool {
+		return d.Change == multinic.ChangeRemoved || d.Change == multinic.ChangeOrphaned
+	}) {
+		report.Warnings = append(report.Warnings, unseen)
+	}
+	report.RemovalPolicy = string(cmp.Or(cfg.RemovalPolicy, multinic.RemovalOrphan))
+	for _, h := range res.HeldPorts {
+		report.HeldPorts = append(report.HeldPorts, v1alpha1.HeldPort{PortID: h.PortID, NodeName: h.NodeName, InstanceID: h.InstanceID,
+			FirstSeen: metav1.NewTime(h.FirstSeen), Until: metav1.NewTime(h.Until)})
 	}
 	report.Nodes = append(report.Nodes, res.Nodes...)
 	report.PortStatuses = res.PortStatuses
@@ -166,51 +193,27 @@ func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inv
 	for _, sn := range res.SkippedSubnets {
 		report.SkippedSubnets = append(report.SkippedSubnets, v1alpha1.SkippedSubnet{SubnetID: sn.SubnetID, NetworkID: sn.NetworkID, Reason: sn.Reason})
 	}
-	report.Warnings = append(report.Warnings, claimRemoved(ctx, t, cfg, report.Diff)...)
 	return report
 }
 
-// claimRemoved applies the operator's last pruning rule, which the library
-// cannot know: a record of a VM that another OpenstackConfig of the same
-// routing key lists is kept. Without a cluster it says the list is unknown.
-func claimRemoved(ctx context.Context, t *target, cfg multinic.Config, diff []multinic.NodeDiff) []string {
-	var left []int
-	for i, d := range diff {
-		if d.Change == multinic.ChangeRemoved && !slices.Contains(cfg.VMIDs, d.InstanceID) {
-			left = append(left, i)
-		}
-	}
-	if len(left) == 0 {
-		return nil
-	}
+// peersOf gives cfg the other OpenstackConfigs of its routing key, as the
+// operator does (crconfig.Peers), or says why it cannot.
+func peersOf(ctx context.Context, t *target, cfg *multinic.Config) string {
 	if t.kube == nil {
-		return []string{"without a cluster this tool cannot see other OpenstackConfigs: a removed record whose VM another one of routing key " + cfg.RoutingKey() + " lists is kept"}
+		return "without a cluster this tool cannot see other OpenstackConfigs of routing key " + cfg.RoutingKey() +
+			": a node whose VM another one selects is kept, not removed or orphaned"
 	}
 	var list v1alpha1.OpenstackConfigList
 	if err := t.kube.client.List(ctx, &list); err != nil {
-		return []string{"other OpenstackConfigs could not be listed, so a removed record may be kept because another one lists its VM: " + err.Error()}
+		return "other OpenstackConfigs could not be listed, so VMs they own or share are not shown as such: " + err.Error()
 	}
-	claimed := map[string]string{}
-	for _, other := range list.Items {
-		key := multinic.Config{ProviderID: other.Spec.Credentials.OpenstackProviderID, K8sProviderID: other.Spec.Credentials.K8sProviderID}.RoutingKey()
-		if other.UID == t.oc.UID || !other.DeletionTimestamp.IsZero() || key != cfg.RoutingKey() {
-			continue
-		}
-		for _, vm := range other.Spec.VMNames {
-			claimed[vm] = other.Namespace + "/" + other.Name
-		}
-	}
-	for _, i := range left {
-		if owner, ok := claimed[diff[i].InstanceID]; ok {
-			diff[i].Change = multinic.ChangeKept
-			diff[i].Note = fmt.Sprintf("VM %s is listed by OpenstackConfig %s", diff[i].InstanceID, owner)
-		}
-	}
-	return nil
+	cfg.Peers = crconfig.Peers(t.oc, list.Items)
+	return ""
 }
 
 var changeMarks = map[multinic.Change]string{
 	multinic.ChangeNew: "+", multinic.ChangeChanged: "~", multinic.ChangeUnchanged: "=", multinic.ChangeRemoved: "-", multinic.ChangeKept: "·",
+	multinic.ChangeOrphaned: "o",
 }
 
 func printPlan(out io.Writer, r planReport) {
@@ -273,6 +276,11 @@ func printPlan(out io.Writer, r planReport) {
 		rows = append(rows, []string{sn.SubnetID, sn.Reason})
 	}
 	section("Subnets without usable MTU", rows)
+	rows = nil
+	for _, h := range r.HeldPorts {
+		rows = append(rows, []string{h.PortID, h.NodeName, fmt.Sprintf("DOWN and never sent: held until it is ACTIVE, at most %s from when it was first seen DOWN", h.Until.Sub(h.FirstSeen.Time))})
+	}
+	section("DOWN ports held back (downPortGracePeriod)", rows)
 
 	fmt.Fprintf(out, "\nAgainst the inventory (%s):\n", r.Inventory)
 	nameWidth, changeWidth := 0, 0
@@ -294,9 +302,9 @@ func printPlan(out io.Writer, r planReport) {
 			fmt.Fprintf(out, "      %s\n", describeField(f))
 		}
 	}
-	fmt.Fprintf(out, "\nWould send %s (%d new, %d changed); %d unchanged; %s would be removed, %d kept.\n",
+	fmt.Fprintf(out, "\nWould send %s (%d new, %d changed); %d unchanged; %s would be removed through Viola, %d orphaned (left in the Biz cluster), %d kept. Removal policy: %s.\n",
 		plural(sending, "node config", "node configs"), counts[multinic.ChangeNew], counts[multinic.ChangeChanged], counts[multinic.ChangeUnchanged],
-		plural(counts[multinic.ChangeRemoved], "inventory record", "inventory records"), counts[multinic.ChangeKept])
+		plural(counts[multinic.ChangeRemoved], "node", "nodes"), counts[multinic.ChangeOrphaned], counts[multinic.ChangeKept], r.RemovalPolicy)
 }
 
 func describeField(f multinic.FieldChange) string {

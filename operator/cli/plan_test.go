@@ -24,7 +24,9 @@ type planJSON struct {
 	Payload    []viola.NodeConfig  `json:"payload"`
 	Nodes      []viola.NodeConfig  `json:"nodes"`
 	Diff       []multinic.NodeDiff `json:"diff"`
-	Error      *struct {
+	// RemovalPolicy is the policy the plan applied.
+	RemovalPolicy string `json:"removalPolicy"`
+	Error         *struct {
 		Reason multinic.Reason `json:"reason"`
 		Fix    string          `json:"fix"`
 	} `json:"error"`
@@ -139,9 +141,10 @@ func TestPlanCluster(t *testing.T) {
 		changes[d.NodeName] = d
 	}
 	assert.Equal(t, multinic.ChangeUnchanged, changes["worker-1"].Change)
-	assert.Equal(t, multinic.ChangeRemoved, changes["worker-2"].Change, "no CR lists worker-2's VM")
+	assert.Equal(t, multinic.ChangeOrphaned, changes["worker-2"].Change, "no CR lists worker-2's VM; the default policy leaves it")
 	assert.Equal(t, multinic.ChangeKept, changes["worker-3"].Change)
-	assert.Equal(t, "VM "+w.sample.VMIDs[2]+" is listed by OpenstackConfig "+w.namespace+"/"+other.Name, changes["worker-3"].Note)
+	assert.Equal(t, "VM "+w.sample.VMIDs[2]+" is also selected by "+w.namespace+"/"+other.Name, changes["worker-3"].Note)
+	assert.Equal(t, "Orphan", plan.RemovalPolicy)
 	assert.Empty(t, plan.Payload)
 }
 

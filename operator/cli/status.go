@@ -35,6 +35,8 @@ type statusReport struct {
 	PollSlowInterval   string                         `json:"pollSlowInterval,omitempty"`
 	DownPortFastMax    int32                          `json:"downPortFastRetryMax"`
 	NextDownPortResend *time.Time                     `json:"nextDownPortResend,omitempty"`
+	RemovalPolicy      string                         `json:"removalPolicy"`
+	DownPortGrace      string                         `json:"downPortGracePeriod"`
 }
 
 // nodeLine is a node the inventory holds for the CR's VMs.
@@ -43,6 +45,8 @@ type nodeLine struct {
 	InstanceID string    `json:"instanceId"`
 	Interfaces []string  `json:"interfaces"`
 	UpdatedAt  time.Time `json:"updatedAt"`
+	// Orphaned says why the node was left in the Biz cluster, when it was.
+	Orphaned string `json:"orphaned,omitempty"`
 }
 
 type eventLine struct {
@@ -58,12 +62,18 @@ func newStatus(g *globals) *cobra.Command {
 	events := 10
 	cmd := &cobra.Command{
 		Use:   "status NAME",
-		Short: "One screen for an OpenstackConfig: conditions, nodes, skips, DOWN ports, events",
+		Short: "One screen for an OpenstackConfig: conditions, nodes, skips, DOWN ports, removals, events",
 		Long: `Show an OpenstackConfig's state as the operator last wrote it: the Ready and
-Degraded conditions, last sync, change and resync, the last error, the nodes
-(from the inventory, when it can be read), skipped VMs with their reasons,
-nodes with DOWN ports and their re-send state, dropped ports, subnets without
-usable MTU, rejected node configs, and the CR's recent events.`,
+Degraded conditions, last sync, change and resync, the last error, the removal
+policy, the nodes (from the inventory, when it can be read), skipped VMs with
+their reasons (a VM another OpenstackConfig owns says "claimed by"), DOWN ports
+held back by the grace period, nodes with DOWN ports and their re-send state,
+nodes recently removed or orphaned, dropped ports, subnets without usable MTU,
+rejected node configs, and the CR's recent events.
+
+Re-sends keep Viola's copy of a node current; they do not make the node agent
+configure the node again (it acts once per spec change). To re-run the agent
+for one node, use rerun.`,
 		Example: fmt.Sprintf(`  %[1]s status -n multinic-system biz-cluster-1
   %[1]s status -n multinic-system biz-cluster-1 --inventory-url http://localhost:18081
   %[1]s status -n multinic-system biz-cluster-1 -o yaml`, g.opts.Name),
@@ -108,6 +118,8 @@ func buildStatus(ctx context.Context, t *target, src inventorySource, maxEvents 
 		PollSlowInterval: cmp.Or(string(set.PollSlowInterval), "2m"),
 		DownPortFastMax:  5,
 		Events:           []eventLine{},
+		RemovalPolicy:    cmp.Or(set.RemovalPolicy, v1alpha1.RemovalPolicyOrphan),
+		DownPortGrace:    cmp.Or(string(set.DownPortGracePeriod), "2m"),
 	}
 	if set.DownPortFastRetryMax != nil {
 		r.DownPortFastMax = *set.DownPortFastRetryMax
@@ -139,7 +151,11 @@ func buildStatus(ctx context.Context, t *target, src inventorySource, maxEvents 
 			for _, iface := range rec.Config.Interfaces {
 				ifaces = append(ifaces, iface.Name)
 			}
-			r.Nodes = append(r.Nodes, nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()})
+			line := nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()}
+			if rec.Orphaned != nil {
+				line.Orphaned = rec.Orphaned.String()
+			}
+			r.Nodes = append(r.Nodes, line)
 		}
 	}
 	list, err := t.kube.clientset.CoreV1().Events(oc.Namespace).List(ctx, metav1.ListOptions{
@@ -224,6 +240,8 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 	fmt.Fprintf(tw, "Last resync\t%s\n", metaAgo(st.LastResyncAt))
 	fmt.Fprintf(tw, "Last error\t%s\n", cmp.Or(st.LastError, "none"))
 	fmt.Fprintf(tw, "Nodes\t%d\n", st.Nodes)
+	fmt.Fprintf(tw, "Removal policy\t%s\n", describePolicy(r.RemovalPolicy))
+	fmt.Fprintf(tw, "DOWN-port grace\t%s\n", r.DownPortGrace)
 	_ = tw.Flush()
 
 	switch {
@@ -231,9 +249,9 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): not available: %s\n", r.Inventory, r.InventoryError)
 	case r.Inventory != "":
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): %d\n", r.Inventory, len(r.Nodes))
-		table(out, []string{"NODE", "INSTANCE", "INTERFACES", "UPDATED"}, len(r.Nodes), func(i int) []string {
+		table(out, []string{"NODE", "INSTANCE", "INTERFACES", "UPDATED", "ORPHANED"}, len(r.Nodes), func(i int) []string {
 			n := r.Nodes[i]
-			return []string{n.NodeName, n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt)}
+			return []string{n.NodeName, n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt), cmp.Or(n.Orphaned, "-")}
 		})
 	}
 
@@ -262,7 +280,21 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 			fmt.Fprintf(out, "; next due %s", r.NextDownPortResend.Format(time.RFC3339))
 		}
 		fmt.Fprintln(out)
+		fmt.Fprintln(out, "  a re-send keeps Viola's copy; the node agent configures a node once per spec change and does not retry")
+		fmt.Fprintln(out, "  a failed Job (a MAC not in the guest yet): re-run it with the rerun command")
 	}
+	list("DOWN ports held back until ACTIVE or the grace period ends", len(st.HeldPorts), []string{"PORT", "NODE", "FIRST SEEN DOWN", "SENT ANYWAY AT"}, func(i int) []string {
+		p := st.HeldPorts[i]
+		return []string{p.PortID, cmp.Or(p.NodeName, "-"), ago(p.FirstSeen.Time), p.Until.UTC().Format(time.RFC3339)}
+	})
+	list("Nodes removed through Viola (latest first)", len(st.RemovedNodes), []string{"NODE", "INSTANCE", "WHEN", "REASON"}, func(i int) []string {
+		n := st.RemovedNodes[i]
+		return []string{n.NodeName, cmp.Or(n.InstanceID, "-"), ago(n.At.Time), n.Reason}
+	})
+	list("Nodes left in the Biz cluster, orphaned (latest first)", len(st.OrphanedNodes), []string{"NODE", "INSTANCE", "WHEN", "REASON"}, func(i int) []string {
+		n := st.OrphanedNodes[i]
+		return []string{n.NodeName, cmp.Or(n.InstanceID, "-"), ago(n.At.Time), n.Reason}
+	})
 	list("Ports beyond multinic9 (dropped)", len(st.DroppedPorts), []string{"INSTANCE", "PORT", "MAC"}, func(i int) []string {
 		p := st.DroppedPorts[i]
 		return []string{p.InstanceID, p.PortID, p.MACAddress}
@@ -294,4 +326,12 @@ func table(out io.Writer, header []string, n int, row func(int) []string) {
 		fmt.Fprintf(tw, "  %s\n", strings.Join(row(i), "\t"))
 	}
 	_ = tw.Flush()
+}
+
+// describePolicy says what a removal policy does, for people.
+func describePolicy(policy string) string {
+	if policy == v1alpha1.RemovalPolicyDelete {
+		return "Delete (a node the config lets go is removed through Viola; the agent cleans it up)"
+	}
+	return "Orphan (a node the config lets go stays in the Biz cluster, its inventory record marked orphaned)"
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic/multinictest"
@@ -217,26 +216,6 @@ func TestResyncResendsEverything(t *testing.T) {
 	assert.Len(t, f.env.Viola.Posts()[1].Configs, 3, "every node re-sent so Biz-side drift heals")
 }
 
-func TestDeletionRemovesInventoryRecords(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	oc := f.create(f.config("doomed"))
-	f.reconcile(oc)
-	// A record of another CR under the same provider must survive.
-	_, err := f.store.Upsert(multinictest.ProviderID, viola.NodeConfig{NodeName: "other", InstanceID: "vm-other",
-		Interfaces: []viola.Interface{{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:99"}}})
-	require.NoError(t, err)
-	require.Len(t, f.store.List(inventory.Filter{}), 4)
-
-	require.NoError(t, k8s.Delete(ctx, f.get(oc)))
-	f.reconcile(oc)
-	left := f.store.List(inventory.Filter{})
-	require.Len(t, left, 1)
-	assert.Equal(t, "other", left[0].NodeName)
-	err = k8s.Get(ctx, client.ObjectKeyFromObject(oc), &v1alpha1.OpenstackConfig{})
-	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "object is gone once the finalizer is removed")
-}
-
 func TestPortsBeyondTenAreReportedInStatus(t *testing.T) {
 	f := newFixture(t)
 	for i := range 10 { // worker-3 has one port on subnet A already
@@ -251,38 +230,4 @@ func TestPortsBeyondTenAreReportedInStatus(t *testing.T) {
 	assert.Equal(t, f.sample.VMIDs[2], got.Status.DroppedPorts[0].InstanceID)
 	assert.Equal(t, "fa:16:3e:ff:00:09", got.Status.DroppedPorts[0].MACAddress, "the last in MAC order is left out")
 	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-3"].Interfaces, 10)
-}
-
-// Records follow the CRs: a VM dropped from vmNames loses its record, unless
-// another CR with the same provider still syncs it.
-func TestInventoryFollowsVMNames(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	oc := f.create(f.config("owner"))
-	f.reconcile(oc)
-	require.Len(t, f.store.List(inventory.Filter{}), 3)
-
-	sharing := f.config("sharing") // also claims worker-3
-	sharing.Spec.VMNames = f.sample.VMIDs[2:]
-	f.create(sharing)
-	f.reconcile(sharing)
-
-	latest := f.get(oc)
-	latest.Spec.VMNames = f.sample.VMIDs[:1] // drop worker-2 and worker-3
-	require.NoError(t, k8s.Update(ctx, latest))
-	f.reconcile(oc)
-	var names []string
-	for _, rec := range f.store.List(inventory.Filter{}) {
-		names = append(names, rec.NodeName)
-	}
-	assert.ElementsMatch(t, []string{"worker-1", "worker-3"}, names, "worker-2 pruned, worker-3 kept for the other CR")
-
-	// Deleting the sharing CR while owner no longer claims worker-3 drops it.
-	require.NoError(t, k8s.Delete(ctx, f.get(sharing)))
-	f.reconcile(sharing) // runs the finalizer
-	names = nil
-	for _, rec := range f.store.List(inventory.Filter{}) {
-		names = append(names, rec.NodeName)
-	}
-	assert.Equal(t, []string{"worker-1"}, names)
 }

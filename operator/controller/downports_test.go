@@ -6,8 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
+	"github.com/multinic/multinic/operator/api/v1alpha1"
 )
 
 // A DOWN port on a node that was already sent is re-sent at once (the next
@@ -77,4 +81,62 @@ func TestDownPortResendsFastThenSlow(t *testing.T) {
 	f.clock.Step(time.Minute)
 	f.reconcile(oc)
 	assert.Nil(t, f.get(oc).Status.DownPortRetry, "state resets when no port is DOWN")
+}
+
+// With the default grace period the sample's DOWN port, never sent, is held
+// back: status says since when; the next poll comes within the fast
+// interval; a restart does not start the period again; ACTIVE sends it.
+func TestDownPortIsHeldUntilActive(t *testing.T) {
+	f := newFixture(t)
+	oc := f.config("grace")
+	oc.Spec.Settings.DownPortGracePeriod = "" // the API server's default, 2m
+	f.create(oc)
+	assert.Equal(t, v1alpha1.Duration("2m"), f.get(oc).Spec.Settings.DownPortGracePeriod)
+
+	res := f.reconcile(oc)
+	got := f.get(oc)
+	require.Len(t, got.Status.HeldPorts, 1)
+	held := got.Status.HeldPorts[0]
+	assert.Equal(t, v1alpha1.HeldPort{PortID: f.sample.DownPort, NodeName: "worker-2", InstanceID: f.sample.VMIDs[1],
+		FirstSeen: held.FirstSeen, Until: held.Until}, held)
+	assert.True(t, held.FirstSeen.Time.Equal(t0))
+	assert.True(t, held.Until.Time.Equal(t0.Add(2*time.Minute)))
+	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-2"].Interfaces, 1, "sent without the held port")
+	assert.Nil(t, got.Status.DownPortRetry, "nothing DOWN was sent")
+	assert.Equal(t, 20*time.Second, res.RequeueAfter)
+	_, degraded := readyCondition(t, got)
+	assert.Equal(t, metav1.ConditionFalse, degraded.Status, "holding a port is no failure")
+
+	// A new operator pod (a fresh reconciler) keeps the first sighting.
+	f.clock.Step(100 * time.Second)
+	f.reconciler.Syncer = new(multinic.Syncer)
+	res = f.reconcile(oc)
+	assert.True(t, f.get(oc).Status.HeldPorts[0].FirstSeen.Time.Equal(t0))
+	assert.Equal(t, 20*time.Second, res.RequeueAfter, "the grace period ends in 20s")
+
+	f.env.OpenStack.UpdatePort(f.sample.DownPort, func(p *openstacktest.Port) { p.Status = "ACTIVE" })
+	f.clock.Step(5 * time.Second)
+	f.reconcile(oc)
+	got = f.get(oc)
+	assert.Empty(t, got.Status.HeldPorts)
+	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-2"].Interfaces, 2, "sent as soon as ACTIVE: a spec change the agent acts on")
+}
+
+func TestDownPortIsSentWhenTheGracePeriodEnds(t *testing.T) {
+	f := newFixture(t)
+	oc := f.config("grace-ends")
+	oc.Spec.Settings.DownPortGracePeriod = "30s"
+	f.create(oc)
+	res := f.reconcile(oc)
+	assert.Equal(t, 20*time.Second, res.RequeueAfter)
+	f.clock.Step(20 * time.Second)
+	res = f.reconcile(oc)
+	assert.Equal(t, 10*time.Second, res.RequeueAfter, "polled when the grace period ends")
+	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-2"].Interfaces, 1)
+	f.clock.Step(10 * time.Second)
+	f.reconcile(oc)
+	got := f.get(oc)
+	assert.Empty(t, got.Status.HeldPorts)
+	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-2"].Interfaces, 2, "sent though still DOWN")
+	require.NotNil(t, got.Status.DownPortRetry, "and from now on re-sent like any DOWN port")
 }

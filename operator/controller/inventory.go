@@ -4,17 +4,18 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/crconfig"
 )
 
-func routingKey(oc *v1alpha1.OpenstackConfig) string {
-	return multinic.Config{ProviderID: oc.Spec.Credentials.OpenstackProviderID, K8sProviderID: oc.Spec.Credentials.K8sProviderID}.RoutingKey()
-}
+func routingKey(oc *v1alpha1.OpenstackConfig) string { return crconfig.RoutingKey(oc) }
 
 // routingKeyField indexes the cached CRs by routing key, so a pass looks at
 // the CRs that share its inventory records and not at the whole fleet.
@@ -27,21 +28,28 @@ func indexRoutingKey(obj client.Object) []string {
 	return nil
 }
 
-// shareInventory tells the pass which of its routing key's records other CRs
-// share (Config.HeldByOthers), so that it never removes them.
+// shareInventory tells the pass about the other CRs of its routing key
+// (Config.Peers): which VMs and node names an older one owns, and which
+// records are shared ground it never removes.
 func (r *Reconciler) shareInventory(ctx context.Context, oc *v1alpha1.OpenstackConfig, cfg *multinic.Config) {
 	var err error
-	if cfg.HeldByOthers, err = r.vmsOfOtherConfigs(ctx, oc); err != nil {
+	if cfg.Peers, err = r.peers(ctx, oc); err != nil {
 		// Without knowing which records other CRs share, none is removed
-		// this pass; the pass itself goes on.
-		cfg.Inventory = keepAll{Inventory: cfg.Inventory, why: err}
+		// or orphaned this pass (every recorded VM counts as another's);
+		// the pass itself goes on.
+		if cfg.Inventory != nil {
+			for _, rec := range cfg.Inventory.List(inventory.Filter{ProviderID: cfg.RoutingKey()}) {
+				cfg.HeldByOthers = append(cfg.HeldByOthers, rec.InstanceID)
+			}
+			cfg.Inventory = keepAll{Inventory: cfg.Inventory, why: err}
+		}
 	}
 }
 
-// vmsOfOtherConfigs are the VMs that other CRs with the same routing key
-// sync (the library's Config.HeldByOthers): their records are shared ground
-// and never removed on oc's behalf.
-func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.OpenstackConfig) ([]string, error) {
+// peers are the other CRs with oc's routing key, oldest first (the owner
+// order of SPEC §5: creationTimestamp, then namespace/name). A CR being
+// deleted is no peer: its VMs are free for the others to take over.
+func (r *Reconciler) peers(ctx context.Context, oc *v1alpha1.OpenstackConfig) ([]multinic.Peer, error) {
 	key := routingKey(oc)
 	// Read only, once per pass: copying every cached CR made this a fifth
 	// of the operator's CPU at 1000 CRs.
@@ -53,39 +61,52 @@ func (r *Reconciler) vmsOfOtherConfigs(ctx context.Context, oc *v1alpha1.Opensta
 	if err := r.Client.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("list OpenstackConfigs: %w", err)
 	}
-	var claimed []string
-	for _, other := range list.Items {
-		if other.UID == oc.UID || !other.DeletionTimestamp.IsZero() || routingKey(&other) != key {
-			continue
-		}
-		claimed = append(claimed, other.Spec.VMNames...)
-	}
-	return claimed, nil
+	return crconfig.Peers(oc, list.Items), nil
 }
 
-// finalize removes the records of the CR's VMs that no other CR syncs
-// (multinic.RemoveRecords), then lets the CR go.
+// finalize lets the CR's nodes go as its removal policy says
+// (multinic.Release): Delete removes them through Viola, Orphan leaves them
+// in the Biz cluster with their records marked orphaned; nodes of VMs
+// another CR selects are handed over. Then it lets the CR go. A failed
+// DELETE keeps the finalizer, and the next reconcile tries again.
 func (r *Reconciler) finalize(ctx context.Context, oc *v1alpha1.OpenstackConfig) error {
 	if !controllerutil.ContainsFinalizer(oc, Finalizer) {
 		return nil
 	}
-	others, err := r.vmsOfOtherConfigs(ctx, oc)
+	peers, err := r.peers(ctx, oc)
 	if err != nil {
 		return err
 	}
-	cfg := multinic.Config{
-		ProviderID:    oc.Spec.Credentials.OpenstackProviderID,
-		K8sProviderID: oc.Spec.Credentials.K8sProviderID,
-		VMIDs:         oc.Spec.VMNames,
-		HeldByOthers:  others,
-		Inventory:     r.Inventory,
-	}
-	if _, err := multinic.RemoveRecords(cfg); err != nil {
-		return fmt.Errorf("remove inventory records of %s/%s: %s", oc.Namespace, oc.Name, crconfig.Message(err))
+	// SpecConfig's own errors (a setting stored before its rule) do not
+	// stop the release: it needs the routing key, the VMs, the policy and
+	// for Delete a Viola endpoint, which Release checks itself.
+	cfg, _ := crconfig.SpecConfig(oc, r.Defaults)
+	cfg.Peers = peers
+	cfg.Inventory = r.Inventory
+	res, err := r.releaser().Release(ctx, cfg, fmt.Sprintf("OpenstackConfig %s/%s was deleted", oc.Namespace, oc.Name))
+	r.recordRemovals(oc, res, multinic.RemovalPolicy(oc.Spec.Settings.RemovalPolicy))
+	if err != nil {
+		msg := brief(crconfig.Message(err))
+		r.Recorder.Eventf(oc, nil, corev1.EventTypeWarning, string(multinic.ReasonOf(err)), "Finalize",
+			"%s; the OpenstackConfig stays until its nodes are removed (set settings.removalPolicy to Orphan to leave them instead)", msg)
+		return fmt.Errorf("release the nodes of %s/%s: %s", oc.Namespace, oc.Name, msg)
 	}
 	orig := oc.DeepCopy()
 	controllerutil.RemoveFinalizer(oc, Finalizer)
 	return client.IgnoreNotFound(r.Client.Patch(ctx, oc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
+}
+
+// releaser is the Syncer's Release when it has one (the operator's
+// *multinic.Syncer keeps its Viola clients), else a fresh one.
+func (r *Reconciler) releaser() interface {
+	Release(context.Context, multinic.Config, string) (multinic.Result, error)
+} {
+	if rel, ok := r.Syncer.(interface {
+		Release(context.Context, multinic.Config, string) (multinic.Result, error)
+	}); ok {
+		return rel
+	}
+	return new(multinic.Syncer)
 }
 
 // keepAll records but removes nothing, saying why.
@@ -95,3 +116,6 @@ type keepAll struct {
 }
 
 func (k keepAll) PruneNodes(string, func(string, string) bool) (int, error) { return 0, k.why }
+
+// MarkOrphaned marks nothing either: the next pass finds the nodes again.
+func (k keepAll) MarkOrphaned(string, ...inventory.OrphanMark) (int, error) { return 0, k.why }

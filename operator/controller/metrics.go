@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/viola"
@@ -209,6 +210,28 @@ func (c countingInventory) Upsert(providerID string, configs ...viola.NodeConfig
 
 func (c countingInventory) PruneNodes(providerID string, keep func(instanceID, nodeName string) bool) (int, error) {
 	n, err := c.Inventory.PruneNodes(providerID, keep)
+	if err != nil {
+		c.errors.WithLabelValues(inventoryPrune).Inc()
+	}
+	return n, err
+}
+
+// MarkOrphaned passes the mark on, counted as a prune (both are the
+// removal side of a pass). An inventory that cannot mark forgets the
+// records instead, as the library does without a marker.
+func (c countingInventory) MarkOrphaned(providerID string, marks ...inventory.OrphanMark) (int, error) {
+	marker, ok := c.Inventory.(multinic.OrphanMarker)
+	if !ok {
+		forget := make(map[string]string, len(marks))
+		for _, m := range marks {
+			forget[m.NodeName] = m.InstanceID
+		}
+		return c.PruneNodes(providerID, func(instanceID, nodeName string) bool {
+			vm, orphaned := forget[nodeName]
+			return !orphaned || (vm != "" && vm != instanceID)
+		})
+	}
+	n, err := marker.MarkOrphaned(providerID, marks...)
 	if err != nil {
 		c.errors.WithLabelValues(inventoryPrune).Inc()
 	}

@@ -43,6 +43,7 @@ func TestReconcilerKeepsPerConfigSeries(t *testing.T) {
 	// A CR that cannot start a pass still gets the series the alert reads.
 	broken := f.config("broken")
 	broken.Spec.Settings.ContrabassEncryptKey = ""
+	broken.Spec.Credentials.K8sProviderID = "broken" // else, older, it would own the VMs
 	f.create(broken)
 	f.reconcile(broken)
 	got := crSeries(t, reg, f.ns, "broken")

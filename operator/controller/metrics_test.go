@@ -157,4 +157,44 @@ func TestMetricsCountInventoryWriteErrors(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.inventoryWriteErrors.WithLabelValues(inventoryUpsert)))
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.inventoryWriteErrors.WithLabelValues(inventoryPrune)))
 	assert.Len(t, inv.List(inventory.Filter{ProviderID: "p"}), 1, "reads pass through")
+	_, err = inv.(multinic.OrphanMarker).MarkOrphaned("p", inventory.OrphanMark{NodeName: "w1", Reason: "left"})
+	require.Error(t, err)
+	assert.Equal(t, 2.0, testutil.ToFloat64(m.inventoryWriteErrors.WithLabelValues(inventoryPrune)), "a failed mark counts as a prune")
+}
+
+// The instrumented inventory marks orphans through the store, and forgets
+// them (as the library does) when the inventory beneath cannot mark.
+func TestMetricsInventoryMarksOrphans(t *testing.T) {
+	store, err := inventory.Open("")
+	require.NoError(t, err)
+	node := viola.NodeConfig{NodeName: "w1", InstanceID: "vm-1", Interfaces: []viola.Interface{{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:01", Address: "10.0.0.1", CIDR: "10.0.0.0/24", MTU: 1450}}}
+	other := node
+	other.NodeName, other.InstanceID = "w2", "vm-2"
+	_, err = store.Upsert("p", node, other)
+	require.NoError(t, err)
+
+	m := NewMetrics(prometheus.NewRegistry())
+	n, err := m.instrument(store).(multinic.OrphanMarker).MarkOrphaned("p", inventory.OrphanMark{NodeName: "w1", InstanceID: "vm-1", Reason: "left"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	rec, _ := store.Get("p", "w1")
+	require.NotNil(t, rec.Orphaned)
+
+	n, err = m.instrument(listOnly{store}).(multinic.OrphanMarker).MarkOrphaned("p", inventory.OrphanMark{NodeName: "w2", InstanceID: "vm-other", Reason: "left"},
+		inventory.OrphanMark{NodeName: "w1", InstanceID: "vm-1", Reason: "left"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "w1 is forgotten; w2 belongs to another VM now and stays")
+	_, kept := store.Get("p", "w2")
+	assert.True(t, kept)
+}
+
+// listOnly is an Inventory that cannot mark orphans.
+type listOnly struct{ s *inventory.Store }
+
+func (l listOnly) List(f inventory.Filter) []inventory.Record { return l.s.List(f) }
+func (l listOnly) Upsert(p string, c ...viola.NodeConfig) (int, error) {
+	return l.s.Upsert(p, c...)
+}
+func (l listOnly) PruneNodes(p string, keep func(string, string) bool) (int, error) {
+	return l.s.PruneNodes(p, keep)
 }

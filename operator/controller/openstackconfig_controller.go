@@ -107,6 +107,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		var all bool
 		cfg.Resend, all = poll.downPortResend(status.DownPortRetry, now)
 		cfg.ResendAll = all || poll.resyncDue(status, now)
+		cfg.DownPortsFirstSeen = firstSeenDown(status.HeldPorts)
 		r.shareInventory(ctx, &oc, &cfg)
 		res, err = r.Syncer.Sync(passCtx, cfg)
 		if err != nil && passCtx.Err() != nil && ctx.Err() == nil {
@@ -151,6 +152,21 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	status.Nodes = int32(len(res.Nodes))
 	notes := partialResult(status, res)
 	status.DownPortRetry = nextDownPortState(status.DownPortRetry, res, resent, now)
+	status.HeldPorts = heldPorts(res.HeldPorts)
+	if len(res.HeldPorts) > len(status.HeldPorts) {
+		notes = append(notes, fmt.Sprintf("status.heldPorts lists %d of %d held DOWN ports", len(status.HeldPorts), len(res.HeldPorts)))
+	}
+	sent := make(map[string]bool, len(res.Nodes))
+	for _, n := range res.Nodes {
+		sent[n.NodeName] = true
+	}
+	status.RemovedNodes = mergeRemovals(status.RemovedNodes, res.RemovedNodes, sent, now)
+	status.OrphanedNodes = mergeRemovals(status.OrphanedNodes, res.OrphanedNodes, sent, now)
+	r.recordRemovals(oc, res, multinic.RemovalPolicy(oc.Spec.Settings.RemovalPolicy))
+	if len(res.RemovalFailures) > 0 {
+		f := res.RemovalFailures[0]
+		notes = append(notes, fmt.Sprintf("removing %s failed (tried again next pass): %s", f.NodeName, f.Detail))
+	}
 	if resynced {
 		status.LastResyncAt = ptrTime(now)
 	}
@@ -161,8 +177,9 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	}
 	if res.RemoveErr != nil {
 		logger.Error(boundedError(brief(crconfig.Message(res.RemoveErr))), "prune inventory") // removed next pass
-	} else if res.Removed > 0 {
-		logger.Info("removed inventory records of VMs no longer in the config", "records", res.Removed)
+	}
+	if len(res.RemovedNodes)+len(res.OrphanedNodes) > 0 {
+		logger.Info("let nodes go", "removalPolicy", oc.Spec.Settings.RemovalPolicy, "removed", len(res.RemovedNodes), "orphaned", len(res.OrphanedNodes))
 	}
 
 	degradation := res.Degradation()

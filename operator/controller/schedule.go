@@ -103,8 +103,9 @@ func downPortsHash(ports []multinic.DownPort) string {
 
 // requeueAfter picks the next poll: the error interval after a failure, the
 // fast interval within the fast window after a pass that sent something, the
-// slow interval otherwise, and never later than a due DOWN-port re-send. It
-// is never below a second, whatever the settings say.
+// slow interval otherwise, and never later than a due DOWN-port re-send, nor
+// (while ports are held DOWN) than the fast interval or the end of a grace
+// period. It is never below a second, whatever the settings say.
 func (p polling) requeueAfter(status *v1alpha1.OpenstackConfigStatus, failed bool, now time.Time) time.Duration {
 	if failed {
 		return max(p.Error, minRequeue)
@@ -115,6 +116,9 @@ func (p polling) requeueAfter(status *v1alpha1.OpenstackConfigStatus, failed boo
 	}
 	if state := status.DownPortRetry; state != nil {
 		after = min(after, p.downPortDue(state).Sub(now))
+	}
+	if held, ok := p.nextHeldDue(status, now); ok {
+		after = min(after, held)
 	}
 	return max(after, minRequeue)
 }

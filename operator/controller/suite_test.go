@@ -137,7 +137,9 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // config is a valid CR for the sample; the key comes from the CR's settings
-// unless a test moves it into a Secret.
+// unless a test moves it into a Secret. Its downPortGracePeriod is 0s, so
+// the sample's DOWN port is sent at once and the tests of re-sends see it;
+// the grace period's own tests set it.
 func (f *fixture) config(name string) *v1alpha1.OpenstackConfig {
 	return &v1alpha1.OpenstackConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
@@ -148,6 +150,7 @@ func (f *fixture) config(name string) *v1alpha1.OpenstackConfig {
 			Settings: v1alpha1.Settings{
 				ContrabassEndpoint:   f.env.Contrabass.URL,
 				ContrabassEncryptKey: multinictest.EncryptKey,
+				DownPortGracePeriod:  "0s",
 			},
 		},
 	}

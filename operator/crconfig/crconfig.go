@@ -50,6 +50,8 @@ var Names = multinic.Names{
 	multinic.SettingViolaInsecureTLS:      "the operator's VIOLA_INSECURE_TLS",
 	multinic.SettingPortAllowedStatuses:   "settings.openstackPortAllowedStatuses",
 	multinic.SettingPassTimeout:           "settings.passTimeout",
+	multinic.SettingRemovalPolicy:         "settings.removalPolicy",
+	multinic.SettingDownPortGracePeriod:   "settings.downPortGracePeriod",
 }
 
 // Message is err's message for status, events and logs: a library error
@@ -106,7 +108,8 @@ func configFirst(e *multinic.Error) int {
 
 // SpecConfig is the part of the CR-to-Config conversion that needs nothing
 // but the CR and the operator's defaults: every field except EncryptKey,
-// Inventory and Now. err lists every problem at once: duration settings
+// Inventory, Now and what other CRs and the status decide (Peers,
+// DownPortsFirstSeen, re-sends). err lists every problem at once: duration settings
 // that do not parse (Kind KindNotDuration), and what
 // multinic.Config.ValidateSettings finds (a missing endpoint, say). The
 // Config is filled in even then, so a tool can go on checking what does
@@ -127,6 +130,7 @@ func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (multinic.Confi
 	openstackOpts.NeutronEndpoint = set.OpenstackNeutronEndpoint
 	openstackOpts.NovaEndpoint = set.OpenstackNovaEndpoint
 	passTimeout := timeouts.get("passTimeout", set.PassTimeout, multinic.DefaultPassTimeout, timeoutBounds)
+	downGrace := timeouts.get("downPortGracePeriod", set.DownPortGracePeriod, defaultDownGrace, graceBounds)
 	violaOpts := defaults.Viola
 	if set.ViolaEndpoint != "" {
 		violaOpts.Endpoint = set.ViolaEndpoint
@@ -145,6 +149,8 @@ func SpecConfig(oc *v1alpha1.OpenstackConfig, defaults Defaults) (multinic.Confi
 		NodeNameMetadataKey: set.OpenstackNodeNameMetadataKey,
 		PortAllowedStatuses: set.OpenstackPortAllowedStatuses,
 		PassTimeout:         passTimeout,
+		DownPortGracePeriod: downGrace,
+		RemovalPolicy:       multinic.RemovalPolicy(set.RemovalPolicy),
 	}
 	var errs []error
 	for _, problem := range append(bad, timeouts.bad...) {

@@ -18,6 +18,7 @@ const (
 	defaultFastWindow = 3 * time.Minute
 	defaultResync     = 30 * time.Minute
 	defaultFastMax    = 5
+	defaultDownGrace  = 2 * time.Minute
 )
 
 // Polling holds the resolved polling settings of one CR (SPEC §8).
@@ -43,6 +44,7 @@ var (
 	pollBounds    = durationBounds{min: v1alpha1.MinPollInterval, max: v1alpha1.MaxPollInterval}
 	timeoutBounds = durationBounds{min: v1alpha1.MinTimeout, max: v1alpha1.MaxTimeout}
 	resyncBounds  = durationBounds{min: v1alpha1.MinResyncInterval, max: v1alpha1.MaxResyncInterval, zeroOff: true}
+	graceBounds   = durationBounds{min: v1alpha1.MinDownPortGracePeriod, max: v1alpha1.MaxDownPortGracePeriod, zeroOff: true}
 )
 
 // durationSettings parses duration settings, remembering which did not
@@ -95,4 +97,12 @@ func PollingOf(set v1alpha1.Settings) (p Polling, bad []string) {
 func PassTimeout(set v1alpha1.Settings) time.Duration {
 	var d durationSettings
 	return d.get("passTimeout", set.PassTimeout, multinic.DefaultPassTimeout, timeoutBounds)
+}
+
+// DownPortGracePeriod is a CR's settings.downPortGracePeriod: 2m when unset
+// or unparsable (the ConfigError naming it comes from SpecConfig), 0 when
+// "0s", else clamped to the schema's range.
+func DownPortGracePeriod(set v1alpha1.Settings) time.Duration {
+	var d durationSettings
+	return d.get("downPortGracePeriod", set.DownPortGracePeriod, defaultDownGrace, graceBounds)
 }

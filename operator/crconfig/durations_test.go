@@ -49,3 +49,26 @@ func TestPassTimeout(t *testing.T) {
 	assert.Equal(t, 10*time.Minute, PassTimeout(v1alpha1.Settings{PassTimeout: "1h"}), "clamped to the schema's range")
 	assert.Equal(t, 2*time.Second, PassTimeout(v1alpha1.Settings{PassTimeout: "2s"}))
 }
+
+func TestDownPortGracePeriodAndRemovalPolicy(t *testing.T) {
+	assert.Equal(t, 2*time.Minute, DownPortGracePeriod(v1alpha1.Settings{}), "unset (a CR stored before the field): the default")
+	assert.Zero(t, DownPortGracePeriod(v1alpha1.Settings{DownPortGracePeriod: "0s"}), "0s sends at once")
+	assert.Equal(t, time.Second, DownPortGracePeriod(v1alpha1.Settings{DownPortGracePeriod: "1ms"}), "clamped to the schema's range")
+	assert.Equal(t, 24*time.Hour, DownPortGracePeriod(v1alpha1.Settings{DownPortGracePeriod: "9000h"}))
+
+	oc := &v1alpha1.OpenstackConfig{Spec: v1alpha1.OpenstackConfigSpec{
+		Credentials: v1alpha1.Credentials{OpenstackProviderID: "p", ProjectID: "pr"}, VMNames: []string{"vm"}, SubnetID: "s",
+		Settings: v1alpha1.Settings{ContrabassEndpoint: "http://c", ViolaEndpoint: "http://v", DownPortGracePeriod: "30s", RemovalPolicy: "Delete"},
+	}}
+	cfg, err := SpecConfig(oc, Defaults{})
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, cfg.DownPortGracePeriod)
+	assert.Equal(t, multinic.RemovalDelete, cfg.RemovalPolicy)
+
+	oc.Spec.Settings.DownPortGracePeriod, oc.Spec.Settings.RemovalPolicy = "soon", "Remove" // stored before the rules
+	cfg, err = SpecConfig(oc, Defaults{})
+	require.Error(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.DownPortGracePeriod)
+	assert.Contains(t, Message(err), `spec.settings.downPortGracePeriod "soon" is not a Go duration`)
+	assert.Contains(t, Message(err), `settings.removalPolicy must be Orphan or Delete, got "Remove"`)
+}

@@ -184,6 +184,8 @@ func TestKustomizeSamples(t *testing.T) {
 		"pollFastWindow":               s.PollFastWindow != "",
 		"resyncInterval":               s.ResyncInterval != "",
 		"passTimeout":                  s.PassTimeout != "",
+		"downPortGracePeriod":          s.DownPortGracePeriod != "",
+		"removalPolicy":                s.RemovalPolicy != "",
 	} {
 		assert.True(t, set, "sample sets settings.%s", name)
 	}

@@ -1,7 +1,8 @@
 // Package testapi is the Viola test API (SPEC §6): a small server that takes
 // the node configs the operator POSTs to Viola and applies each one to a
 // Kubernetes cluster as a MultiNicNodeConfig (SPEC §7) with server-side
-// apply, so the whole chain can run without the real Viola.
+// apply, and deletes one on DELETE, so the whole chain can run without the
+// real Viola.
 package testapi
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multinic/multinic/viola"
@@ -73,7 +75,8 @@ type handler struct {
 	log  *slog.Logger
 }
 
-// NewHandler serves POST /v1/k8s/multinic/node-configs and GET /healthz.
+// NewHandler serves POST /v1/k8s/multinic/node-configs,
+// DELETE /v1/k8s/multinic/node-configs/{nodeName} and GET /healthz.
 func NewHandler(opts Options) (http.Handler, error) {
 	if opts.Router == nil {
 		return nil, errors.New("testapi: Options.Router is required")
@@ -97,6 +100,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(HealthzPath, serveHealthz)
 	mux.HandleFunc(viola.NodeConfigsPath, h.serveNodeConfigs)
+	mux.HandleFunc(viola.NodeConfigsPath+"/{nodeName}", h.serveNodeConfig)
 	return mux, nil
 }
 
@@ -224,6 +228,67 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request, cluster Cluster,
 	}
 	h.log.Info("applied node configs", "providerID", providerID, "cluster", cluster.Name, "namespace", h.opts.Namespace, "applied", len(objects))
 	writeJSON(w, http.StatusOK, Response{Applied: len(objects), Output: output.String(), Cluster: cluster.Name})
+}
+
+// serveNodeConfig deletes the MultiNicNodeConfig of one node: 204 when it
+// was deleted, 404 when the cluster holds none for this provider ID. The
+// node agent sees the deletion and cleans the node up.
+func (h *handler) serveNodeConfig(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodDelete {
+		w.Header().Set("Allow", http.MethodDelete)
+		writeJSON(w, http.StatusMethodNotAllowed, Response{Error: fmt.Sprintf("method %s not allowed: use DELETE", r.Method)})
+		return
+	}
+	providerID := r.Header.Get(viola.ProviderIDHeader)
+	if providerID == "" {
+		h.reject(w, http.StatusBadRequest, providerID, fmt.Errorf("missing or empty %s header: it names the Biz cluster to delete from", viola.ProviderIDHeader))
+		return
+	}
+	name, err := ObjectName(r.PathValue("nodeName"))
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, providerID, err)
+		return
+	}
+	cluster, err := h.opts.Router.Route(providerID)
+	if err != nil {
+		status := http.StatusInternalServerError
+		if _, unknown := errors.AsType[*UnknownProviderError](err); unknown {
+			status = http.StatusBadRequest
+		}
+		h.reject(w, status, providerID, err)
+		return
+	}
+	ref := h.opts.Namespace + "/" + name
+	resource := cluster.Client.Resource(v1alpha1.Resource).Namespace(h.opts.Namespace)
+	obj, err := resource.Get(r.Context(), name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		writeJSON(w, http.StatusNotFound, Response{Error: fmt.Sprintf("%s %s not found in cluster %q", v1alpha1.Kind, ref, cluster.Name), Cluster: cluster.Name})
+		return
+	case err != nil:
+		h.reject(w, http.StatusInternalServerError, providerID, fmt.Errorf("read %s %s in cluster %q: %w", v1alpha1.Kind, ref, cluster.Name, err))
+		return
+	case obj.GetLabels()[LabelProviderID] != LabelValue(providerID):
+		// Several provider IDs may share a cluster: one never removes
+		// another's node.
+		writeJSON(w, http.StatusNotFound, Response{Error: fmt.Sprintf("%s %s in cluster %q belongs to provider label %q, not %q", v1alpha1.Kind, ref, cluster.Name, obj.GetLabels()[LabelProviderID], LabelValue(providerID)), Cluster: cluster.Name})
+		return
+	}
+	// The UID precondition deletes the object that was checked, not one
+	// re-created in between.
+	uid := obj.GetUID()
+	err = resource.Delete(r.Context(), name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		writeJSON(w, http.StatusNotFound, Response{Error: fmt.Sprintf("%s %s was deleted or replaced meanwhile", v1alpha1.Kind, ref), Cluster: cluster.Name})
+		return
+	case err != nil:
+		h.reject(w, http.StatusInternalServerError, providerID, fmt.Errorf("delete %s %s in cluster %q: %w", v1alpha1.Kind, ref, cluster.Name, err))
+		return
+	}
+	h.log.Info("deleted node config", "providerID", providerID, "cluster", cluster.Name, "object", ref)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) reject(w http.ResponseWriter, status int, providerID string, err error) {

@@ -3,6 +3,7 @@ package testapi_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/multinic/multinic/internal/testenv"
+	"github.com/multinic/multinic/viola"
 	"github.com/multinic/multinic/viola/testapi"
 )
 
@@ -49,6 +51,12 @@ func TestManifestsApplyAndGrantEnough(t *testing.T) {
 	status, resp = postConfigs(t, asServiceAccount, "biz", config)
 	require.Equal(t, http.StatusOK, status, "an update (apply to an existing object): %s", resp.Error)
 	assert.True(t, exists(t, clusterB, config.NodeName))
+	req := httptest.NewRequest(http.MethodDelete, viola.NodeConfigPath(config.NodeName), nil)
+	req.Header.Set(viola.ProviderIDHeader, "biz")
+	rec := httptest.NewRecorder()
+	asServiceAccount.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusNoContent, rec.Code, "a DELETE: %s", rec.Body)
+	assert.False(t, exists(t, clusterB, config.NodeName))
 
 	status, resp = postConfigs(t, handlerAs(t, "someone-without-a-role"), "biz", nodeConfig(uniqueName(t)+"-denied"))
 	assert.Equal(t, http.StatusInternalServerError, status, "the check above can fail: RBAC is enforced")

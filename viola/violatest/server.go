@@ -1,7 +1,7 @@
 // Package violatest is an in-process fake of the Viola node-config API for
 // tests, in the style of net/http/httptest. It validates requests the way the
-// Viola test API does (viola.NodeConfig.ValidateReceived) and records what it
-// accepted.
+// Viola test API does (viola.NodeConfig.ValidateReceived), records what it
+// accepted, and removes node configs on DELETE (recording those too).
 package violatest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,16 @@ type Post struct {
 	Received   time.Time
 }
 
+// Delete is one DELETE of a node config that the fake answered itself (not
+// with SetDeleteStatus).
+type Delete struct {
+	ProviderID string
+	NodeName   string
+	// Found says a config was held and removed (204); false means 404.
+	Found    bool
+	Received time.Time
+}
+
 // Server is a running fake. All methods are safe for concurrent use.
 type Server struct {
 	// URL is the base URL to use as violaEndpoint.
@@ -46,10 +57,12 @@ type Server struct {
 	// says success: Viola applied nothing.
 	fault.Injector
 
-	mu       sync.Mutex
-	posts    []Post
-	nodes    map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
-	rejected int
+	mu           sync.Mutex
+	posts        []Post
+	deletes      []Delete
+	deleteStatus int                                    // answers every DELETE when not zero
+	nodes        map[string]map[string]viola.NodeConfig // providerID → nodeName → latest config
+	rejected     int
 }
 
 // NewServer starts a plain-HTTP fake.
@@ -102,6 +115,23 @@ func (s *Server) Nodes(providerID string) map[string]viola.NodeConfig {
 	return nodes
 }
 
+// Deletes returns every DELETE the fake carried out, in arrival order.
+func (s *Server) Deletes() []Delete {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delete(nil), s.deletes...)
+}
+
+// SetDeleteStatus makes every DELETE answer status without removing
+// anything, e.g. 405 or 501 for a Viola that cannot remove node configs,
+// 500 for one that fails, 302 for one behind a redirect; 0 restores normal
+// DELETEs. Such answers count as rejected and are not in Deletes.
+func (s *Server) SetDeleteStatus(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteStatus = status
+}
+
 func cloneConfig(config viola.NodeConfig) viola.NodeConfig {
 	config.Interfaces = append([]viola.Interface(nil), config.Interfaces...)
 	return config
@@ -140,8 +170,56 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveNodeConfigs(w, r, body, bodyErr)
 	default:
+		if name, ok := strings.CutPrefix(r.URL.EscapedPath(), viola.NodeConfigsPath+"/"); ok {
+			s.serveNodeConfig(w, r, name)
+			return
+		}
 		s.reject(w, http.StatusNotFound, "not found")
 	}
+}
+
+// serveNodeConfig answers DELETE /v1/k8s/multinic/node-configs/{nodeName}
+// as Viola does (SPEC §6): 204 when the config was removed, 404 when there
+// was none.
+func (s *Server) serveNodeConfig(w http.ResponseWriter, r *http.Request, escaped string) {
+	if r.Method != http.MethodDelete {
+		w.Header().Set("Allow", http.MethodDelete)
+		s.reject(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	s.mu.Lock()
+	status := s.deleteStatus
+	s.mu.Unlock()
+	if status != 0 {
+		if status >= 300 && status < 400 {
+			w.Header().Set("Location", "/elsewhere"+r.URL.Path)
+		}
+		s.reject(w, status, "refused by SetDeleteStatus")
+		return
+	}
+	providerID := r.Header.Get(viola.ProviderIDHeader)
+	if providerID == "" {
+		s.reject(w, http.StatusBadRequest, "missing "+viola.ProviderIDHeader+" header")
+		return
+	}
+	name, err := url.PathUnescape(escaped)
+	if err == nil {
+		err = viola.CheckNodeName(name)
+	}
+	if err != nil || strings.Contains(name, "/") {
+		s.reject(w, http.StatusBadRequest, fmt.Sprintf("%q is not a node name", escaped))
+		return
+	}
+	s.mu.Lock()
+	_, found := s.nodes[providerID][name]
+	delete(s.nodes[providerID], name)
+	s.deletes = append(s.deletes, Delete{ProviderID: providerID, NodeName: name, Found: found, Received: time.Now()})
+	s.mu.Unlock()
+	if !found {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no node config %q", name)})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // readBody reads the whole body, at most maxBodyBytes. It is io.ReadAll

@@ -31,6 +31,15 @@ const (
 	MaxResyncInterval = 7 * 24 * time.Hour
 	MinTimeout        = time.Second
 	MaxTimeout        = 10 * time.Minute
+	// A non-zero downPortGracePeriod is within these; 0s sends at once.
+	MinDownPortGracePeriod = time.Second
+	MaxDownPortGracePeriod = 24 * time.Hour
+)
+
+// Removal policies (settings.removalPolicy).
+const (
+	RemovalPolicyOrphan = "Orphan"
+	RemovalPolicyDelete = "Delete"
 )
 
 // Bounds of what the operator writes to status, so that no status write can
@@ -48,6 +57,10 @@ const (
 	// MaxDownPortNodes bounds downPortRetry.nodes; beyond it every node is
 	// re-sent instead.
 	MaxDownPortNodes = 200
+	// MaxHeldPorts bounds heldPorts. The ports first seen longest ago are
+	// listed; one beyond the list counts as first seen again on every pass
+	// until it is listed, so it is held longer, never lost.
+	MaxHeldPorts = 100
 )
 
 // OpenstackConfigSpec names the VMs whose extra NICs are kept in sync and
@@ -237,6 +250,25 @@ type Settings struct {
 	// +kubebuilder:default="30m"
 	// +kubebuilder:validation:XValidation:rule=`duration(self) == duration("0s") || (duration(self) >= duration("1m") && duration(self) <= duration("168h"))`,message="must be 0s (disabled) or a duration from 1m to 168h (7 days)"
 	ResyncInterval Duration `json:"resyncInterval,omitempty"`
+	// DownPortGracePeriod holds back a port that is DOWN and was never sent
+	// for up to this long after it was first seen, and sends it as soon as it
+	// is ACTIVE: the node agent configures a node once per spec change and
+	// its Job fails for good when the NIC is not in the guest yet. After the
+	// grace period the port is sent anyway. "0s" sends at once.
+	// +optional
+	// +kubebuilder:default="2m"
+	// +kubebuilder:validation:XValidation:rule=`duration(self) == duration("0s") || (duration(self) >= duration("1s") && duration(self) <= duration("24h"))`,message="must be 0s (send at once) or a duration from 1s to 24h"
+	DownPortGracePeriod Duration `json:"downPortGracePeriod,omitempty"`
+	// RemovalPolicy says what becomes of a node the config lets go (its VM
+	// left vmNames or Nova, lost its last port on a target subnet, or was
+	// renamed; or the OpenstackConfig is deleted). Orphan leaves its
+	// MultiNicNodeConfig in the Biz cluster and marks its inventory record
+	// orphaned; Delete removes it through Viola (the node agent then cleans
+	// the node up) and drops the record.
+	// +optional
+	// +kubebuilder:default=Orphan
+	// +kubebuilder:validation:Enum=Orphan;Delete
+	RemovalPolicy string `json:"removalPolicy,omitempty"`
 	// PassTimeout is the deadline of one whole pass (Contrabass to Viola,
 	// retries included), so one CR cannot hold a worker for minutes.
 	// +optional
@@ -295,6 +327,45 @@ type OpenstackConfigStatus struct {
 	// DownPortRetry tracks re-sends of nodes whose ports are DOWN.
 	// +optional
 	DownPortRetry *DownPortRetry `json:"downPortRetry,omitempty"`
+	// HeldPorts are DOWN ports never sent yet that downPortGracePeriod holds
+	// back, with when each was first seen DOWN (kept here so a restart does
+	// not start the grace period again). At most 100 are listed.
+	// +optional
+	HeldPorts []HeldPort `json:"heldPorts,omitempty"`
+	// RemovedNodes are the latest nodes the config let go and removed
+	// through Viola (removalPolicy Delete), newest first; at most 20.
+	// +optional
+	RemovedNodes []NodeRemoval `json:"removedNodes,omitempty"`
+	// OrphanedNodes are the latest nodes the config let go and left in the
+	// Biz cluster (removalPolicy Orphan, or a Viola that cannot remove
+	// configs), newest first; at most 20. Their inventory records are kept,
+	// marked orphaned. A node sent again leaves the list.
+	// +optional
+	OrphanedNodes []NodeRemoval `json:"orphanedNodes,omitempty"`
+}
+
+// HeldPort is a DOWN port held back by downPortGracePeriod.
+type HeldPort struct {
+	PortID string `json:"portId"`
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	// FirstSeen is when the port was first seen DOWN.
+	FirstSeen metav1.Time `json:"firstSeen"`
+	// Until is when the grace period ends and the port is sent even if DOWN.
+	Until metav1.Time `json:"until"`
+}
+
+// NodeRemoval is a node the config let go.
+type NodeRemoval struct {
+	NodeName string `json:"nodeName"`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	// Reason says why the node left and what was done.
+	Reason string `json:"reason"`
+	// At is when the pass let it go.
+	At metav1.Time `json:"at"`
 }
 
 // SkippedVM is a VM that produced no node config.

@@ -1,5 +1,5 @@
 // Command kubectl-multinic is multinicctl as a kubectl plugin: with this
-// binary on the PATH, "kubectl multinic check|plan|status" runs it, and
+// binary on the PATH, "kubectl multinic check|plan|status|rerun" runs it, and
 // kubectl's --kubeconfig, --context and -n mean what they mean to kubectl.
 package main
 

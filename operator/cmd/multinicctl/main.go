@@ -1,5 +1,6 @@
-// Command multinicctl checks, plans and shows multinic OpenstackConfigs:
-// the operations checklist as commands. See "multinicctl --help".
+// Command multinicctl checks, plans and shows multinic OpenstackConfigs, and
+// re-runs the node agent for one node: the operations checklist as
+// commands. See "multinicctl --help".
 package main
 
 import (

@@ -1,7 +1,8 @@
 // Command viola-test-api serves the Viola node-config API (SPEC §6) and
-// applies each node config as a MultiNicNodeConfig to a Kubernetes cluster:
-// its own (in-cluster) or a kubeconfig's, or per x-provider-id the cluster a
-// routing file names. It stands in for the real Viola in end-to-end tests.
+// applies each node config as a MultiNicNodeConfig to a Kubernetes cluster,
+// and deletes one on DELETE: its own (in-cluster) or a kubeconfig's, or per
+// x-provider-id the cluster a routing file names. It stands in for the real
+// Viola in end-to-end tests.
 package main
 
 import (
