@@ -284,10 +284,10 @@ func NodeConfigPath(nodeName string) string {
 type DeleteOutcome string
 
 const (
-	// Removed: Viola removed the config (200, 202 or 204); the node agent
+	// Removed means Viola removed the config (200, 202 or 204); the node agent
 	// cleans the node up.
 	Removed DeleteOutcome = "removed"
-	// AlreadyGone: Viola holds no config of that node (404), which is what
+	// AlreadyGone means Viola holds no config of that node (404), which is what
 	// a removal wants.
 	AlreadyGone DeleteOutcome = "already gone"
 )

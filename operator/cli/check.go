@@ -74,7 +74,7 @@ Secrets (the key, the decrypted password, tokens) are never printed.`,
 
   # a CR file before it is applied, with no cluster at all
   %[1]s check -f biz-cluster-1.yaml --encrypt-key-file ./key --viola-endpoint http://viola-api:8080`, g.opts.Name),
-		Args: argsAtMost(1),
+		Args: optionalName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, src, err := g.prepare(cmd.Context(), &in, args)
 			if err != nil {

@@ -152,12 +152,11 @@ Exit status: 0 success, 1 a check failed or the command could not run,
 	return root
 }
 
-// exactArgs is cobra.RangeArgs with errors that count as usage errors.
-func argsAtMost(n int) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) > n {
-			return usageError{fmt.Errorf("expected at most %d argument(s) (the OpenstackConfig name), got %d: %q", n, len(args), args)}
-		}
-		return nil
+// optionalName accepts at most one argument, the OpenstackConfig name, and
+// reports more as a usage error.
+func optionalName(_ *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usageError{fmt.Errorf("expected at most 1 argument (the OpenstackConfig name), got %d: %q", len(args), args)}
 	}
+	return nil
 }

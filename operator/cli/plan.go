@@ -83,7 +83,7 @@ agent configure a node again (it acts once per spec change: see rerun).`,
 		Example: fmt.Sprintf(`  %[1]s plan -n multinic-system biz-cluster-1
   %[1]s plan -n multinic-system biz-cluster-1 -o json | jq .payload
   %[1]s plan -f biz-cluster-1.yaml --encrypt-key-file ./key --inventory-file ./inventory.json`, g.opts.Name),
-		Args: argsAtMost(1),
+		Args: optionalName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, src, err := g.prepare(cmd.Context(), &in, args)
 			if err != nil {

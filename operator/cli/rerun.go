@@ -55,7 +55,7 @@ orphaned, or one whose VM an older OpenstackConfig owns. It needs a Viola
 that can remove node configs (DELETE). Nothing is written to the inventory.`,
 		Example: fmt.Sprintf(`  %[1]s rerun -n multinic-system biz-cluster-1 --node worker-2
   %[1]s rerun -n multinic-system biz-cluster-1 --node worker-2 --inventory-url http://localhost:18081 -o json`, g.opts.Name),
-		Args: argsAtMost(1),
+		Args: optionalName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if node == "" {
 				return usageError{errors.New("--node is required: the node whose agent run to repeat")}

@@ -77,7 +77,7 @@ for one node, use rerun.`,
 		Example: fmt.Sprintf(`  %[1]s status -n multinic-system biz-cluster-1
   %[1]s status -n multinic-system biz-cluster-1 --inventory-url http://localhost:18081
   %[1]s status -n multinic-system biz-cluster-1 -o yaml`, g.opts.Name),
-		Args: argsAtMost(1),
+		Args: optionalName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if in.file != "" {
 				return usageError{fmt.Errorf("status reads the CR from the cluster; -f is for check and plan")}

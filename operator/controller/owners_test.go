@@ -62,7 +62,7 @@ func TestOneOwnerPerVMAcrossCRs(t *testing.T) {
 	// The owner goes away; its finalizer hands worker-2 over.
 	require.NoError(t, k8s.Delete(ctx, f.get(first)))
 	f.reconcile(first)
-	assert.Equal(t, "", f.records()["worker-2"], "a node another CR selects is never orphaned")
+	assert.Empty(t, f.records()["worker-2"], "a node another CR selects is never orphaned")
 	f.reconcile(second)
 	assert.Equal(t, 2, worker2Posts(), "the other CR takes it over")
 	assert.Len(t, f.env.Viola.Nodes(multinictest.ProviderID)["worker-2"].Interfaces, 1, "with its own list")
