@@ -134,6 +134,10 @@ func TestOpenAPIParametersMatchTheHandler(t *testing.T) {
 func TestOpenAPISchemasMatchTheJSON(t *testing.T) {
 	doc := loadOpenAPI(t)
 	_, s := seeded(t)
+	sourced := node("worker-1", "vm-a1", "fa:16:3e:00:00:01")
+	sourced.NodeNameSource = "hostname" // optional, so set here to be checked too
+	_, err := s.Upsert("prov-a", sourced)
+	require.NoError(t, err)
 	rec, ok := s.Get("prov-a", "worker-1")
 	require.True(t, ok)
 

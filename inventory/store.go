@@ -40,6 +40,10 @@ type Record struct {
 	// UpdatedAt is when Config last changed, not when it was last re-sent:
 	// an upsert of an identical config leaves the record untouched.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// NodeNameSource is where the sender took the node name from when it
+	// last sent the config (multinic: "metadata", "hostname" or "name");
+	// empty in records written before it was kept.
+	NodeNameSource string `json:"nodeNameSource,omitempty"`
 
 	// encoded is the record's JSON in a file-backed store, made before the
 	// record is published and never changed, so a write encodes only
@@ -324,16 +328,23 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	fresh := make([]Record, 0, len(configs))
 	for _, cfg := range configs {
 		hash := ConfigHash(cfg)
+		updatedAt := now
 		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash {
-			continue
+			if rec.NodeNameSource == cfg.NodeNameSource {
+				continue
+			}
+			updatedAt = rec.UpdatedAt // only the note changed, not the config
 		}
+		stored := cloneConfig(cfg)
+		stored.NodeNameSource = "" // the record's, as a reopened store has it
 		rec := Record{
 			ProviderID:     providerID,
 			NodeName:       cfg.NodeName,
 			InstanceID:     cfg.InstanceID,
-			Config:         cloneConfig(cfg),
+			Config:         stored,
 			LastConfigHash: hash,
-			UpdatedAt:      now,
+			UpdatedAt:      updatedAt,
+			NodeNameSource: cfg.NodeNameSource,
 		}
 		if err := s.encode(&rec); err != nil {
 			return 0, err
@@ -351,7 +362,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 			i, exists := 0, false
 			if prev != nil {
 				i, exists = prev.index[rec.NodeName]
-				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash {
+				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash && prev.records[i].NodeNameSource == rec.NodeNameSource {
 					continue // a writer committed just before us stored the same
 				}
 			}
