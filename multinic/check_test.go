@@ -66,7 +66,7 @@ func TestCheckPassesOnTheSampleAndSendsNothing(t *testing.T) {
 	ports := stepNamed(t, steps, "ports")
 	assert.Contains(t, ports.Details, sample.VMIDs[1]+": 3 ports, 2 on target subnets (ACTIVE 1, DOWN 1), 2 selected")
 	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN; it is sent, and re-sent while it stays DOWN"}, ports.Warnings)
-	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (Nova server name)")
+	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (from Nova's OS-EXT-SRV-ATTR:hostname)")
 	assert.Contains(t, stepNamed(t, steps, "nodes").Details, "worker-1: multinic0 10.10.0.11/24 mtu 1450, multinic1 10.20.0.11/24 mtu 9000")
 	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "(plain HTTP)")
 }
@@ -179,17 +179,18 @@ func TestCheckFailures(t *testing.T) {
 			},
 			failed:  "nova",
 			reason:  multinic.ReasonNova,
-			message: "VM 00000000-0000-4000-8000-000000000003: ",
+			message: "VM 00000000-0000-4000-8000-000000000003 is unknown to Nova (it answered 404): deleted, or not a server of project project-1",
 			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
 		},
 		{
 			name: "a name that is no node name",
-			setup: func(env *multinictest.Env, sample multinictest.Sample, _ *multinic.Config) {
-				env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Name = "Worker_1" })
+			setup: func(env *multinictest.Env, sample multinictest.Sample, cfg *multinic.Config) {
+				cfg.NodeNameMetadataKey = "k8s-node"
+				env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Metadata = map[string]string{"k8s-node": "Worker_1"} })
 			},
 			failed:  "nova",
 			reason:  multinic.ReasonNova,
-			message: `node name "Worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova server name) cannot be a Kubernetes node name`,
+			message: `node name "Worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova metadata "k8s-node") cannot be a Kubernetes node name`,
 		},
 		{
 			name:    "Viola refuses connections",

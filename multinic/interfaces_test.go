@@ -35,7 +35,7 @@ func TestSyncSubnetWithoutUsableMTU(t *testing.T) {
 			res, err := multinic.Sync(context.Background(), env.Config(append(sample.VMIDs, vm4), sample.SubnetA, sample.SubnetB))
 			require.NoError(t, err)
 
-			assert.Equal(t, []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: tt.reason}}, res.SkippedSubnets)
+			assert.Equal(t, []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: tt.reason, Kind: multinic.KindUnusableMTU}}, res.SkippedSubnets)
 			assert.Equal(t, []string{"worker-1", "worker-2", "worker-3"}, res.Sent)
 			for _, n := range res.Nodes {
 				for _, iface := range n.Interfaces {

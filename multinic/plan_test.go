@@ -106,10 +106,10 @@ func TestPlanPredictsThePass(t *testing.T) {
 	_, err := multinic.Sync(ctx, cfg)
 	require.NoError(t, err)
 
-	// worker-1: its B address moves; worker-2: renamed in Nova;
+	// worker-1: its B address moves; worker-2: renamed in Nova, guest too (2.90's hostname);
 	// worker-3: unchanged; worker-4: no longer in vmNames.
 	require.True(t, cloud.UpdatePort("port-b-1", func(p *openstacktest.Port) { p.FixedIPs[0].IPAddress = "10.20.0.21" }))
-	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name, v.Hostname = "worker-2b", "worker-2b" }))
 	cfg.VMIDs = sample.VMIDs
 	cfg.DryRun = true
 	plan, err := multinic.Sync(ctx, cfg)

@@ -44,9 +44,9 @@ func TestSyncRemovesTheRecordsItsDiffCallsRemoved(t *testing.T) {
 	assert.Zero(t, first.Removed)
 	require.Equal(t, []string{"worker-1", "worker-2", "worker-3", "worker-4", "worker-5"}, recordedNodes(store, cfg.RoutingKey()))
 
-	// worker-2 is renamed, worker-3 unknown to Nova for now, worker-4 and
+	// worker-2 is renamed (server and guest), worker-3 unknown to Nova for now, worker-4 and
 	// worker-5 leave the config, but another config holds worker-5.
-	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name, v.Hostname = "worker-2b", "worker-2b" }))
 	require.True(t, cloud.RemoveVM(sample.VMIDs[2]))
 	cfg.VMIDs = sample.VMIDs
 	cfg.HeldByOthers = []string{vm5}

@@ -75,7 +75,10 @@ func TestSyncSendsOnlyWhatChanged(t *testing.T) {
 		{ID: 1, Name: "multinic1", PortID: "port-b-1", MACAddress: "fa:16:3e:0b:00:01", Address: "10.20.0.11", CIDR: "10.20.0.0/24", MTU: 9000},
 	}, w1.Interfaces, "management port ignored, subnet A first")
 	assert.Len(t, node(t, first.Nodes, "worker-3").Interfaces, 1)
-	assert.Equal(t, env.Viola.Nodes(multinictest.ProviderID)["worker-1"], w1, "Viola got what Result reports")
+	assert.Equal(t, "hostname", w1.NodeNameSource, "Nova shows the admin its OS-EXT-SRV-ATTR:hostname")
+	sent := w1
+	sent.NodeNameSource = "" // never part of the payload
+	assert.Equal(t, env.Viola.Nodes(multinictest.ProviderID)["worker-1"], sent, "Viola got what Result reports")
 
 	second, err := syncer.Sync(ctx, cfg)
 	require.NoError(t, err)
@@ -154,7 +157,7 @@ func TestSyncSkipsVMsWithoutPortsOrName(t *testing.T) {
 	assert.Equal(t, "vm-no-ports", res.Skipped[0].InstanceID)
 	assert.Contains(t, res.Skipped[0].Reason, "no port")
 	assert.Equal(t, sample.VMIDs[2], res.Skipped[1].InstanceID)
-	assert.Contains(t, res.Skipped[1].Reason, "not found")
+	assert.Equal(t, "VM "+sample.VMIDs[2]+" is unknown to Nova (it answered 404): deleted, or not a server of project project-1", res.Skipped[1].Reason)
 }
 
 func TestSyncSubnetByNameAndRoutingKey(t *testing.T) {
@@ -260,7 +263,9 @@ func TestSyncFailureReasons(t *testing.T) {
 		{"ports fail", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RoutePorts, 500, -1) }, multinic.ReasonNeutronPort},
 		{"subnets fail", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RouteSubnets, 500, -1) }, multinic.ReasonNeutronSubnet},
 		{"network MTU fails", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RouteNetworks, 500, -1) }, multinic.ReasonNeutronSubnet},
-		{"subnet id unknown", func(_ *multinictest.Env, c *multinic.Config) { c.SubnetIDs = []string{"subnet-a", "subnet-gone"} }, multinic.ReasonSubnetNotFound},
+		{"every subnet id unknown", func(_ *multinictest.Env, c *multinic.Config) {
+			c.SubnetIDs = []string{"subnet-gone", "subnet-gone-too"}
+		}, multinic.ReasonSubnetNotFound},
 		{"subnet name unknown", func(_ *multinictest.Env, c *multinic.Config) { c.SubnetIDs, c.SubnetName = nil, "nothing" }, multinic.ReasonSubnetNotFound},
 		{"subnet name ambiguous", func(e *multinictest.Env, c *multinic.Config) {
 			e.OpenStack.AddSubnet(openstacktest.Subnet{ID: "subnet-a2", Name: "biz-a-subnet", NetworkID: "net-a", CIDR: "10.11.0.0/24"})
