@@ -49,9 +49,11 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
-	vc, err := cached(s, &s.viola, cfg.Viola, viola.NewClient)
-	if err != nil {
-		return Result{}, fail(ReasonConfig, err, p.secrets...)
+	var vc *viola.Client
+	if !cfg.DryRun || cfg.Viola.Endpoint != "" { // a bad endpoint is a ConfigError, dry run or not
+		if vc, err = cached(s, &s.viola, cfg.Viola, viola.NewClient); err != nil {
+			return Result{}, fail(ReasonConfig, err, p.secrets...)
+		}
 	}
 	// A warm pass reads OpenStack with the session its provider used last
 	// time while Contrabass answers: the provider record almost never

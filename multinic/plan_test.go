@@ -209,3 +209,17 @@ func TestFieldChangesNameEveryDifference(t *testing.T) {
 		{Field: "interfaces[multinic1]", New: "fa:16:3e:0b:00:03 10.20.0.13 10.20.0.0/24 mtu 8950"},
 	}, fields["worker-3"])
 }
+
+// A dry run posts nothing, so it needs no Viola endpoint; a real pass does.
+func TestDryRunNeedsNoViolaEndpoint(t *testing.T) {
+	env, sample := newEnv(t)
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.Viola.Endpoint = ""
+	cfg.DryRun = true
+	res, err := multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Len(t, res.Nodes, 3)
+	cfg.DryRun = false
+	_, err = multinic.Sync(context.Background(), cfg)
+	assert.Equal(t, multinic.ReasonConfig, multinic.ReasonOf(err))
+}

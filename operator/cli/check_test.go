@@ -111,7 +111,8 @@ func TestCheckFile(t *testing.T) {
 		{
 			name: "bad-node-name-and-down-only",
 			setup: func(_ *testing.T, w *world) (string, []string) {
-				w.env.OpenStack.UpdateVM(w.sample.VMIDs[0], func(v *openstacktest.VM) { v.Name = "Worker_1" })
+				// Nova keeps Latin-1 letters in the hostname it makes.
+				w.env.OpenStack.AddVM(openstacktest.VM{ID: w.sample.VMIDs[0], Name: "Wörker 1"})
 				return w.crYAML("  subnetIDs: [subnet-b]\n", "    openstackPortAllowedStatuses: [ACTIVE]\n", false), nil
 			},
 			code:  1,

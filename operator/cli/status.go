@@ -39,8 +39,10 @@ type statusReport struct {
 
 // nodeLine is a node the inventory holds for the CR's VMs.
 type nodeLine struct {
-	NodeName   string    `json:"nodeName"`
-	InstanceID string    `json:"instanceId"`
+	NodeName   string `json:"nodeName"`
+	InstanceID string `json:"instanceId"`
+	// NameFrom is where the node name came from when it was last sent.
+	NameFrom   string    `json:"nameFrom,omitempty"`
 	Interfaces []string  `json:"interfaces"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 }
@@ -61,9 +63,11 @@ func newStatus(g *globals) *cobra.Command {
 		Short: "One screen for an OpenstackConfig: conditions, nodes, skips, DOWN ports, events",
 		Long: `Show an OpenstackConfig's state as the operator last wrote it: the Ready and
 Degraded conditions, last sync, change and resync, the last error, the nodes
-(from the inventory, when it can be read), skipped VMs with their reasons,
-nodes with DOWN ports and their re-send state, dropped ports, subnets without
-usable MTU, rejected node configs, and the CR's recent events.`,
+(from the inventory, when it can be read, with where each name came from),
+skipped VMs with their reasons, nodes with DOWN ports and their re-send
+state, dropped ports, target subnets left out, addresses and node names the
+node agent cannot fully serve, rejected node configs, and the CR's recent
+events.`,
 		Example: fmt.Sprintf(`  %[1]s status -n multinic-system biz-cluster-1
   %[1]s status -n multinic-system biz-cluster-1 --inventory-url http://localhost:18081
   %[1]s status -n multinic-system biz-cluster-1 -o yaml`, g.opts.Name),
@@ -139,7 +143,7 @@ func buildStatus(ctx context.Context, t *target, src inventorySource, maxEvents 
 			for _, iface := range rec.Config.Interfaces {
 				ifaces = append(ifaces, iface.Name)
 			}
-			r.Nodes = append(r.Nodes, nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()})
+			r.Nodes = append(r.Nodes, nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, NameFrom: rec.NodeNameSource, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()})
 		}
 	}
 	list, err := t.kube.clientset.CoreV1().Events(oc.Namespace).List(ctx, metav1.ListOptions{
@@ -231,9 +235,9 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): not available: %s\n", r.Inventory, r.InventoryError)
 	case r.Inventory != "":
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): %d\n", r.Inventory, len(r.Nodes))
-		table(out, []string{"NODE", "INSTANCE", "INTERFACES", "UPDATED"}, len(r.Nodes), func(i int) []string {
+		table(out, []string{"NODE", "NAME FROM", "INSTANCE", "INTERFACES", "UPDATED"}, len(r.Nodes), func(i int) []string {
 			n := r.Nodes[i]
-			return []string{n.NodeName, n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt)}
+			return []string{n.NodeName, cmp.Or(n.NameFrom, "-"), n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt)}
 		})
 	}
 
@@ -267,9 +271,17 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 		p := st.DroppedPorts[i]
 		return []string{p.InstanceID, p.PortID, p.MACAddress}
 	})
-	list("Subnets without usable MTU", len(st.SkippedSubnets), []string{"SUBNET", "NETWORK", "REASON"}, func(i int) []string {
+	list("Target subnets left out (not found, unreadable, or without usable MTU)", len(st.SkippedSubnets), []string{"SUBNET", "NETWORK", "REASON"}, func(i int) []string {
 		s := st.SkippedSubnets[i]
-		return []string{s.SubnetID, s.NetworkID, s.Reason}
+		return []string{s.SubnetID, cmp.Or(s.NetworkID, "-"), s.Reason}
+	})
+	list("Addresses left out (the node agent cannot serve them)", len(st.LeftOutAddresses), []string{"NODE", "INSTANCE", "PORT", "ADDRESS", "REASON"}, func(i int) []string {
+		a := st.LeftOutAddresses[i]
+		return []string{cmp.Or(a.NodeName, "-"), a.InstanceID, a.PortID, a.Address, a.Reason}
+	})
+	list("Node names the agent serves only in part (sent)", len(st.NodeNameWarnings), []string{"NODE", "INSTANCE", "REASON"}, func(i int) []string {
+		w := st.NodeNameWarnings[i]
+		return []string{w.NodeName, w.InstanceID, w.Reason}
 	})
 	list("Rejected node configs", len(st.RejectedNodes), []string{"NODE", "INSTANCE", "REASON"}, func(i int) []string {
 		n := st.RejectedNodes[i]

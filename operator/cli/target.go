@@ -246,8 +246,10 @@ type settings struct {
 
 // resolve converts the CR the way the operator does (crconfig.SpecConfig
 // and crconfig.ResolveEncryptKey), with the operator-wide settings from
-// the flags or, on a cluster, from the operator's Deployment.
-func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settings {
+// the flags or, on a cluster, from the operator's Deployment. Without
+// needViola (plan: a dry run posts nothing) a missing Viola endpoint is
+// no error.
+func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags, needViola bool) settings {
 	var s settings
 	defaults := g.opts.Defaults
 	// Where the Viola endpoint comes from, or, when nowhere, why this tool
@@ -280,11 +282,14 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	defaults.Viola.InsecureTLS = defaults.Viola.InsecureTLS || in.violaInsecure
 
 	cfg, err := crconfig.SpecConfig(t.oc, defaults)
+	if !needViola {
+		err = without(err, multinic.SettingViolaEndpoint, multinic.KindMissing)
+	}
 	if envErr != nil && strings.HasPrefix(cfg.Viola.Endpoint, "https://") && !in.violaInsecure {
 		// Only TLS makes the operator's other VIOLA_* settings matter.
 		s.warnings = append(s.warnings, "the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): "+envErr.Error())
 	}
-	if cfg.Viola.Endpoint == "" {
+	if cfg.Viola.Endpoint == "" && needViola {
 		err = crconfig.Join(err, &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingViolaEndpoint, Kind: multinic.KindMissing,
 			Err: errors.New("(" + looked + "; pass --viola-endpoint)")})
 	}
@@ -372,4 +377,22 @@ func (k *kube) operatorEnv(ctx context.Context, operator string) (operatorEnv, e
 		}
 	}
 	return env, nil
+}
+
+// without is err less its problems of setting and kind: nil when nothing
+// else is wrong.
+func without(err error, setting multinic.Setting, kind multinic.Kind) error {
+	var e *multinic.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	var kept []error
+	for _, p := range append([]*multinic.Error{e}, e.Also...) {
+		if p.Setting != setting || p.Kind != kind {
+			one := *p
+			one.Also = nil
+			kept = append(kept, &one)
+		}
+	}
+	return crconfig.Join(kept...)
 }

@@ -172,7 +172,8 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 			r.Recorder.Eventf(oc, nil, corev1.EventTypeWarning, v1alpha1.ReasonPartialSync, "Sync", "%s", brief(degradation))
 		}
 		logger.Info("pass left things out", "degraded", degradation, "skippedVMs", len(res.Skipped), "droppedPorts", len(res.DroppedPorts),
-			"skippedSubnets", len(res.SkippedSubnets), "rejectedNodes", len(res.RejectedNodes))
+			"skippedSubnets", len(res.SkippedSubnets), "rejectedNodes", len(res.RejectedNodes),
+			"leftOutAddresses", len(res.LeftOutAddresses), "nodeNameWarnings", len(res.NodeNameWarnings))
 	}
 	if len(res.Changed) > 0 {
 		msg := fmt.Sprintf("synced %d node configs to viola (%d re-sent, %d unchanged)", len(res.Changed), len(res.Sent)-len(res.Changed), len(res.Unchanged))
