@@ -179,6 +179,9 @@ func (c *checker) walk(ctx context.Context) {
 		if provider, err = cb.GetProvider(ctx, cfg.ProviderID); err != nil {
 			return p.fail(ctx, stepContrabass, err)
 		}
+		if err := providerProblem(cfg.ProviderID, provider, p.secrets); err != nil {
+			return err
+		}
 		c.found[factProvider] = true
 		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, safetext.RedactURL(cfg.Contrabass.Endpoint), safetext.RedactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
 		return nil
@@ -268,7 +271,7 @@ func (c *checker) walk(ctx context.Context) {
 		for _, s := range skipped {
 			switch s.Kind {
 			case KindMissing:
-				errs = append(errs, problem(ReasonSubnetNotFound, SettingSubnetIDs, KindMissing, p.secrets, literal("%s; the other target subnets are still used", s.Reason)))
+				errs = append(errs, problem(ReasonSubnetNotFound, cfg.subnetSelector(), KindMissing, p.secrets, literal("%s; the other target subnets are still used", s.Reason)))
 			case KindUnreadable:
 				errs = append(errs, problem(ReasonNeutronSubnet, "", KindUnreadable, p.secrets, literal("subnet %s could not be read: %s; the other target subnets are still used", s.SubnetID, s.Reason)))
 			default:
@@ -440,26 +443,52 @@ func prefixLength(cidr string) string {
 	return "?"
 }
 
-// viola opens a connection where a pass would POST, and no more: TCP, and
-// for https the TLS handshake with the settings the client would use.
+// viola asks Viola's GET /healthz where a pass would POST, and posts
+// nothing; a Viola without that endpoint (404, 405, 501) is checked by
+// opening a connection: TCP, and for https the TLS handshake with the
+// settings the client would use.
 func (c *checker) viola(ctx context.Context) {
 	opts := c.p.cfg.Viola
 	c.run(stepViola, func(st *CheckStep) *Error {
 		endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
 		if err != nil {
-			return problem(ReasonViolaPost, SettingViolaEndpoint, KindInvalid, c.p.secrets, func(n Names) string {
+			return problem(ReasonConfig, SettingViolaEndpoint, KindInvalid, c.p.secrets, func(n Names) string {
 				return "viola: " + n.Of(SettingViolaEndpoint) + " " + err.Error()
 			})
 		}
+		vc, err := viola.NewClient(opts)
+		if err != nil {
+			return fail(ReasonConfig, err, c.p.secrets...)
+		}
 		ctx, cancel := context.WithTimeout(ctx, cmp.Or(opts.Timeout, viola.DefaultTimeout))
 		defer cancel()
+		status, err := vc.Health(ctx)
+		switch {
+		case err == nil:
+			st.detail("GET %s%s answered %d%s", safetext.RedactURL(endpoint), viola.HealthPath, status, tlsNote(endpoint, opts))
+			return nil
+		case !errors.Is(err, viola.ErrNoHealthEndpoint):
+			return c.p.fail(ctx, stepViola, err)
+		}
 		found, err := dialViola(ctx, endpoint, opts)
 		if err != nil {
 			return c.p.fail(ctx, stepViola, fmt.Errorf("viola: %w", err))
 		}
+		st.detail("no GET %s (it answered %d), so only the connection is checked", viola.HealthPath, status)
 		st.Details = append(st.Details, found)
 		return nil
 	})
+}
+
+// tlsNote says how the connection to an https endpoint was secured.
+func tlsNote(endpoint string, opts viola.Options) string {
+	switch {
+	case !strings.HasPrefix(endpoint, "https://"):
+		return " (plain HTTP)"
+	case opts.InsecureTLS:
+		return "; certificate NOT verified (insecure TLS is on)"
+	}
+	return "; certificate verified"
 }
 
 func dialViola(ctx context.Context, endpoint string, opts viola.Options) (string, error) {

@@ -107,6 +107,17 @@ func (c Config) targetSubnetIDs() []string {
 	return dedupe(ids)
 }
 
+// subnetSelector is the setting that selects the target subnets.
+func (c Config) subnetSelector() Setting {
+	switch {
+	case len(dedupe(c.SubnetIDs)) > 0:
+		return SettingSubnetIDs
+	case c.SubnetID != "":
+		return SettingSubnetID
+	}
+	return SettingSubnetName
+}
+
 func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -194,7 +205,9 @@ func (c Config) subnetProblems() []*Error {
 }
 
 // secrets are what a message about cfg must never show.
-func (c Config) secrets() []string { return []string{c.EncryptKey, c.encryptKey()} }
+func (c Config) secrets() []string {
+	return []string{c.EncryptKey, c.encryptKey(), c.Contrabass.BearerToken}
+}
 
 // encryptKey is the key without surrounding whitespace: a Secret made with
 // kubectl --from-file ends in a newline, which is never part of the key.

@@ -244,13 +244,24 @@ func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Con
 	return out, errs
 }
 
+// subnetError classifies a failure to resolve the target subnets, naming
+// the selector in use: a name that matches nothing or several subnets is
+// corrected differently from an ID that is gone.
 func (p *pass) subnetError(ctx context.Context, err error) *Error {
+	var e *Error
 	switch {
 	case errors.Is(err, openstack.ErrSubnetNotUnique):
-		return p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
+		e = p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
 	case errors.Is(err, openstack.ErrSubnetNotFound):
-		return p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
+		e = p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
 	default:
 		return p.fail(ctx, stepSubnets, err)
 	}
+	if e.Setting == "" { // no deadline or connection advice took the place
+		e.Setting, e.Kind = p.cfg.subnetSelector(), KindMissing
+		if errors.Is(err, openstack.ErrSubnetNotUnique) {
+			e.Kind = KindInvalid
+		}
+	}
+	return e
 }

@@ -18,6 +18,7 @@ const (
 	SettingEncryptKey            Setting = "Config.EncryptKey"
 	SettingContrabassEndpoint    Setting = "Config.Contrabass.Endpoint"
 	SettingContrabassInsecureTLS Setting = "Config.Contrabass.InsecureTLS"
+	SettingContrabassBearerToken Setting = "Config.Contrabass.BearerToken"
 	SettingOpenStackInsecureTLS  Setting = "Config.OpenStack.InsecureTLS"
 	SettingNeutronEndpoint       Setting = "Config.OpenStack.NeutronEndpoint"
 	SettingNovaEndpoint          Setting = "Config.OpenStack.NovaEndpoint"

@@ -255,6 +255,9 @@ func TestSyncFailureReasons(t *testing.T) {
 		{"contrabass down", func(e *multinictest.Env, _ *multinic.Config) { e.Contrabass.Fail(http.StatusServiceUnavailable, -1) }, multinic.ReasonContrabass},
 		{"unknown provider", func(_ *multinictest.Env, c *multinic.Config) { c.ProviderID = "nope" }, multinic.ReasonContrabass},
 		{"wrong encrypt key", func(_ *multinictest.Env, c *multinic.Config) { c.EncryptKey = "wrongKeyWrongKey" }, multinic.ReasonContrabass},
+		{"provider without admin user and domain", func(e *multinictest.Env, _ *multinic.Config) {
+			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: " ", AdminPassword: multinictest.AdminPassword, KeystoneURL: e.OpenStack.URL})
+		}, multinic.ReasonContrabass},
 		{"keystone rejects the password", func(e *multinictest.Env, _ *multinic.Config) {
 			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: "S3cr3t-Wr0ng", Domain: "default", KeystoneURL: e.OpenStack.URL})
 		}, multinic.ReasonKeystone},
@@ -310,4 +313,16 @@ func TestViolaPartialFailureRecordsWhatWasAccepted(t *testing.T) {
 	res, err = multinic.Sync(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Len(t, res.Sent, 1, "the next pass sends only the node that failed")
+}
+
+// A provider record without the admin user or its domain would reach
+// Keystone as a request it refuses with a message about something else:
+// it is Contrabass's record at fault, and the message names the fields.
+func TestSyncProviderWithoutKeystoneUser(t *testing.T) {
+	env, sample := newEnv(t)
+	env.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: " ", AdminPassword: multinictest.AdminPassword, KeystoneURL: env.OpenStack.URL})
+	_, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA))
+	require.Error(t, err)
+	assert.Equal(t, `ContrabassError: contrabass: provider "provider-1" has an empty data.attributes.adminId (the Keystone admin user) and an empty data.attributes.domain (the admin user's Keystone domain)`, err.Error())
+	assert.Zero(t, env.OpenStack.Requests(openstacktest.RouteTokens), "Keystone is not asked")
 }

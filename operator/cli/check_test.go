@@ -156,7 +156,7 @@ spec:
 			assert.Equal(t, tt.code, got.code, "stderr: %s", got.stderr)
 			assert.Empty(t, got.stderr)
 			golden(t, "check-file-"+tt.name+".txt", w.normalize(got.stdout))
-			assert.Zero(t, w.env.Viola.Requests(), "check never posts")
+			assert.Empty(t, w.env.Viola.Posts(), "check never posts")
 
 			jsonRun := run(t, append(args, "-o", "json")...)
 			assert.Equal(t, tt.code, jsonRun.code)

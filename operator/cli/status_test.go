@@ -106,7 +106,7 @@ func TestStatusOfAFailingConfigNamesTheFix(t *testing.T) {
 	assert.Contains(t, got.stdout, "Ready      False   ContrabassError  5m     contrabass: GET provider")
 	// A condition carries a reason and a message, no structure: the fix is
 	// the reason's, while the message names the setting to check.
-	assert.Contains(t, got.stdout, "\nfix: Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint\n")
+	assert.Contains(t, got.stdout, "\nfix: Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint (and CONTRABASS_BEARER_TOKEN or contrabassBearerTokenSecretRef if it wants a token)\n")
 }
 
 func TestStatusBeforeTheOperatorWrote(t *testing.T) {

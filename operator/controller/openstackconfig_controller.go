@@ -285,7 +285,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // existing Secret to its CRs as well gave CRs a second pass at start.
 var secretChanged = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
 
-// configsUsingSecret maps a Secret to the CRs in its namespace that read it.
+// configsUsingSecret maps a Secret to the CRs in its namespace that read it
+// (for the encrypt key or the Contrabass bearer token).
 func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	var list v1alpha1.OpenstackConfigList
 	if err := r.Client.List(ctx, &list, client.InNamespace(secret.GetNamespace())); err != nil {
@@ -298,7 +299,8 @@ func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Objec
 		if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
 			name = ref.Name
 		}
-		if name == secret.GetName() {
+		token := oc.Spec.Secrets.ContrabassBearerTokenSecretRef
+		if name == secret.GetName() || (token != nil && token.Name == secret.GetName()) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&oc)})
 		}
 	}

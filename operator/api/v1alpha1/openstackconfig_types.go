@@ -106,6 +106,11 @@ type Secrets struct {
 	// ContrabassEncryptKeySecretRef holds the key that decrypts Contrabass credentials.
 	// +optional
 	ContrabassEncryptKeySecretRef *SecretKeyRef `json:"contrabassEncryptKeySecretRef,omitempty"`
+	// ContrabassBearerTokenSecretRef holds a bearer token sent to Contrabass
+	// (Authorization: Bearer), for a Contrabass that wants one; it
+	// overrides the operator's CONTRABASS_BEARER_TOKEN.
+	// +optional
+	ContrabassBearerTokenSecretRef *SecretKeyRef `json:"contrabassBearerTokenSecretRef,omitempty"`
 }
 
 // SecretKeyRef is one key of a Secret in the CR's namespace.
