@@ -31,10 +31,10 @@ func TestSyncLeavesOutAddressesTheAgentCannotServe(t *testing.T) {
 	require.True(t, cloud.UpdatePort("port-a-3", func(p *openstacktest.Port) {
 		p.FixedIPs = []openstacktest.FixedIP{{SubnetID: "subnet-b", IPAddress: "10.20.0.33"}, {SubnetID: "subnet-a", IPAddress: "10.10.0.13"}}
 	}))
-	// worker-4 has an IPv6 address only.
-	vm4 := "00000000-0000-4000-8000-000000000004"
-	cloud.AddVM(openstacktest.VM{ID: vm4, Name: "worker-4"})
-	cloud.AddPort(openstacktest.Port{ID: "port-v6-4", NetworkID: "net-a", DeviceID: vm4, MACAddress: "fa:16:3e:0c:00:04",
+	// worker-6 has an IPv6 address only.
+	vm4 := "00000000-0000-4000-8000-000000000006" // not one of the sample's
+	cloud.AddVM(openstacktest.VM{ID: vm4, Name: "worker-6"})
+	cloud.AddPort(openstacktest.Port{ID: "port-v6-6", NetworkID: "net-a", DeviceID: vm4, MACAddress: "fa:16:3e:0c:00:06",
 		FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-v6", IPAddress: "fd00:a::14"}}})
 
 	cfg := env.Config(append(sample.VMIDs, vm4), "subnet-v6", sample.SubnetA, sample.SubnetB)
@@ -49,7 +49,7 @@ func TestSyncLeavesOutAddressesTheAgentCannotServe(t *testing.T) {
 			assert.NotContains(t, iface.Address, ":", "no IPv6 address is sent")
 		}
 	}
-	assert.NotContains(t, sent, "worker-4")
+	assert.NotContains(t, sent, "worker-6")
 	require.Len(t, res.Skipped, 1)
 	assert.Equal(t, vm4, res.Skipped[0].InstanceID)
 	assert.Equal(t, "its addresses on target subnets are all IPv6, and the node agent's routing is IPv4-only (ip rule from <address>/32)", res.Skipped[0].Reason)

@@ -317,7 +317,11 @@ func (c *checker) walk(ctx context.Context) {
 				errs = append(errs, c.leftOut(ReasonNova, "", literal("VM %s: node name %q is already used by VM %s", id, name, owner[name])))
 			default:
 				owner[name] = id
-				st.detail("%s → %s (from %s)", id, name, p.describeSource(servers[id], source))
+				detail := fmt.Sprintf("%s → %s (from %s", id, name, p.describeSource(servers[id], source))
+				if srv := servers[id]; source == openstack.NodeNameFromHostname && srv.Name != name {
+					detail += fmt.Sprintf("; server name %q", srv.Name)
+				}
+				st.Details = append(st.Details, detail+")")
 				for _, w := range viola.AgentNodeNameWarnings(name) {
 					st.warn("VM %s: %s; it is sent", id, w)
 				}
