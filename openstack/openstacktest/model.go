@@ -129,6 +129,7 @@ func (s *Server) AddNetwork(n Network) Network {
 		s.networkIDs = insertSorted(s.networkIDs, n.ID)
 	}
 	s.networks[n.ID] = &n
+	s.forgetServerDetails() // network names label the servers' addresses
 	return n
 }
 
@@ -141,6 +142,7 @@ func (s *Server) RemoveNetwork(id string) bool {
 	}
 	delete(s.networks, id)
 	s.networkIDs = removeSorted(s.networkIDs, id)
+	s.forgetServerDetails()
 	return true
 }
 
@@ -344,6 +346,7 @@ func (s *Server) RemovePort(id string) bool {
 }
 
 func (s *Server) indexPort(rec *portRecord) {
+	s.forgetServerDetail(rec.DeviceID) // its addresses show there
 	s.macsInUse[rec.MACAddress]++
 	if rec.DeviceID != "" {
 		s.portsByDevice[rec.DeviceID] = insertSorted(s.portsByDevice[rec.DeviceID], rec.ID)
@@ -351,6 +354,7 @@ func (s *Server) indexPort(rec *portRecord) {
 }
 
 func (s *Server) unindexPort(rec *portRecord) {
+	s.forgetServerDetail(rec.DeviceID)
 	if s.macsInUse[rec.MACAddress]--; s.macsInUse[rec.MACAddress] <= 0 {
 		delete(s.macsInUse, rec.MACAddress)
 	}

@@ -225,7 +225,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, pr
 		var item []byte
 		var err error
 		if detail {
-			item, err = encodeItem(s.renderServer(r, m, v, view))
+			item, err = s.serverDetailJSON(r, m, v, view, base)
 		} else {
 			item, err = s.serverRefJSON(v, base)
 		}
@@ -311,6 +311,62 @@ func (s *Server) serverRefJSON(v *VM, base string) ([]byte, error) {
 	return item, nil
 }
 
+// serverDetailJSON is v's entry of the detailed listing as served under base
+// to view, cached per VM record like the short listing's: a fleet's
+// detailed listing renders a map of some forty entries per server, which
+// was most of what a pass cost the fake. The entry also shows v's ports'
+// addresses and network names, so a change of those (forgetServerDetail,
+// forgetServerDetails) drops it too. The caller holds s.mu for reading; the
+// slice is shared and must only be read.
+func (s *Server) serverDetailJSON(r *http.Request, m match, v *VM, view serverView, base string) ([]byte, error) {
+	s.novaCacheMu.Lock()
+	d, ok := s.serverDetails[v]
+	s.novaCacheMu.Unlock()
+	if ok && d.base == base && d.view == view {
+		return d.json, nil
+	}
+	item, err := encodeItem(s.renderServer(r, m, v, view))
+	if err != nil {
+		return nil, err
+	}
+	item = item[:len(item):len(item)]
+	s.novaCacheMu.Lock()
+	if s.serverDetails == nil {
+		s.serverDetails = map[*VM]cachedDetail{}
+	}
+	s.serverDetails[v] = cachedDetail{base: base, view: view, json: item}
+	s.novaCacheMu.Unlock()
+	return item, nil
+}
+
+// cachedDetail is an encoded detailed-listing entry and what it was made for.
+type cachedDetail struct {
+	base string
+	view serverView
+	json []byte
+}
+
+// forgetServerDetail drops the cached detailed entry of the server with ID
+// device, whose ports changed; the caller holds s.mu for writing.
+func (s *Server) forgetServerDetail(device string) {
+	if device == "" {
+		return
+	}
+	if v := s.vms[device]; v != nil {
+		s.novaCacheMu.Lock()
+		delete(s.serverDetails, v)
+		s.novaCacheMu.Unlock()
+	}
+}
+
+// forgetServerDetails drops every cached detailed entry (a network renamed,
+// another user); the caller holds s.mu for writing.
+func (s *Server) forgetServerDetails() {
+	s.novaCacheMu.Lock()
+	clear(s.serverDetails)
+	s.novaCacheMu.Unlock()
+}
+
 // cachedRef is an encoded short-listing entry and the base it was made for.
 type cachedRef struct {
 	base string
@@ -325,6 +381,7 @@ func (s *Server) forgetVMLocked(old *VM) {
 	s.vmOrder = nil
 	if old != nil {
 		delete(s.serverRefs, old)
+		delete(s.serverDetails, old)
 	}
 }
 

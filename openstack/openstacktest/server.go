@@ -127,6 +127,7 @@ type Server struct {
 	novaCacheMu   sync.Mutex
 	vmOrder       []*VM
 	serverRefs    map[*VM]cachedRef
+	serverDetails map[*VM]cachedDetail
 	nextMAC       uint32
 	nextGenerated uint64
 	notifier      *Notifier // set by PublishNotifications (notify.go)
@@ -248,6 +249,7 @@ func (s *Server) SetCredentials(c Credentials) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds = withDefaultCredentials(c)
+	s.forgetServerDetails() // they show the user's ID
 }
 
 // SetRegion sets the region of every catalog endpoint (default RegionOne).
