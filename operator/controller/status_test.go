@@ -180,6 +180,8 @@ func TestDegradedWhenThePassLeavesSomethingOut(t *testing.T) {
 	assert.Equal(t, "1 VM skipped", degraded.Message)
 	require.Len(t, got.Status.SkippedVMs, 1)
 	assert.Equal(t, unknownVM, got.Status.SkippedVMs[0].InstanceID)
+	assert.Equal(t, "VM "+unknownVM+" is unknown to Nova (it answered 404): deleted, or not a server of project project-1", got.Status.SkippedVMs[0].Reason,
+		"says what is wrong, not that the VM has no port")
 	evs := f.drainEvents()
 	assert.Len(t, evs, 2, "Synced, and a warning for what was left out: %v", evs)
 	assert.Contains(t, strings.Join(evs, "\n"), "Warning PartialSync 1 VM skipped")
