@@ -349,9 +349,6 @@ func (c *checker) walk(ctx context.Context) {
 			}
 			errs = append(errs, problem(ReasonNeutronPort, "", KindAgentLimit, p.secrets, literal("VM %s: port %s: address %s on subnet %s is not sent: %s", a.InstanceID, a.PortID, a.Address, a.SubnetID, a.Reason)))
 		}
-		for _, w := range res.NodeNameWarnings {
-			st.warn("%s", w.Reason)
-		}
 		for _, r := range res.RejectedNodes {
 			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("node %s is left out: %s", r.NodeName, r.Reason)))
 		}

@@ -399,3 +399,18 @@ func TestCheckGoesOnPastABadSetting(t *testing.T) {
 		})
 	}
 }
+
+// A name the agent serves only in part is a warning of the nova step, not a
+// failure: the node is sent as it is.
+func TestCheckWarnsOfDottedNodeNames(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Hostname = "worker-1.biz.example" })
+	steps, err := runCheck(t, env.Config(sample.VMIDs, sample.SubnetA))
+	require.NoError(t, err)
+	nova := stepNamed(t, steps, "nova")
+	assert.Contains(t, nova.Details, sample.VMIDs[0]+" → worker-1.biz.example (from Nova's OS-EXT-SRV-ATTR:hostname; server name \"worker-1\")")
+	require.Len(t, nova.Warnings, 1)
+	assert.Contains(t, nova.Warnings[0], `VM `+sample.VMIDs[0]+`: node name "worker-1.biz.example" has a dot`)
+	assert.True(t, strings.HasSuffix(nova.Warnings[0], "; it is sent"))
+	assert.Empty(t, stepNamed(t, steps, "nodes").Warnings, "said once")
+}
