@@ -134,7 +134,11 @@ func TestOpenAPIParametersMatchTheHandler(t *testing.T) {
 func TestOpenAPISchemasMatchTheJSON(t *testing.T) {
 	doc := loadOpenAPI(t)
 	_, s := seeded(t)
-	_, err := s.MarkOrphaned("prov-a", OrphanMark{NodeName: "worker-1", Reason: "VM vm-a1 left vmNames"}) // every optional field set
+	sourced := node("worker-1", "vm-a1", "fa:16:3e:00:00:01")
+	sourced.NodeNameSource = "hostname" // optional, so set here to be checked too
+	_, err := s.Upsert("prov-a", sourced)
+	require.NoError(t, err)
+	_, err = s.MarkOrphaned("prov-a", OrphanMark{NodeName: "worker-1", Reason: "VM vm-a1 left vmNames"}) // every optional field set
 	require.NoError(t, err)
 	rec, ok := s.Get("prov-a", "worker-1")
 	require.True(t, ok)

@@ -46,6 +46,10 @@ type Record struct {
 	// side holds, and that no config keeps it up to date. Sending the node
 	// again clears it.
 	Orphaned *Orphan `json:"orphaned,omitempty"`
+	// NodeNameSource is where the sender took the node name from when it
+	// last sent the config (multinic: "metadata", "hostname" or "name");
+	// empty in records written before it was kept.
+	NodeNameSource string `json:"nodeNameSource,omitempty"`
 
 	// encoded is the record's JSON in a file-backed store, made before the
 	// record is published and never changed, so a write encodes only
@@ -332,16 +336,23 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 	fresh := make([]Record, 0, len(configs))
 	for _, cfg := range configs {
 		hash := ConfigHash(cfg)
-		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash && rec.Orphaned == nil {
-			continue
+		updatedAt := now
+		if rec := current.get(providerID, cfg.NodeName); rec != nil && rec.LastConfigHash == hash {
+			if rec.NodeNameSource == cfg.NodeNameSource && rec.Orphaned == nil {
+				continue
+			}
+			updatedAt = rec.UpdatedAt // only the note or the orphan mark changed, not the config
 		}
+		stored := cloneConfig(cfg)
+		stored.NodeNameSource = "" // the record's, as a reopened store has it
 		rec := Record{
 			ProviderID:     providerID,
 			NodeName:       cfg.NodeName,
 			InstanceID:     cfg.InstanceID,
-			Config:         cloneConfig(cfg),
+			Config:         stored,
 			LastConfigHash: hash,
-			UpdatedAt:      now,
+			UpdatedAt:      updatedAt,
+			NodeNameSource: cfg.NodeNameSource,
 		}
 		if err := s.encode(&rec); err != nil {
 			return 0, err
@@ -359,7 +370,7 @@ func (s *Store) Upsert(providerID string, configs ...viola.NodeConfig) (int, err
 			i, exists := 0, false
 			if prev != nil {
 				i, exists = prev.index[rec.NodeName]
-				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash && prev.records[i].Orphaned == nil {
+				if exists && prev.records[i].LastConfigHash == rec.LastConfigHash && prev.records[i].NodeNameSource == rec.NodeNameSource && prev.records[i].Orphaned == nil {
 					continue // a writer committed just before us stored the same
 				}
 			}

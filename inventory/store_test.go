@@ -865,3 +865,36 @@ func TestReadersSeeWholeBatches(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The record says where the node name came from, and keeps it across a
+// reopen; a change of that note alone rewrites the record without moving
+// UpdatedAt, which dates the config.
+func TestUpsertKeepsTheNodeNameSource(t *testing.T) {
+	clock := newClock()
+	s, path := openTemp(t, WithClock(clock.Now))
+	cfg := node("worker-1", "vm-1", "fa:16:3e:00:00:01")
+	cfg.NodeNameSource = "metadata"
+	_, err := s.Upsert("prov", cfg)
+	require.NoError(t, err)
+	first, _ := s.Get("prov", "worker-1")
+	assert.Equal(t, "metadata", first.NodeNameSource)
+	assert.Empty(t, first.Config.NodeNameSource, "the config is what was sent, the note is the record's")
+
+	clock.Advance(time.Minute)
+	cfg.NodeNameSource = "hostname"
+	n, err := s.Upsert("prov", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	second, _ := s.Get("prov", "worker-1")
+	assert.Equal(t, "hostname", second.NodeNameSource)
+	assert.Equal(t, first.UpdatedAt, second.UpdatedAt)
+	n, err = s.Upsert("prov", cfg)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing changed")
+
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	got, ok := reopened.Get("prov", "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, "hostname", got.NodeNameSource)
+}

@@ -12,9 +12,9 @@ import (
 )
 
 // build turns what was read into node configs, naming interfaces stably
-// against what the inventory says was sent before. Every VM, subnet or node
-// that cannot be sent is left out with its reason; only Nova naming none of
-// the VMs fails the pass.
+// against what the inventory says was sent before. Every VM, subnet, address
+// or node that cannot be sent is left out with its reason; only Nova naming
+// none of the VMs fails the pass.
 func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
@@ -31,19 +31,34 @@ func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targ
 	}
 	for _, id := range vmIDs {
 		if claim := p.claim(id, ""); claim != "" {
-			skip(id, "", claim) // SPEC §5: one owner per VM
+			skip(id, "", claim) // one owner per VM
+			continue
+		}
+		// A VM Nova does not know says so, whatever Neutron still lists
+		// for it: "no port" would send the reader to the wrong service.
+		if _, known := servers[id]; !known && errors.Is(serverErrs[id], openstack.ErrServerNotFound) {
+			skip(id, "", safeText(p.unnamedError(id, serverErrs[id]), p.secrets))
 			continue
 		}
 		cands, blocked := selectPorts(portsByVM[id], targets, allowed)
-		if len(cands) == 0 {
-			if len(blocked) > 0 {
-				skip(id, "", "its ports on target subnets are all on subnets without a usable MTU ("+strings.Join(blocked, "; ")+")")
-			} else {
-				skip(id, "", "no port with an allowed status on a target subnet")
-			}
+		review := reviewAddresses(id, portsByVM[id], targets, allowed, cands)
+		switch {
+		case len(review.held) > 0:
+			skip(id, "", safeText(fmt.Errorf("not sent until its target subnets can be read, so no interface of it is dropped by mistake: %s", strings.Join(review.held, "; ")), p.secrets))
+			continue
+		case len(cands) > 0:
+		case len(blocked) > 0:
+			skip(id, "", "its ports on target subnets are all on subnets without a usable MTU ("+strings.Join(blocked, "; ")+")")
+			continue
+		case review.onlyIPv6:
+			res.LeftOutAddresses = append(res.LeftOutAddresses, review.leftOut...)
+			skip(id, "", "its addresses on target subnets are all IPv6, and "+viola.IPv6Limit)
+			continue
+		default:
+			skip(id, "", "no port with an allowed status on a target subnet")
 			continue
 		}
-		name, unnamedErr, invalid := p.nodeName(id, servers, serverErrs)
+		name, source, unnamedErr, invalid := p.nodeName(id, servers, serverErrs)
 		if unnamedErr != nil {
 			unnamed[id] = unnamedErr
 			skip(id, "", safeText(unnamedErr, p.secrets))
@@ -70,13 +85,20 @@ func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targ
 		}
 		ifaces, dropped := assignNames(id, cands, previous[id])
 		res.DroppedPorts = append(res.DroppedPorts, dropped...)
-		node := viola.NodeConfig{NodeName: name, InstanceID: id, Interfaces: ifaces}
+		node := viola.NodeConfig{NodeName: name, InstanceID: id, Interfaces: ifaces, NodeNameSource: source}
 		// What Neutron said may still not make a config the agent can use
 		// (a malformed MAC or address): that node stays out of the POST,
 		// the others go.
 		if err := node.ValidatePayload(); err != nil {
 			res.RejectedNodes = append(res.RejectedNodes, RejectedNode{NodeName: name, InstanceID: id, Reason: safeText(err, p.secrets)})
 			continue
+		}
+		for _, a := range review.leftOut {
+			a.NodeName = name
+			res.LeftOutAddresses = append(res.LeftOutAddresses, a)
+		}
+		for _, w := range viola.AgentNodeNameWarnings(name) {
+			res.NodeNameWarnings = append(res.NodeNameWarnings, NodeNameWarning{NodeName: name, InstanceID: id, Reason: w})
 		}
 		if res.Nodes == nil {
 			res.Nodes = make([]viola.NodeConfig, 0, len(vmIDs))
@@ -126,39 +148,67 @@ func groupByVM(ports []openstack.Port, vms int) map[string][]openstack.Port {
 }
 
 // nodeName is the node name Nova gives VM id, trimmed and lower-cased
-// (SPEC §5). unnamed says why Nova gave none; invalid why the name it gave
-// cannot be a Kubernetes node name.
-func (p *pass) nodeName(id string, servers map[string]openstack.Server, serverErrs map[string]error) (name string, unnamed, invalid error) {
+// (SPEC §5), and where it came from. unnamed says why Nova gave none;
+// invalid why the name it gave cannot be a Kubernetes node name, or one the
+// node agent can configure (an agentLimitError).
+func (p *pass) nodeName(id string, servers map[string]openstack.Server, serverErrs map[string]error) (name, source string, unnamed, invalid error) {
 	server, ok := servers[id]
-	raw := server.NodeName(p.cfg.NodeNameMetadataKey)
-	switch {
-	case !ok:
-		return "", nodeNameError(serverErrs[id]), nil
-	case strings.TrimSpace(raw) == "":
-		return "", fmt.Errorf("nova: server %q has no name", id), nil
+	if !ok {
+		return "", "", p.unnamedError(id, serverErrs[id]), nil
+	}
+	raw, source := server.NodeName(p.cfg.NodeNameMetadataKey)
+	if strings.TrimSpace(raw) == "" {
+		return "", source, fmt.Errorf("nova: server %q has no name", id), nil
 	}
 	name = viola.NormalizeNodeName(raw)
 	if err := viola.CheckNodeName(name); err != nil {
-		return "", nil, fmt.Errorf("node name %q of VM %s (%s) cannot be a Kubernetes node name: after trimming and lower-casing, %w", raw, id, p.nameSource(server), err)
+		return "", source, nil, fmt.Errorf("node name %q of VM %s (%s) cannot be a Kubernetes node name: after trimming and lower-casing, %w", raw, id, p.describeSource(server, source), err)
 	}
-	return name, nil, nil
+	if err := viola.CheckAgentNodeName(name); err != nil {
+		return "", source, nil, agentLimitError{fmt.Errorf("node name of VM %s (%s): %w", id, p.describeSource(server, source), err)}
+	}
+	return name, source, nil, nil
 }
 
-// nameSource says where a node name came from, for messages.
-func (p *pass) nameSource(server openstack.Server) string {
-	key := p.cfg.NodeNameMetadataKey
-	if key != "" && strings.TrimSpace(server.Metadata[key]) != "" {
-		return fmt.Sprintf("Nova metadata %q", key)
+// agentLimitError is a node name the node agent cannot configure.
+type agentLimitError struct{ error }
+
+func (e agentLimitError) Unwrap() error { return e.error }
+
+// describeSource says where a node name came from, for messages.
+func (p *pass) describeSource(server openstack.Server, source string) string {
+	switch source {
+	case openstack.NodeNameFromMetadata:
+		return fmt.Sprintf("Nova metadata %q", p.cfg.NodeNameMetadataKey)
+	case openstack.NodeNameFromHostname:
+		return "Nova's OS-EXT-SRV-ATTR:hostname"
 	}
-	return "Nova server name"
+	return fmt.Sprintf("server name %q by Nova's host-name rules", server.Name)
 }
 
-func nodeNameError(err error) error {
-	if err == nil {
+// unnamedError is why Nova gave VM id no server: err, said plainly when
+// Nova does not know the VM.
+func (p *pass) unnamedError(id string, err error) error {
+	switch {
+	case err == nil:
 		return errors.New("nova did not return the server")
+	case errors.Is(err, openstack.ErrServerNotFound):
+		return unknownVMError{id: id, project: p.cfg.ProjectID, err: err}
 	}
 	return err
 }
+
+// unknownVMError is a VM Nova answers 404 for.
+type unknownVMError struct {
+	id, project string
+	err         error
+}
+
+func (e unknownVMError) Error() string {
+	return fmt.Sprintf("VM %s is unknown to Nova (it answered 404): deleted, or not a server of project %s", e.id, e.project)
+}
+
+func (e unknownVMError) Unwrap() error { return e.err }
 
 func firstError(errs map[string]error) error {
 	keys := make([]string, 0, len(errs))

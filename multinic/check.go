@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -186,6 +187,9 @@ func (c *checker) walk(ctx context.Context) {
 		if provider, err = cb.GetProvider(ctx, cfg.ProviderID); err != nil {
 			return p.fail(ctx, stepContrabass, err)
 		}
+		if err := providerProblem(cfg.ProviderID, provider, p.secrets); err != nil {
+			return err
+		}
 		c.found[factProvider] = true
 		st.detail("provider %s at %s: Keystone %s, admin user %q, domain %q", cfg.ProviderID, safetext.RedactURL(cfg.Contrabass.Endpoint), safetext.RedactURL(provider.URL), provider.Attributes.AdminID, provider.Attributes.Domain)
 		return nil
@@ -262,6 +266,9 @@ func (c *checker) walk(ctx context.Context) {
 		}
 		slices.SortFunc(ordered, func(a, b *target) int { return cmp.Compare(a.priority, b.priority) })
 		for _, t := range ordered {
+			if t.unreadable != "" {
+				continue // an error below
+			}
 			name := ""
 			if t.subnet.Name != "" {
 				name = fmt.Sprintf(" (%s)", t.subnet.Name)
@@ -270,7 +277,14 @@ func (c *checker) walk(ctx context.Context) {
 		}
 		var errs []*Error
 		for _, s := range skipped {
-			errs = append(errs, problem(ReasonNeutronSubnet, "", KindUnusableMTU, p.secrets, literal("subnet %s: %s, so its ports give no interfaces", s.SubnetID, s.Reason)))
+			switch s.Kind {
+			case KindMissing:
+				errs = append(errs, problem(ReasonSubnetNotFound, cfg.subnetSelector(), KindMissing, p.secrets, literal("%s; the other target subnets are still used", s.Reason)))
+			case KindUnreadable:
+				errs = append(errs, problem(ReasonNeutronSubnet, "", KindUnreadable, p.secrets, literal("subnet %s could not be read: %s; the other target subnets are still used", s.SubnetID, s.Reason)))
+			default:
+				errs = append(errs, problem(ReasonNeutronSubnet, "", KindUnusableMTU, p.secrets, literal("subnet %s: %s, so its ports give no interfaces", s.SubnetID, s.Reason)))
+			}
 		}
 		return problems(errs)
 	})
@@ -289,24 +303,36 @@ func (c *checker) walk(ctx context.Context) {
 	var serverErrs map[string]error
 	c.run(stepNova, func(st *CheckStep) *Error {
 		var err error
-		if servers, serverErrs, err = p.session.Servers(ctx, vmIDs, cfg.NodeNameMetadataKey != ""); err != nil {
+		if servers, serverErrs, err = p.session.Servers(ctx, vmIDs); err != nil {
 			return p.fail(ctx, stepNova, err)
 		}
 		c.found[factNames] = true
 		var errs []*Error
 		owner := map[string]string{}
 		for _, id := range vmIDs {
-			name, unnamed, invalid := p.nodeName(id, servers, serverErrs)
+			name, source, unnamed, invalid := p.nodeName(id, servers, serverErrs)
+			var limit agentLimitError
 			switch {
+			case unnamed != nil && errors.Is(unnamed, openstack.ErrServerNotFound):
+				errs = append(errs, c.leftOut(ReasonNova, SettingVMIDs, literal("%s", unnamed)))
 			case unnamed != nil:
 				errs = append(errs, c.leftOut(ReasonNova, "", literal("VM %s: %s", id, unnamed)))
+			case errors.As(invalid, &limit):
+				errs = append(errs, problem(ReasonNova, "", KindAgentLimit, p.secrets, literal("%s", invalid)))
 			case invalid != nil:
 				errs = append(errs, c.leftOut(ReasonNova, "", literal("%s", invalid)))
 			case owner[name] != "":
 				errs = append(errs, c.leftOut(ReasonNova, "", literal("VM %s: node name %q is already used by VM %s", id, name, owner[name])))
 			default:
 				owner[name] = id
-				st.detail("%s → %s (%s)", id, name, p.nameSource(servers[id]))
+				detail := fmt.Sprintf("%s → %s (from %s", id, name, p.describeSource(servers[id], source))
+				if srv := servers[id]; source == openstack.NodeNameFromHostname && srv.Name != name {
+					detail += fmt.Sprintf("; server name %q", srv.Name)
+				}
+				st.Details = append(st.Details, detail+")")
+				for _, w := range viola.AgentNodeNameWarnings(name) {
+					st.warn("VM %s: %s; it is sent", id, w)
+				}
 			}
 		}
 		return problems(errs)
@@ -325,6 +351,12 @@ func (c *checker) walk(ctx context.Context) {
 			st.detail("%s: %s", n.NodeName, strings.Join(ifaces, ", "))
 		}
 		var errs []*Error
+		for _, a := range res.LeftOutAddresses {
+			if a.NodeName == "" {
+				continue // a skipped VM: the ports step said why
+			}
+			errs = append(errs, problem(ReasonNeutronPort, "", KindAgentLimit, p.secrets, literal("VM %s: port %s: address %s on subnet %s is not sent: %s", a.InstanceID, a.PortID, a.Address, a.SubnetID, a.Reason)))
+		}
 		for _, r := range res.RejectedNodes {
 			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("node %s is left out: %s", r.NodeName, r.Reason)))
 		}
@@ -361,6 +393,7 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 			}
 		}
 		cands, blocked := selectPorts(byVM[id], targets, allowed)
+		review := reviewAddresses(id, byVM[id], targets, allowed, cands)
 		st.detail("%s: %d ports, %d on target subnets (%s), %d selected", id, len(byVM[id]), len(onTarget), statusCounts(onTarget), len(cands))
 		for _, cand := range cands {
 			if strings.EqualFold(cand.port.Status, "DOWN") {
@@ -372,9 +405,14 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 			}
 		}
 		switch {
+		case len(review.held) > 0:
+			// The subnets step says which subnet could not be read.
+			errs = append(errs, c.leftOut(ReasonNeutronSubnet, "", literal("VM %s is not sent until its target subnets can be read: %s", id, strings.Join(review.held, "; "))))
 		case len(cands) > 0:
 		case len(blocked) > 0:
 			errs = append(errs, c.leftOut(ReasonNeutronPort, "", literal("VM %s: its ports on target subnets are all on subnets without a usable MTU (%s)", id, strings.Join(blocked, "; "))))
+		case review.onlyIPv6:
+			errs = append(errs, problem(ReasonNeutronPort, "", KindAgentLimit, c.p.secrets, literal("VM %s: its addresses on target subnets are all IPv6, and %s", id, viola.IPv6Limit)))
 		case len(onTarget) > 0:
 			counts, allowedList := statusCounts(onTarget), strings.Join(statuses, ", ")
 			errs = append(errs, c.leftOut(ReasonNeutronPort, SettingPortAllowedStatuses, func(n Names) string {
@@ -418,26 +456,52 @@ func prefixLength(cidr string) string {
 	return "?"
 }
 
-// viola opens a connection where a pass would POST, and no more: TCP, and
-// for https the TLS handshake with the settings the client would use.
+// viola asks Viola's GET /healthz where a pass would POST, and posts
+// nothing; a Viola without that endpoint (404, 405, 501) is checked by
+// opening a connection: TCP, and for https the TLS handshake with the
+// settings the client would use.
 func (c *checker) viola(ctx context.Context) {
 	opts := c.p.cfg.Viola
 	c.run(stepViola, func(st *CheckStep) *Error {
 		endpoint, err := retryhttp.ParseEndpoint(opts.Endpoint)
 		if err != nil {
-			return problem(ReasonViolaPost, SettingViolaEndpoint, KindInvalid, c.p.secrets, func(n Names) string {
+			return problem(ReasonConfig, SettingViolaEndpoint, KindInvalid, c.p.secrets, func(n Names) string {
 				return "viola: " + n.Of(SettingViolaEndpoint) + " " + err.Error()
 			})
 		}
+		vc, err := viola.NewClient(opts)
+		if err != nil {
+			return fail(ReasonConfig, err, c.p.secrets...)
+		}
 		ctx, cancel := context.WithTimeout(ctx, cmp.Or(opts.Timeout, viola.DefaultTimeout))
 		defer cancel()
+		status, err := vc.Health(ctx)
+		switch {
+		case err == nil:
+			st.detail("GET %s%s answered %d%s", safetext.RedactURL(endpoint), viola.HealthPath, status, tlsNote(endpoint, opts))
+			return nil
+		case !errors.Is(err, viola.ErrNoHealthEndpoint):
+			return c.p.fail(ctx, stepViola, err)
+		}
 		found, err := dialViola(ctx, endpoint, opts)
 		if err != nil {
 			return c.p.fail(ctx, stepViola, fmt.Errorf("viola: %w", err))
 		}
+		st.detail("no GET %s (it answered %d), so only the connection is checked", viola.HealthPath, status)
 		st.Details = append(st.Details, found)
 		return nil
 	})
+}
+
+// tlsNote says how the connection to an https endpoint was secured.
+func tlsNote(endpoint string, opts viola.Options) string {
+	switch {
+	case !strings.HasPrefix(endpoint, "https://"):
+		return " (plain HTTP)"
+	case opts.InsecureTLS:
+		return "; certificate NOT verified (insecure TLS is on)"
+	}
+	return "; certificate verified"
 }
 
 func dialViola(ctx context.Context, endpoint string, opts viola.Options) (string, error) {

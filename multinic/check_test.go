@@ -2,17 +2,20 @@ package multinic_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/multinic/multinic/contrabass/contrabasstest"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
@@ -62,12 +65,12 @@ func TestCheckPassesOnTheSampleAndSendsNothing(t *testing.T) {
 		assert.Equal(t, multinic.CheckPassed, st.Status, "%s: %v", st.Name, st.Err)
 	}
 	assert.Equal(t, []string{"contrabass", "decrypt", "keystone", "catalog", "subnets", "ports", "nova", "nodes", "viola"}, names)
-	assert.Zero(t, env.Viola.Requests(), "the Viola step only connects")
+	assert.Empty(t, env.Viola.Posts(), "the Viola step posts nothing")
 	assert.Equal(t, []string{"subnet-a (biz-a-subnet) 10.10.0.0/24, network net-a, MTU 1450", "subnet-b (biz-b-subnet) 10.20.0.0/24, network net-b, MTU 9000"}, stepNamed(t, steps, "subnets").Details)
 	ports := stepNamed(t, steps, "ports")
 	assert.Contains(t, ports.Details, sample.VMIDs[1]+": 3 ports, 2 on target subnets (ACTIVE 1, DOWN 1), 2 selected")
 	assert.Equal(t, []string{sample.VMIDs[1] + ": port " + sample.DownPort + " (fa:16:3e:0b:00:02) is DOWN and sent at once: if its NIC is not in the guest yet, the node agent's Job fails and is not retried (re-run the agent for the node)"}, ports.Warnings)
-	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (Nova server name)")
+	assert.Contains(t, stepNamed(t, steps, "nova").Details, sample.VMIDs[0]+" → worker-1 (from Nova's OS-EXT-SRV-ATTR:hostname)")
 	assert.Contains(t, stepNamed(t, steps, "nodes").Details, "worker-1: multinic0 10.10.0.11/24 mtu 1450, multinic1 10.20.0.11/24 mtu 9000")
 	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "(plain HTTP)")
 
@@ -190,23 +193,44 @@ func TestCheckFailures(t *testing.T) {
 			},
 			failed:  "nova",
 			reason:  multinic.ReasonNova,
-			message: "VM 00000000-0000-4000-8000-000000000003: ",
+			message: "VM 00000000-0000-4000-8000-000000000003 is unknown to Nova (it answered 404): deleted, or not a server of project project-1",
 			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
 		},
 		{
 			name: "a name that is no node name",
-			setup: func(env *multinictest.Env, sample multinictest.Sample, _ *multinic.Config) {
-				env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Name = "Worker_1" })
+			setup: func(env *multinictest.Env, sample multinictest.Sample, cfg *multinic.Config) {
+				cfg.NodeNameMetadataKey = "k8s-node"
+				env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Metadata = map[string]string{"k8s-node": "Worker_1"} })
 			},
 			failed:  "nova",
 			reason:  multinic.ReasonNova,
-			message: `node name "Worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova server name) cannot be a Kubernetes node name`,
+			message: `node name "Worker_1" of VM 00000000-0000-4000-8000-000000000001 (Nova metadata "k8s-node") cannot be a Kubernetes node name`,
+		},
+		{
+			name: "a subnet of subnetIDs is gone",
+			setup: func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) {
+				cfg.SubnetIDs = []string{"subnet-a", "subnet-gone"}
+			},
+			failed:  "subnets",
+			reason:  multinic.ReasonSubnetNotFound,
+			message: `neutron: no subnet with ID "subnet-gone" (Neutron answered 404; project "project-1": its subnets: "biz-a-subnet" (ID subnet-a), "biz-b-subnet" (ID subnet-b), "mgmt-subnet" (ID subnet-mgmt)): subnet not found; the other target subnets are still used`,
+			want:    map[string]multinic.CheckStatus{"ports": multinic.CheckPassed, "nodes": multinic.CheckPassed},
+		},
+		{
+			name: "the provider has an empty domain",
+			setup: func(env *multinictest.Env, _ multinictest.Sample, _ *multinic.Config) {
+				env.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: multinictest.AdminPassword, KeystoneURL: env.OpenStack.URL})
+			},
+			failed:  "contrabass",
+			reason:  multinic.ReasonContrabass,
+			message: `contrabass: provider "provider-1" has an empty data.attributes.domain (the admin user's Keystone domain)`,
+			want:    map[string]multinic.CheckStatus{"keystone": multinic.CheckSkipped},
 		},
 		{
 			name:    "Viola refuses connections",
 			setup:   func(_ *multinictest.Env, _ multinictest.Sample, cfg *multinic.Config) { cfg.Viola.Endpoint = refused() },
 			failed:  "viola",
-			reason:  multinic.ReasonViolaPost,
+			reason:  multinic.ReasonViola,
 			message: "(cannot connect: check Config.Viola.Endpoint)",
 			want:    map[string]multinic.CheckStatus{"nodes": multinic.CheckPassed},
 		},
@@ -234,33 +258,105 @@ func TestCheckFailures(t *testing.T) {
 			for name, want := range tt.want {
 				assert.Equal(t, want, got[name], "step %s", name)
 			}
-			assert.Zero(t, env.Viola.Requests())
+			assert.Empty(t, env.Viola.Posts(), "check never posts")
 		})
 	}
 }
 
-func TestCheckViolaTLS(t *testing.T) {
+// The Viola step posts nothing: it asks GET /healthz, and where Viola has
+// none (404) it opens a connection, TLS handshake included. Whatever fails,
+// the reason is ViolaError, never ViolaPostError.
+func TestCheckViolaStep(t *testing.T) {
 	env, sample := newEnv(t)
-	tlsServer := httptest.NewTLSServer(http.NotFoundHandler())
-	t.Cleanup(tlsServer.Close)
-	cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
-	cfg.Viola.Endpoint = tlsServer.URL
+	var healthy atomic.Int32
+	healthy.Store(http.StatusOK)
+	withHealthz := http.NewServeMux()
+	withHealthz.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(healthy.Load())) })
+	withHealthz.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { t.Errorf("check sent %s %s", r.Method, r.URL.Path) })
+	for _, tt := range []struct {
+		name    string
+		server  *httptest.Server
+		details []string // with {{addr}} for the server's host:port
+	}{
+		{"plain HTTP with healthz", httptest.NewServer(withHealthz), []string{"GET http://{{addr}}/healthz answered 200 (plain HTTP)"}},
+		{"TLS with healthz", httptest.NewTLSServer(withHealthz), []string{"GET https://{{addr}}/healthz answered 200; certificate verified"}},
+		{"TLS without healthz", httptest.NewTLSServer(http.NotFoundHandler()),
+			[]string{"no GET /healthz (it answered 404), so only the connection is checked", "TCP and TLS handshake with {{addr}}; certificate verified"}},
+		{"plain HTTP without healthz", httptest.NewServer(http.NotFoundHandler()),
+			[]string{"no GET /healthz (it answered 404), so only the connection is checked", "TCP connection to {{addr}} (plain HTTP)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(tt.server.Close)
+			cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+			cfg.Viola.Endpoint = tt.server.URL
+			cfg.Viola.HTTPClient = tt.server.Client() // trusts the test CA
+			steps, err := runCheck(t, cfg)
+			require.NoError(t, err)
+			addr := tt.server.Listener.Addr().String()
+			var want []string
+			for _, d := range tt.details {
+				want = append(want, strings.ReplaceAll(d, "{{addr}}", addr))
+			}
+			assert.Equal(t, want, stepNamed(t, steps, "viola").Details)
+		})
+	}
 
-	steps, err := runCheck(t, cfg)
-	require.Error(t, err)
-	assert.Equal(t, multinic.ReasonViolaPost, multinic.ReasonOf(err))
-	assert.Contains(t, err.Error(), "its TLS certificate is not trusted: trust its CA, or set Config.Viola.InsecureTLS to true")
-	assert.Equal(t, multinic.CheckFailed, stepNamed(t, steps, "viola").Status)
+	t.Run("unhealthy", func(t *testing.T) {
+		srv := httptest.NewServer(withHealthz)
+		t.Cleanup(srv.Close)
+		healthy.Store(http.StatusServiceUnavailable)
+		t.Cleanup(func() { healthy.Store(http.StatusOK) })
+		cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+		cfg.Viola.Endpoint = srv.URL
+		_, err := runCheck(t, cfg)
+		require.Error(t, err)
+		assert.Equal(t, multinic.ReasonViola, multinic.ReasonOf(err))
+		assert.Contains(t, err.Error(), "viola: GET /healthz answered 503")
+	})
 
-	cfg.Viola.HTTPClient = tlsServer.Client() // trusts the test CA
-	steps, err = runCheck(t, cfg)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"TCP and TLS handshake with " + strings.TrimPrefix(tlsServer.URL, "https://") + "; certificate verified"}, stepNamed(t, steps, "viola").Details)
+	t.Run("untrusted certificate", func(t *testing.T) {
+		srv := httptest.NewTLSServer(http.NotFoundHandler())
+		t.Cleanup(srv.Close)
+		cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+		cfg.Viola.Endpoint = srv.URL
+		steps, err := runCheck(t, cfg)
+		require.Error(t, err)
+		assert.Equal(t, multinic.ReasonViola, multinic.ReasonOf(err))
+		assert.Equal(t, multinic.KindUntrusted, kindOf(err))
+		assert.Contains(t, err.Error(), "its TLS certificate is not trusted: trust its CA, or set Config.Viola.InsecureTLS to true")
+		assert.Equal(t, multinic.CheckFailed, stepNamed(t, steps, "viola").Status)
 
-	cfg.Viola.HTTPClient, cfg.Viola.InsecureTLS = nil, true
-	steps, err = runCheck(t, cfg)
-	require.NoError(t, err)
-	assert.Contains(t, stepNamed(t, steps, "viola").Details[0], "certificate NOT verified")
+		cfg.Viola.InsecureTLS = true
+		steps, err = runCheck(t, cfg)
+		require.NoError(t, err)
+		assert.Contains(t, stepNamed(t, steps, "viola").Details[1], "certificate NOT verified")
+	})
+
+	// An https:// URL on a plain-HTTP server says so, in check and in a pass.
+	t.Run("https URL on a plain HTTP server", func(t *testing.T) {
+		srv := httptest.NewServer(withHealthz)
+		t.Cleanup(srv.Close)
+		cfg := env.Config(sample.VMIDs, sample.SubnetA, sample.SubnetB)
+		cfg.Viola.Endpoint = strings.Replace(srv.URL, "http://", "https://", 1)
+		cfg.Viola.RetryMax = -1
+		_, err := runCheck(t, cfg)
+		require.Error(t, err)
+		assert.Equal(t, multinic.KindPlainHTTP, kindOf(err))
+		assert.Contains(t, err.Error(), "(an https:// URL, but the server speaks plain HTTP: use http:// in Config.Viola.Endpoint, or enable TLS on the server)")
+
+		_, err = multinic.Sync(context.Background(), cfg)
+		require.Error(t, err)
+		assert.Equal(t, multinic.ReasonViolaPost, multinic.ReasonOf(err), "a pass that tried to post")
+		assert.Equal(t, multinic.KindPlainHTTP, kindOf(err))
+	})
+}
+
+func kindOf(err error) multinic.Kind {
+	var e *multinic.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
 }
 
 // A config problem skips only the steps that need the setting at fault;
@@ -317,4 +413,19 @@ func TestCheckGoesOnPastABadSetting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A name the agent serves only in part is a warning of the nova step, not a
+// failure: the node is sent as it is.
+func TestCheckWarnsOfDottedNodeNames(t *testing.T) {
+	env, sample := newEnv(t)
+	env.OpenStack.UpdateVM(sample.VMIDs[0], func(v *openstacktest.VM) { v.Hostname = "worker-1.biz.example" })
+	steps, err := runCheck(t, env.Config(sample.VMIDs, sample.SubnetA))
+	require.NoError(t, err)
+	nova := stepNamed(t, steps, "nova")
+	assert.Contains(t, nova.Details, sample.VMIDs[0]+" → worker-1.biz.example (from Nova's OS-EXT-SRV-ATTR:hostname; server name \"worker-1\")")
+	require.Len(t, nova.Warnings, 1)
+	assert.Contains(t, nova.Warnings[0], `VM `+sample.VMIDs[0]+`: node name "worker-1.biz.example" has a dot`)
+	assert.True(t, strings.HasSuffix(nova.Warnings[0], "; it is sent"))
+	assert.Empty(t, stepNamed(t, steps, "nodes").Warnings, "said once")
 }

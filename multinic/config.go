@@ -92,6 +92,7 @@ type Config struct {
 	// and nothing is written to the inventory, yet the Result holds the
 	// same node configs, skips and rejections as a real pass, and its Diff
 	// says what that pass would send and which records it leaves behind.
+	// It needs no Viola endpoint.
 	DryRun bool
 	// PassTimeout bounds the whole pass (Contrabass, Keystone, Neutron,
 	// Nova, Viola, retries included), so one config cannot hold a caller for
@@ -165,6 +166,17 @@ func (c Config) targetSubnetIDs() []string {
 	return dedupe(ids)
 }
 
+// subnetSelector is the setting that selects the target subnets.
+func (c Config) subnetSelector() Setting {
+	switch {
+	case len(dedupe(c.SubnetIDs)) > 0:
+		return SettingSubnetIDs
+	case c.SubnetID != "":
+		return SettingSubnetID
+	}
+	return SettingSubnetName
+}
+
 func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -211,7 +223,7 @@ func (c Config) settingsProblems() []*Error {
 	if c.Contrabass.Endpoint == "" {
 		add(SettingContrabassEndpoint, KindMissing, func(n Names) string { return "no Contrabass endpoint: set " + n.Of(SettingContrabassEndpoint) })
 	}
-	if c.Viola.Endpoint == "" {
+	if c.Viola.Endpoint == "" && !c.DryRun { // a dry run posts nothing
 		add(SettingViolaEndpoint, KindMissing, func(n Names) string { return "no Viola endpoint: set " + n.Of(SettingViolaEndpoint) })
 	}
 	if c.RemovalPolicy != "" && c.RemovalPolicy != RemovalOrphan && c.RemovalPolicy != RemovalDelete {
@@ -262,7 +274,9 @@ func (c Config) subnetProblems() []*Error {
 }
 
 // secrets are what a message about cfg must never show.
-func (c Config) secrets() []string { return []string{c.EncryptKey, c.encryptKey()} }
+func (c Config) secrets() []string {
+	return []string{c.EncryptKey, c.encryptKey(), c.Contrabass.BearerToken}
+}
 
 // encryptKey is the key without surrounding whitespace: a Secret made with
 // kubectl --from-file ends in a newline, which is never part of the key.

@@ -33,6 +33,10 @@ const (
 	// ReasonViolaDelete: Viola's DELETE of a node config failed where the
 	// caller cannot go on without it (Release, for a deleted config).
 	ReasonViolaDelete Reason = "ViolaDeleteError"
+	// ReasonViola is Check's Viola step failing: Viola could not be
+	// reached, or its GET /healthz says it is not healthy. Nothing was
+	// posted, so it is never ViolaPostError; a pass never carries it.
+	ReasonViola Reason = "ViolaError"
 	// ReasonNova covers a missing compute endpoint or Nova failing for every
 	// VM; the SPEC names no reason for it and guessing node names is worse.
 	ReasonNova Reason = "NovaError"
@@ -217,6 +221,11 @@ func connectionAdvice(err error, dep *dependency, cfg Config) (a advice, ok bool
 	if dep == nil {
 		return advice{}, false
 	}
+	if plainHTTP(err) {
+		return advice{kind: KindPlainHTTP, setting: dep.url, hint: func(n Names) string {
+			return "an https:// URL, but the server speaks plain HTTP: use http:// in " + dep.where(cfg, n) + ", or enable TLS on the server"
+		}}, true
+	}
 	if untrustedCertificate(err) {
 		return advice{kind: KindUntrusted, setting: dep.tls, hint: func(n Names) string {
 			return "its TLS certificate is not trusted: trust its CA, or set " + n.Of(dep.tls) + " to true"
@@ -230,6 +239,17 @@ func connectionAdvice(err error, dep *dependency, cfg Config) (a advice, ok bool
 		}}, true
 	}
 	return advice{}, false
+}
+
+// plainHTTP reports whether err is a TLS handshake answered in plain HTTP:
+// an https:// URL whose server has no TLS.
+func plainHTTP(err error) bool {
+	var record tls.RecordHeaderError
+	if errors.As(err, &record) && strings.HasPrefix(string(record.RecordHeader[:]), "HTTP/") {
+		return true
+	}
+	// net/http says it in text only.
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 func untrustedCertificate(err error) bool {

@@ -27,15 +27,15 @@ func TestSyncSubnetWithoutUsableMTU(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env, sample := newEnv(t)
 			env.OpenStack.AddNetwork(tt.network)
-			// worker-4 has a port on subnet B only.
-			vm4 := "00000000-0000-4000-8000-000000000004"
-			env.OpenStack.AddVM(openstacktest.VM{ID: vm4, Name: "worker-4"})
-			env.OpenStack.AddPort(openstacktest.Port{ID: "port-b-4", NetworkID: "net-b", DeviceID: vm4, MACAddress: "fa:16:3e:0b:00:04",
-				FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-b", IPAddress: "10.20.0.14"}}})
+			// worker-6 has a port on subnet B only.
+			vm4 := "00000000-0000-4000-8000-000000000006" // not one of the sample's
+			env.OpenStack.AddVM(openstacktest.VM{ID: vm4, Name: "worker-6"})
+			env.OpenStack.AddPort(openstacktest.Port{ID: "port-b-6", NetworkID: "net-b", DeviceID: vm4, MACAddress: "fa:16:3e:0b:00:06",
+				FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-b", IPAddress: "10.20.0.16"}}})
 			res, err := multinic.Sync(context.Background(), env.Config(append(sample.VMIDs, vm4), sample.SubnetA, sample.SubnetB))
 			require.NoError(t, err)
 
-			assert.Equal(t, []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: tt.reason}}, res.SkippedSubnets)
+			assert.Equal(t, []multinic.SkippedSubnet{{SubnetID: "subnet-b", NetworkID: "net-b", Reason: tt.reason, Kind: multinic.KindUnusableMTU}}, res.SkippedSubnets)
 			assert.Equal(t, []string{"worker-1", "worker-2", "worker-3"}, res.Sent)
 			for _, n := range res.Nodes {
 				for _, iface := range n.Interfaces {

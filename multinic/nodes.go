@@ -2,6 +2,7 @@ package multinic
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -18,6 +19,10 @@ type target struct {
 	// unusable says why the subnet contributes no interfaces (its network
 	// has no usable MTU); "" for a usable target.
 	unusable string
+	// unreadable is why the subnet (or its network) could not be read; ""
+	// when it was. Such a target is known by its ID only: a VM with a port
+	// on it is held back rather than sent without that interface.
+	unreadable string
 }
 
 // statusFilter holds the allowed port statuses, upper-cased; nil means any.
@@ -69,10 +74,14 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 		for _, ip := range p.FixedIPs {
 			t := targets[ip.SubnetID]
 			switch {
-			case t == nil:
+			case t == nil, t.unreadable != "":
+				// reviewAddresses holds the VM back for the latter
 			case t.unusable != "":
 				unusable = t
+			case viola.IsIPv6(ip.IPAddress):
+				// the agent routes IPv4 only; reviewAddresses reports it
 			case best.target == nil || t.priority < best.target.priority:
+				// The first IPv4 address on the earliest target subnet.
 				best = candidate{port: p, ip: ip.IPAddress, target: t}
 			}
 		}
@@ -98,6 +107,55 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 		return cmp.Or(cmp.Compare(a.target.priority, b.target.priority), cmp.Compare(a.mac, b.mac))
 	})
 	return out, blocked
+}
+
+// review is what reviewAddresses finds about one VM's ports beyond the
+// candidates: addresses that are not sent, and why the VM must be held back.
+type review struct {
+	leftOut  []LeftOutAddress
+	held     []string
+	onlyIPv6 bool // its allowed ports have addresses on usable targets, all IPv6
+}
+
+// reviewAddresses looks again at the fixed IPs on target subnets of a VM's
+// ports of allowed status, once selectPorts chose cands (SPEC §5): an IPv6
+// address, or a further address of a chosen port, is left out and reported;
+// an address on a target subnet that could not be read, where it could have
+// been the one sent, holds the VM back, because sending it without that
+// interface would make the agent drop a NIC it configured.
+func reviewAddresses(instanceID string, ports []openstack.Port, targets map[string]*target, allowed statusFilter, cands []candidate) (r review) {
+	ipv4, ipv6 := 0, 0
+	for i := range ports {
+		p := &ports[i]
+		if !allowed.allows(p.Status) {
+			continue
+		}
+		chosen := slices.IndexFunc(cands, func(c candidate) bool { return c.port == p })
+		if chosen < 0 && slices.ContainsFunc(cands, func(c candidate) bool { return strings.EqualFold(c.port.MACAddress, p.MACAddress) }) {
+			continue // a second port of a MAC already chosen: not this VM's NIC
+		}
+		for _, ip := range p.FixedIPs {
+			t := targets[ip.SubnetID]
+			switch {
+			case t == nil, t.unusable != "":
+			case t.unreadable != "":
+				if chosen < 0 || t.priority < cands[chosen].target.priority {
+					r.held = append(r.held, fmt.Sprintf("port %s has address %s on target subnet %s, which could not be read (%s)", p.ID, ip.IPAddress, ip.SubnetID, t.unreadable))
+				}
+			case chosen >= 0 && cands[chosen].ip == ip.IPAddress && cands[chosen].target == t:
+				ipv4++
+			case viola.IsIPv6(ip.IPAddress):
+				ipv6++
+				r.leftOut = append(r.leftOut, LeftOutAddress{InstanceID: instanceID, PortID: p.ID, SubnetID: ip.SubnetID, Address: ip.IPAddress,
+					Reason: "IPv6 address: " + viola.IPv6Limit})
+			case chosen >= 0:
+				r.leftOut = append(r.leftOut, LeftOutAddress{InstanceID: instanceID, PortID: p.ID, SubnetID: ip.SubnetID, Address: ip.IPAddress,
+					Reason: fmt.Sprintf("the port has several fixed IPs on target subnets; the node agent configures one address per interface, and %s (subnet %s) is sent", cands[chosen].ip, cands[chosen].target.subnet.ID)})
+			}
+		}
+	}
+	r.onlyIPv6 = ipv6 > 0 && ipv4 == 0
+	return r
 }
 
 // assignNames gives each candidate an interface index. A MAC that previous

@@ -221,7 +221,7 @@ func TestSameConfigComparesEveryField(t *testing.T) {
 		}
 		return names
 	}
-	require.Equal(t, []string{"NodeName", "InstanceID", "Interfaces"}, fields(reflect.TypeFor[viola.NodeConfig]()),
+	require.Equal(t, []string{"NodeName", "InstanceID", "Interfaces", "NodeNameSource"}, fields(reflect.TypeFor[viola.NodeConfig]()),
 		"a new NodeConfig field must be compared in sameConfig")
 
 	node := viola.NodeConfig{NodeName: "w-1", InstanceID: "vm-1", Interfaces: []viola.Interface{
@@ -231,6 +231,12 @@ func TestSameConfigComparesEveryField(t *testing.T) {
 		return inventory.Record{NodeName: cfg.NodeName, Config: cfg, LastConfigHash: inventory.ConfigHash(cfg)}
 	}
 	assert.True(t, sameConfig(record(node), node))
+	// Where the name came from is no part of what Viola holds: a name that
+	// is now Nova's hostname rather than its metadata value, but the same,
+	// sends nothing.
+	sourced := node
+	sourced.NodeNameSource = "hostname"
+	assert.True(t, sameConfig(record(node), sourced))
 	for name, change := range map[string]func(*viola.NodeConfig){
 		"instance": func(c *viola.NodeConfig) { c.InstanceID = "vm-2" },
 		"mtu":      func(c *viola.NodeConfig) { c.Interfaces[0].MTU = 9000 },

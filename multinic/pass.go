@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
 	defer cancel()
-	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses, owners: cfg.owners()}
+	p := &pass{cfg: cfg, secrets: cfg.secrets(), networkGuesses: &s.networkGuesses, owners: cfg.owners()}
 	var res Result
 	err := recovered.Call(func() error {
 		var err error
@@ -49,9 +50,11 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	if err != nil {
 		return Result{}, fail(ReasonConfig, err, p.secrets...)
 	}
-	vc, err := cached(s, &s.viola, cfg.Viola, viola.NewClient)
-	if err != nil {
-		return Result{}, fail(ReasonConfig, err, p.secrets...)
+	var vc *viola.Client
+	if !cfg.DryRun || cfg.Viola.Endpoint != "" { // a bad endpoint is a ConfigError, dry run or not
+		if vc, err = cached(s, &s.viola, cfg.Viola, viola.NewClient); err != nil {
+			return Result{}, fail(ReasonConfig, err, p.secrets...)
+		}
 	}
 	// A warm pass reads OpenStack with the session its provider used last
 	// time while Contrabass answers: the provider record almost never
@@ -86,6 +89,9 @@ func (s *Syncer) run(ctx context.Context, p *pass) (Result, error) {
 	provider, err := cb.GetProvider(ctx, cfg.ProviderID)
 	if err != nil {
 		return Result{}, p.fail(ctx, stepContrabass, err)
+	}
+	if err := providerProblem(cfg.ProviderID, provider, p.secrets); err != nil {
+		return Result{}, err
 	}
 	password, err := provider.AdminPassword(cfg.encryptKey())
 	if err != nil {
@@ -214,4 +220,21 @@ func endpointSetting(e *openstack.EndpointError) Setting {
 // the key is the setting to check.
 func decryptError(err error, secrets []string) *Error {
 	return failWith(ReasonContrabass, err, advice{kind: KindInvalid, setting: SettingEncryptKey}, secrets...)
+}
+
+// providerProblem is a provider record that lacks what Keystone needs: the
+// admin user and its domain. Sent empty, Keystone (or gophercloud before it)
+// refuses the request with a message about something else.
+func providerProblem(providerID string, provider contrabass.Provider, secrets []string) *Error {
+	var empty []string
+	if strings.TrimSpace(provider.Attributes.AdminID) == "" {
+		empty = append(empty, "data.attributes.adminId (the Keystone admin user)")
+	}
+	if strings.TrimSpace(provider.Attributes.Domain) == "" {
+		empty = append(empty, "data.attributes.domain (the admin user's Keystone domain)")
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	return problem(ReasonContrabass, "", KindMissing, secrets, literal("contrabass: provider %q has an empty %s", providerID, strings.Join(empty, " and an empty ")))
 }

@@ -106,10 +106,10 @@ func TestPlanPredictsThePass(t *testing.T) {
 	_, err := multinic.Sync(ctx, cfg)
 	require.NoError(t, err)
 
-	// worker-1: its B address moves; worker-2: renamed in Nova;
+	// worker-1: its B address moves; worker-2: renamed in Nova, guest too (2.90's hostname);
 	// worker-3: unchanged; worker-4: no longer in vmNames.
 	require.True(t, cloud.UpdatePort("port-b-1", func(p *openstacktest.Port) { p.FixedIPs[0].IPAddress = "10.20.0.21" }))
-	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name, v.Hostname = "worker-2b", "worker-2b" }))
 	cfg.VMIDs = sample.VMIDs
 	cfg.DryRun = true
 	plan, err := multinic.Sync(ctx, cfg)
@@ -214,4 +214,18 @@ func TestFieldChangesNameEveryDifference(t *testing.T) {
 		{Field: "interfaces[multinic0].portId", Old: "port-a-3", New: "port-a-33"},
 		{Field: "interfaces[multinic1]", New: "fa:16:3e:0b:00:03 10.20.0.13 10.20.0.0/24 mtu 8950"},
 	}, fields["worker-3"])
+}
+
+// A dry run posts nothing, so it needs no Viola endpoint; a real pass does.
+func TestDryRunNeedsNoViolaEndpoint(t *testing.T) {
+	env, sample := newEnv(t)
+	cfg := env.Config(sample.VMIDs, sample.SubnetA)
+	cfg.Viola.Endpoint = ""
+	cfg.DryRun = true
+	res, err := multinic.Sync(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Len(t, res.Nodes, 3)
+	cfg.DryRun = false
+	_, err = multinic.Sync(context.Background(), cfg)
+	assert.Equal(t, multinic.ReasonConfig, multinic.ReasonOf(err))
 }

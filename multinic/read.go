@@ -48,7 +48,7 @@ func (p *pass) read(ctx context.Context, session *openstack.Session) reads {
 	})
 	wg.Go(func() {
 		r.serversErr = recovered.Call(func() (err error) {
-			r.servers, r.serverErrs, err = session.ServersAt(ctx, r.vmIDs, p.cfg.NodeNameMetadataKey != "", p.cfg.now())
+			r.servers, r.serverErrs, err = session.ServersAt(ctx, r.vmIDs, p.cfg.now())
 			return err
 		})
 	})
@@ -94,23 +94,24 @@ func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map
 		}
 	}
 	known := map[string]int{}    // network → MTU, read alongside the subnets
-	failed := map[string]error{} // network → why its guessed read failed
+	failed := map[string]error{} // network → why it could not be read
 	var (
 		subnets    []openstack.Subnet
-		subnetsErr error
+		subnetErrs []error // by subnet, in the order of subnets
 		listErr    error
 		wg         sync.WaitGroup
 	)
 	wg.Go(func() {
 		if len(ids) > 0 {
-			subnets, subnetsErr = fetchEach(ctx, ids, session.Subnet)
+			subnets, subnetErrs = fetchEachErr(ctx, ids, session.Subnet)
 			return
 		}
-		subnetsErr = recovered.Call(func() error {
-			sn, err := session.SubnetByName(ctx, p.cfg.SubnetName)
-			subnets = []openstack.Subnet{sn}
+		var sn openstack.Subnet
+		err := recovered.Call(func() (err error) {
+			sn, err = session.SubnetByName(ctx, p.cfg.SubnetName)
 			return err
 		})
+		subnets, subnetErrs = []openstack.Subnet{sn}, []error{err}
 	})
 	wg.Go(func() {
 		if len(guessed) < len(selectors) {
@@ -130,45 +131,73 @@ func (p *pass) readTargets(ctx context.Context, session *openstack.Session) (map
 		}
 	})
 	wg.Wait()
-	if subnetsErr != nil {
-		return nil, nil, subnetsErr
+	// A subnet that cannot be read is left out and reported, and the others
+	// are used (SPEC §5); only when none is left, or the pass is out of
+	// time, does the pass fail with the subnets' reason.
+	readable := 0
+	for _, err := range subnetErrs {
+		if err == nil {
+			readable++
+		}
+	}
+	if readable == 0 || (readable < len(subnets) && ctx.Err() != nil) {
+		return nil, nil, errors.Join(subnetErrs...)
 	}
 	if listErr != nil {
 		return nil, nil, listErr // the read of the networks failed, as a GET of one would
 	}
 	var missing []string
-	var errs []error
 	for i, sn := range subnets {
+		if subnetErrs[i] != nil {
+			continue
+		}
 		_, ok := known[sn.NetworkID]
-		switch {
-		case failed[sn.NetworkID] != nil:
-			errs = append(errs, failed[sn.NetworkID])
-		case !ok && !slices.Contains(missing, sn.NetworkID):
+		if !ok && failed[sn.NetworkID] == nil && !slices.Contains(missing, sn.NetworkID) {
 			missing = append(missing, sn.NetworkID)
 		}
 		if p.networkGuesses != nil {
 			p.networkGuesses.Store(neutron+" "+selectors[min(i, len(selectors)-1)], sn.NetworkID)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err // a network the subnets are on could not be read
-	}
-	mtus, err := fetchEach(ctx, missing, session.NetworkMTU)
-	if err != nil {
-		return nil, nil, err
-	}
+	mtus, errs := fetchEachErr(ctx, missing, session.NetworkMTU)
 	for i, n := range missing {
-		known[n] = mtus[i]
+		if errs[i] != nil {
+			failed[n] = errs[i]
+		} else {
+			known[n] = mtus[i]
+		}
 	}
 	targets := make(map[string]*target, len(subnets))
 	var skipped []SkippedSubnet
+	var bad []error
 	for i, sn := range subnets {
 		t := &target{priority: i, subnet: sn, mtu: known[sn.NetworkID]}
-		t.unusable = mtuProblem(sn.NetworkID, t.mtu)
-		if t.unusable != "" {
-			skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable})
+		err := subnetErrs[i]
+		if err == nil && failed[sn.NetworkID] != nil {
+			err = fmt.Errorf("its network %s: %w", sn.NetworkID, failed[sn.NetworkID])
 		}
-		targets[sn.ID] = t
+		switch {
+		case err != nil:
+			if t.subnet.ID == "" {
+				t.subnet.ID = ids[i] // a subnet read by name never gets here
+			}
+			t.unreadable = safeText(err, p.secrets)
+			kind := KindUnreadable
+			if errors.Is(err, openstack.ErrSubnetNotFound) {
+				kind = KindMissing
+			}
+			skipped = append(skipped, SkippedSubnet{SubnetID: t.subnet.ID, NetworkID: sn.NetworkID, Reason: t.unreadable, Kind: kind})
+			bad = append(bad, err)
+		default:
+			t.unusable = mtuProblem(sn.NetworkID, t.mtu)
+			if t.unusable != "" {
+				skipped = append(skipped, SkippedSubnet{SubnetID: sn.ID, NetworkID: sn.NetworkID, Reason: t.unusable, Kind: KindUnusableMTU})
+			}
+		}
+		targets[t.subnet.ID] = t
+	}
+	if len(bad) == len(subnets) || (len(bad) > 0 && ctx.Err() != nil) {
+		return nil, nil, errors.Join(bad...) // no target subnet is left
 	}
 	return targets, skipped, nil
 }
@@ -196,14 +225,9 @@ func (p *pass) guessNetwork(key string) string {
 	return id
 }
 
-// fetchEach reads every id concurrently (target subnets and networks are a
-// handful) and returns the results in the order of ids.
-func fetchEach[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, error) {
-	out, errs := fetchEachErr(ctx, ids, get)
-	return out, errors.Join(errs...)
-}
-
-// fetchEachErr is fetchEach with each id's own error.
+// fetchEachErr reads every id concurrently (target subnets and networks
+// are a handful) and returns the results, and each id's error, in the
+// order of ids.
 func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error)) ([]T, []error) {
 	out := make([]T, len(ids))
 	errs := make([]error, len(ids))
@@ -220,13 +244,24 @@ func fetchEachErr[T any](ctx context.Context, ids []string, get func(context.Con
 	return out, errs
 }
 
+// subnetError classifies a failure to resolve the target subnets, naming
+// the selector in use: a name that matches nothing or several subnets is
+// corrected differently from an ID that is gone.
 func (p *pass) subnetError(ctx context.Context, err error) *Error {
+	var e *Error
 	switch {
 	case errors.Is(err, openstack.ErrSubnetNotUnique):
-		return p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
+		e = p.failAs(ctx, ReasonSubnetNotUnique, stepSubnets, err)
 	case errors.Is(err, openstack.ErrSubnetNotFound):
-		return p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
+		e = p.failAs(ctx, ReasonSubnetNotFound, stepSubnets, err)
 	default:
 		return p.fail(ctx, stepSubnets, err)
 	}
+	if e.Setting == "" { // no deadline or connection advice took the place
+		e.Setting, e.Kind = p.cfg.subnetSelector(), KindMissing
+		if errors.Is(err, openstack.ErrSubnetNotUnique) {
+			e.Kind = KindInvalid
+		}
+	}
+	return e
 }

@@ -70,7 +70,7 @@ func leavingSample(t *testing.T, policy multinic.RemovalPolicy) (*multinictest.E
 	require.Len(t, first.Sent, 5)
 	require.Equal(t, []string{"worker-1", "worker-2", "worker-3", "worker-4", "worker-5"}, recordedNodes(store, cfg.RoutingKey()))
 
-	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	require.True(t, cloud.UpdateVM(sample.VMIDs[1], func(v *openstacktest.VM) { v.Name, v.Hostname = "worker-2b", "worker-2b" }))
 	require.True(t, cloud.RemoveVM(sample.VMIDs[2]))
 	require.True(t, cloud.RemovePort("port-a-1"))
 	require.True(t, cloud.RemovePort("port-b-1"))

@@ -27,9 +27,18 @@ type Result struct {
 	DownPorts []DownPort
 	// DroppedPorts did not fit into the ten interface names of their node.
 	DroppedPorts []DroppedPort
-	// SkippedSubnets are target subnets that contributed no interfaces
-	// because their network reports no usable MTU (SPEC §5).
+	// SkippedSubnets are target subnets that contributed no interfaces:
+	// their network reports no usable MTU, or the subnet does not exist or
+	// could not be read (SPEC §5); Kind says which.
 	SkippedSubnets []SkippedSubnet
+	// LeftOutAddresses are fixed IPs on target subnets that were not sent
+	// because the node agent cannot serve them: IPv6 addresses, and the
+	// further addresses of a port with several (SPEC §5).
+	LeftOutAddresses []LeftOutAddress
+	// NodeNameWarnings are nodes sent under a name the node agent serves
+	// only in part, e.g. a dotted one, whose removed interfaces it does not
+	// clean up (SPEC §7).
+	NodeNameWarnings []NodeNameWarning
 	// RejectedNodes are node configs left out of the POST because they are
 	// invalid (SPEC §5: one bad node never blocks the others).
 	RejectedNodes []RejectedNode
@@ -115,8 +124,30 @@ type FieldChange struct {
 // SkippedSubnet is a target subnet whose ports gave no interfaces.
 type SkippedSubnet struct {
 	SubnetID  string
-	NetworkID string
+	NetworkID string // empty when the subnet could not be read
 	Reason    string
+	// Kind is KindUnusableMTU (its network's MTU), KindMissing (Neutron
+	// does not know the subnet) or KindUnreadable (it could not be read).
+	Kind Kind
+}
+
+// LeftOutAddress is a fixed IP of a VM's port on a target subnet that is
+// not sent.
+type LeftOutAddress struct {
+	NodeName   string // empty when the VM was skipped
+	InstanceID string
+	PortID     string
+	SubnetID   string
+	Address    string
+	Reason     string
+}
+
+// NodeNameWarning is a node that was sent, under a name the node agent
+// serves only in part.
+type NodeNameWarning struct {
+	NodeName   string
+	InstanceID string
+	Reason     string
 }
 
 // RejectedNode is a node config that was built but not sent.
@@ -139,10 +170,18 @@ func (r Result) Degradation() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, many))
 		}
 	}
+	subnets := map[Kind]int{}
+	for _, sn := range r.SkippedSubnets {
+		subnets[sn.Kind]++
+	}
 	add(len(r.Skipped), "VM skipped", "VMs skipped")
 	add(len(r.RejectedNodes), "node config rejected", "node configs rejected")
 	add(len(r.DroppedPorts), "port beyond multinic9 dropped", "ports beyond multinic9 dropped")
-	add(len(r.SkippedSubnets), "subnet without usable MTU", "subnets without usable MTU")
+	add(subnets[KindMissing], "target subnet not found", "target subnets not found")
+	add(subnets[KindUnreadable], "target subnet unreadable", "target subnets unreadable")
+	add(len(r.SkippedSubnets)-subnets[KindMissing]-subnets[KindUnreadable], "subnet without usable MTU", "subnets without usable MTU")
+	add(len(r.LeftOutAddresses), "address left out (IPv6 or a port's extra fixed IP)", "addresses left out (IPv6 or a port's extra fixed IPs)")
+	add(len(r.NodeNameWarnings), "node name the agent serves only in part", "node names the agent serves only in part")
 	add(len(r.RemovalFailures), "node removal failed", "node removals failed")
 	return strings.Join(parts, ", ")
 }

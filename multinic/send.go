@@ -62,7 +62,7 @@ func (p *pass) send(ctx context.Context, vc *viola.Client, res Result) (Result, 
 		}
 	}
 	if postErr != nil {
-		return res, p.fail(ctx, stepViola, postErr)
+		return res, p.failAs(ctx, ReasonViolaPost, stepViola, postErr)
 	}
 	return res, nil
 }

@@ -139,6 +139,6 @@ var steps = [...]step{
 		needs: []fact{factCompute}, settings: []Setting{SettingVMIDs}, provides: []fact{factNames}},
 	stepNodes: {name: StepNodes, title: "node configs build and are valid", reason: ReasonNeutronPort,
 		needs: []fact{factPorts, factNames}},
-	stepViola: {name: StepViola, title: "Viola endpoint reachable (no POST)", reason: ReasonViolaPost, dep: violaService,
+	stepViola: {name: StepViola, title: "Viola answers (GET /healthz, else a connection; no POST)", reason: ReasonViola, dep: violaService,
 		settings: []Setting{SettingViolaEndpoint}},
 }

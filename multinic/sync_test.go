@@ -76,7 +76,10 @@ func TestSyncSendsOnlyWhatChanged(t *testing.T) {
 		{ID: 1, Name: "multinic1", PortID: "port-b-1", MACAddress: "fa:16:3e:0b:00:01", Address: "10.20.0.11", CIDR: "10.20.0.0/24", MTU: 9000},
 	}, w1.Interfaces, "management port ignored, subnet A first")
 	assert.Len(t, node(t, first.Nodes, "worker-3").Interfaces, 1)
-	assert.Equal(t, env.Viola.Nodes(multinictest.ProviderID)["worker-1"], w1, "Viola got what Result reports")
+	assert.Equal(t, "hostname", w1.NodeNameSource, "Nova shows the admin its OS-EXT-SRV-ATTR:hostname")
+	sent := w1
+	sent.NodeNameSource = "" // never part of the payload
+	assert.Equal(t, env.Viola.Nodes(multinictest.ProviderID)["worker-1"], sent, "Viola got what Result reports")
 
 	second, err := syncer.Sync(ctx, cfg)
 	require.NoError(t, err)
@@ -155,7 +158,7 @@ func TestSyncSkipsVMsWithoutPortsOrName(t *testing.T) {
 	assert.Equal(t, "vm-no-ports", res.Skipped[0].InstanceID)
 	assert.Contains(t, res.Skipped[0].Reason, "no port")
 	assert.Equal(t, sample.VMIDs[2], res.Skipped[1].InstanceID)
-	assert.Contains(t, res.Skipped[1].Reason, "not found")
+	assert.Equal(t, "VM "+sample.VMIDs[2]+" is unknown to Nova (it answered 404): deleted, or not a server of project project-1", res.Skipped[1].Reason)
 }
 
 func TestSyncSubnetByNameAndRoutingKey(t *testing.T) {
@@ -253,6 +256,9 @@ func TestSyncFailureReasons(t *testing.T) {
 		{"contrabass down", func(e *multinictest.Env, _ *multinic.Config) { e.Contrabass.Fail(http.StatusServiceUnavailable, -1) }, multinic.ReasonContrabass},
 		{"unknown provider", func(_ *multinictest.Env, c *multinic.Config) { c.ProviderID = "nope" }, multinic.ReasonContrabass},
 		{"wrong encrypt key", func(_ *multinictest.Env, c *multinic.Config) { c.EncryptKey = "wrongKeyWrongKey" }, multinic.ReasonContrabass},
+		{"provider without admin user and domain", func(e *multinictest.Env, _ *multinic.Config) {
+			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: " ", AdminPassword: multinictest.AdminPassword, KeystoneURL: e.OpenStack.URL})
+		}, multinic.ReasonContrabass},
 		{"keystone rejects the password", func(e *multinictest.Env, _ *multinic.Config) {
 			e.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: "admin", AdminPassword: "S3cr3t-Wr0ng", Domain: "default", KeystoneURL: e.OpenStack.URL})
 		}, multinic.ReasonKeystone},
@@ -261,7 +267,9 @@ func TestSyncFailureReasons(t *testing.T) {
 		{"ports fail", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RoutePorts, 500, -1) }, multinic.ReasonNeutronPort},
 		{"subnets fail", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RouteSubnets, 500, -1) }, multinic.ReasonNeutronSubnet},
 		{"network MTU fails", func(e *multinictest.Env, _ *multinic.Config) { e.OpenStack.Fail(openstacktest.RouteNetworks, 500, -1) }, multinic.ReasonNeutronSubnet},
-		{"subnet id unknown", func(_ *multinictest.Env, c *multinic.Config) { c.SubnetIDs = []string{"subnet-a", "subnet-gone"} }, multinic.ReasonSubnetNotFound},
+		{"every subnet id unknown", func(_ *multinictest.Env, c *multinic.Config) {
+			c.SubnetIDs = []string{"subnet-gone", "subnet-gone-too"}
+		}, multinic.ReasonSubnetNotFound},
 		{"subnet name unknown", func(_ *multinictest.Env, c *multinic.Config) { c.SubnetIDs, c.SubnetName = nil, "nothing" }, multinic.ReasonSubnetNotFound},
 		{"subnet name ambiguous", func(e *multinictest.Env, c *multinic.Config) {
 			e.OpenStack.AddSubnet(openstacktest.Subnet{ID: "subnet-a2", Name: "biz-a-subnet", NetworkID: "net-a", CIDR: "10.11.0.0/24"})
@@ -306,4 +314,16 @@ func TestViolaPartialFailureRecordsWhatWasAccepted(t *testing.T) {
 	res, err = multinic.Sync(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Len(t, res.Sent, 1, "the next pass sends only the node that failed")
+}
+
+// A provider record without the admin user or its domain would reach
+// Keystone as a request it refuses with a message about something else:
+// it is Contrabass's record at fault, and the message names the fields.
+func TestSyncProviderWithoutKeystoneUser(t *testing.T) {
+	env, sample := newEnv(t)
+	env.Contrabass.AddProvider(multinictest.ProviderID, contrabasstest.ProviderSpec{AdminID: " ", AdminPassword: multinictest.AdminPassword, KeystoneURL: env.OpenStack.URL})
+	_, err := multinic.Sync(context.Background(), env.Config(sample.VMIDs, sample.SubnetA))
+	require.Error(t, err)
+	assert.Equal(t, `ContrabassError: contrabass: provider "provider-1" has an empty data.attributes.adminId (the Keystone admin user) and an empty data.attributes.domain (the admin user's Keystone domain)`, err.Error())
+	assert.Zero(t, env.OpenStack.Requests(openstacktest.RouteTokens), "Keystone is not asked")
 }

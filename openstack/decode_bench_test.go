@@ -13,7 +13,8 @@ import (
 
 // BenchmarkDecodePage decodes the two pages a fleet pass reads most of, as
 // the fake renders them: a ports batch of 100 VMs (4 ports each, limited to
-// portFields) and a short server listing page of 1000 servers. "std" is
+// portFields) and a detailed server listing page of 1000 servers, as an
+// admin sees it at ComputeMicroversion. "std" is
 // what gophercloud did with them (json.Decoder, UseNumber); "fast" is
 // decodeJSON.
 func BenchmarkDecodePage(b *testing.B) {
@@ -28,7 +29,7 @@ func BenchmarkDecodePage(b *testing.B) {
 		into func() any
 	}{
 		{"ports=400", sess.network.ServiceURL("ports") + ports, func() any { return new(portPage) }},
-		{"servers=1000", sess.compute.ServiceURL("servers") + "?" + url.Values{"limit": {"1000"}}.Encode(), func() any { return new(serverPage) }},
+		{"servers-detail=1000", sess.compute.ServiceURL("servers", "detail") + "?" + url.Values{"limit": {"1000"}}.Encode(), func() any { return new(serverPage) }},
 	}
 	for _, page := range pages {
 		body := rawGet(b, sess, page.url)
@@ -62,6 +63,7 @@ func rawGet(b *testing.B, sess *Session, u string) []byte {
 		b.Fatal(err)
 	}
 	req.Header.Set("X-Auth-Token", sess.provider.Token())
+	req.Header.Set("OpenStack-API-Version", "compute "+ComputeMicroversion)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)

@@ -186,7 +186,7 @@ func TestServerAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
-			found, failed, err := session(t, s, canned("/servers/"+testVM, tt.body)).Servers(context.Background(), []string{testVM}, false)
+			found, failed, err := session(t, s, canned("/servers/"+testVM, tt.body)).Servers(context.Background(), []string{testVM})
 			require.NoError(t, err, "one VM's answer is that VM's problem")
 			if tt.wantErr != "" {
 				assert.Empty(t, found)
@@ -210,7 +210,7 @@ func TestServerListAnswers(t *testing.T) {
 		`{}`:                           `nova: list servers: the answer has no "servers" list`,
 		`{"servers":[{"name":"w-1"}]}`: `servers[0] (name "w-1") has no id`,
 	} {
-		_, _, err := session(t, s, canned("/servers", body)).Servers(context.Background(), vms, false)
+		_, _, err := session(t, s, canned("/servers/detail", body)).Servers(context.Background(), vms)
 		require.Error(t, err, body)
 		assert.Contains(t, err.Error(), want)
 	}
@@ -244,7 +244,8 @@ func TestSubnetNotFoundSaysWhatExists(t *testing.T) {
 
 	_, err = sess.Subnet(ctx, "sub-gone")
 	require.ErrorIs(t, err, ErrSubnetNotFound)
-	assert.Contains(t, err.Error(), `no subnet with ID "sub-gone"`)
+	assert.Contains(t, err.Error(), `no subnet with ID "sub-gone" (Neutron answered 404; project "project-1": its subnets: "biz-a" (ID sub-a))`,
+		"an ID is corrected with an ID: each name comes with its own")
 
 	for i := range 12 {
 		s.AddSubnet(openstacktest.Subnet{ID: fmt.Sprintf("sub-%02d", i), Name: fmt.Sprintf("extra-%02d", i), NetworkID: "net-a", CIDR: fmt.Sprintf("10.%d.0.0/24", 100+i)})

@@ -249,7 +249,7 @@ func (s *Session) Subnet(ctx context.Context, id string) (Subnet, error) {
 	err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets", url.PathEscape(id))+fieldsQuery(subnetFields), &body)
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, 404) {
-			return Subnet{}, fmt.Errorf("neutron: no subnet with ID %q (Neutron answered 404): %w", id, ErrSubnetNotFound)
+			return Subnet{}, fmt.Errorf("neutron: no subnet with ID %q (Neutron answered 404; project %q: %s): %w", id, s.projectID, s.projectSubnets(ctx, true), ErrSubnetNotFound)
 		}
 		return Subnet{}, fmt.Errorf("neutron: get subnet %q: %w", id, describe(err))
 	}
@@ -299,7 +299,7 @@ func (s *Session) SubnetByName(ctx context.Context, name string) (Subnet, error)
 	}
 	switch len(matches) {
 	case 0:
-		return Subnet{}, fmt.Errorf("neutron: no subnet named %q in project %q (%s): %w", name, s.projectID, s.projectSubnets(ctx), ErrSubnetNotFound)
+		return Subnet{}, fmt.Errorf("neutron: no subnet named %q in project %q (%s): %w", name, s.projectID, s.projectSubnets(ctx, false), ErrSubnetNotFound)
 	case 1:
 		return matches[0], nil
 	default:
@@ -310,11 +310,11 @@ func (s *Session) SubnetByName(ctx context.Context, name string) (Subnet, error)
 // maxListedSubnets bounds the names a SubnetNotFound message lists.
 const maxListedSubnets = 10
 
-// projectSubnets describes the project's subnets for a failed lookup by
-// name, so the user sees what to write instead: the first names (or IDs of
-// unnamed subnets) of one short page. It is a hint, so a failure to list
-// only says so.
-func (s *Session) projectSubnets(ctx context.Context) string {
+// projectSubnets describes the project's subnets for a failed lookup, so
+// the user sees what to write instead: the first names (or IDs of unnamed
+// subnets) of one short page, withIDs each name with its ID (for a lookup
+// by ID). It is a hint, so a failure to list only says so.
+func (s *Session) projectSubnets(ctx context.Context, withIDs bool) string {
 	q := url.Values{"project_id": {s.projectID}, "fields": {"id", "name"}, "limit": {fmt.Sprint(maxListedSubnets + 1)}}
 	var page subnetPage
 	if err := s.getJSON(ctx, s.network, s.network.ServiceURL("subnets")+"?"+q.Encode(), &page); err != nil || page.Subnets == nil {
@@ -326,10 +326,15 @@ func (s *Session) projectSubnets(ctx context.Context) string {
 			continue
 		}
 		label := sn.Name
-		if label == "" {
-			label = "ID " + sn.ID
+		switch {
+		case label == "":
+			label = fmt.Sprintf("%q", "ID "+safetext.OneLine(sn.ID, 80))
+		case withIDs:
+			label = fmt.Sprintf("%q (ID %s)", safetext.OneLine(label, 80), safetext.OneLine(sn.ID, 80))
+		default:
+			label = fmt.Sprintf("%q", safetext.OneLine(label, 80))
 		}
-		names = append(names, fmt.Sprintf("%q", safetext.OneLine(label, 80)))
+		names = append(names, label)
 	}
 	switch {
 	case len(names) == 0:

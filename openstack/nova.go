@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+
+	"github.com/multinic/multinic/internal/novahostname"
 )
 
 // Server is the part of a Nova server multinic uses.
@@ -18,16 +20,45 @@ type Server struct {
 	ID       string            `json:"id"`
 	Name     string            `json:"name"`
 	Metadata map[string]string `json:"metadata"`
+	// Hostname is the guest's host name as Nova hands it out through its
+	// metadata service, which cloud-init sets and kubelet registers
+	// (lower-cased). Nova shows it from microversion 2.3 (ComputeMicroversion)
+	// to admins, from 2.90 to anyone; nil when it is not shown.
+	Hostname *string `json:"OS-EXT-SRV-ATTR:hostname"`
 }
 
-// NodeName is the Kubernetes node name of the VM as Nova holds it: the
-// metadata value under key when key is set and the value is not blank, else
-// the server name. It is returned as is; the caller normalises it.
-func (s Server) NodeName(key string) string {
-	if key != "" && strings.TrimSpace(s.Metadata[key]) != "" {
-		return s.Metadata[key]
+// Where a node name came from (SPEC §5), in the order they are tried.
+const (
+	// NodeNameFromMetadata: the Nova metadata value under the configured key.
+	NodeNameFromMetadata = "metadata"
+	// NodeNameFromHostname: Nova's OS-EXT-SRV-ATTR:hostname.
+	NodeNameFromHostname = "hostname"
+	// NodeNameFromServerName: the server name through Nova's own host-name
+	// rules, for a Nova that does not show the hostname to this user.
+	NodeNameFromServerName = "name"
+)
+
+// ComputeMicroversion is what every Nova request asks for: the oldest that
+// shows OS-EXT-SRV-ATTR:hostname (to an admin; 2.90 shows it to anyone, but
+// Nova before Xena does not know 2.90 and would refuse every request).
+const ComputeMicroversion = "2.3"
+
+// NodeName is the Kubernetes node name of the VM as Nova holds it, and where
+// it came from: the metadata value under key when key is set and the value
+// is not blank; else OS-EXT-SRV-ATTR:hostname when Nova shows one; else the
+// server name made into a host name by Nova's own rules (novahostname), as
+// Nova did at create. Metadata and hostname are returned as they are; the
+// caller trims, lower-cases and checks the name.
+func (s Server) NodeName(key string) (name, source string) {
+	switch {
+	case key != "" && strings.TrimSpace(s.Metadata[key]) != "":
+		return s.Metadata[key], NodeNameFromMetadata
+	case s.Hostname != nil && strings.TrimSpace(*s.Hostname) != "":
+		return *s.Hostname, NodeNameFromHostname
+	case strings.TrimSpace(s.Name) == "":
+		return "", NodeNameFromServerName
 	}
-	return s.Name
+	return novahostname.ForServer(s.Name, s.ID), NodeNameFromServerName
 }
 
 // ErrServerNotFound means Nova does not know the VM.
@@ -46,8 +77,8 @@ const serverPageLimit = 1000
 // listing of the project's servers when Options.ServerListMaxAge is zero.
 const DefaultServerListMaxAge = 10 * time.Second
 
-// Servers looks up the given VMs in Nova; withMetadata asks for their
-// metadata too. The map holds each VM found; the error map holds, per VM,
+// Servers looks up the given VMs in Nova, with their metadata and, where
+// Nova shows it, their hostname. The map holds each VM found; the error map holds, per VM,
 // why it could not be read, so one bad VM does not hide the others. A
 // non-nil error means Nova could not be asked at all.
 //
@@ -55,22 +86,22 @@ const DefaultServerListMaxAge = 10 * time.Second
 // which the calls of one Session share for Options.ServerListMaxAge (see
 // there); a VM absent from it, and each VM of a small set when no listing is
 // fresh, is read on its own, which also turns a missing VM into a precise 404.
-func (s *Session) Servers(ctx context.Context, vmIDs []string, withMetadata bool) (map[string]Server, map[string]error, error) {
-	return s.ServersAt(ctx, vmIDs, withMetadata, time.Now())
+func (s *Session) Servers(ctx context.Context, vmIDs []string) (map[string]Server, map[string]error, error) {
+	return s.ServersAt(ctx, vmIDs, time.Now())
 }
 
 // ServersAt is Servers for a caller with its own clock: now decides whether
 // a shared listing is still fresh, as it decides in Reusable whether the
 // token is.
-func (s *Session) ServersAt(ctx context.Context, vmIDs []string, withMetadata bool, now time.Time) (map[string]Server, map[string]error, error) {
+func (s *Session) ServersAt(ctx context.Context, vmIDs []string, now time.Time) (map[string]Server, map[string]error, error) {
 	if s.computeErr != nil {
 		return nil, nil, s.computeErr
 	}
 	found := make(map[string]Server, len(vmIDs))
-	all := s.freshListing(withMetadata, now)
+	all := s.freshListing(now)
 	if all == nil && len(vmIDs) > listServersThreshold {
 		var err error
-		if all, err = s.projectServers(ctx, withMetadata, now); err != nil {
+		if all, err = s.projectServers(ctx, now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -132,10 +163,10 @@ func (s *Session) listingMaxAge() time.Duration {
 // freshListing is a finished, successful listing younger than the sharing
 // window, or nil. Its age counts from when it was asked for, so a name
 // read from it is never older than the window.
-func (s *Session) freshListing(withMetadata bool, now time.Time) map[string]Server {
+func (s *Session) freshListing(now time.Time) map[string]Server {
 	s.listMu.Lock()
 	defer s.listMu.Unlock()
-	l := s.listings[withMetadata]
+	l := s.listing
 	if l == nil || !l.finished() || l.err != nil || now.Sub(l.started) >= s.listingMaxAge() {
 		return nil
 	}
@@ -147,12 +178,12 @@ func (s *Session) freshListing(withMetadata bool, now time.Time) map[string]Serv
 // (singleflight), else a new one. A failed listing is not kept; a caller
 // that waited for one that failed lists on its own, since the failure may
 // be the other caller's deadline.
-func (s *Session) projectServers(ctx context.Context, withMetadata bool, now time.Time) (map[string]Server, error) {
+func (s *Session) projectServers(ctx context.Context, now time.Time) (map[string]Server, error) {
 	if s.listingMaxAge() < 0 {
-		return s.listProjectServers(ctx, withMetadata)
+		return s.listProjectServers(ctx)
 	}
 	s.listMu.Lock()
-	l := s.listings[withMetadata]
+	l := s.listing
 	if l != nil && (!l.finished() || (l.err == nil && now.Sub(l.started) < s.listingMaxAge())) {
 		s.listMu.Unlock()
 		select {
@@ -163,21 +194,18 @@ func (s *Session) projectServers(ctx context.Context, withMetadata bool, now tim
 		if l.err == nil {
 			return l.servers, nil
 		}
-		return s.listProjectServers(ctx, withMetadata)
+		return s.listProjectServers(ctx)
 	}
 	l = &serverListing{done: make(chan struct{}), started: now}
-	if s.listings == nil {
-		s.listings = map[bool]*serverListing{}
-	}
-	s.listings[withMetadata] = l
+	s.listing = l
 	s.listMu.Unlock()
 
 	defer close(l.done)
-	l.servers, l.err = s.listProjectServers(ctx, withMetadata)
+	l.servers, l.err = s.listProjectServers(ctx)
 	if l.err != nil {
 		s.listMu.Lock()
-		if s.listings[withMetadata] == l {
-			delete(s.listings, withMetadata)
+		if s.listing == l {
+			s.listing = nil
 		}
 		s.listMu.Unlock()
 	}
@@ -204,18 +232,14 @@ func (s *Session) server(ctx context.Context, id string) (Server, error) {
 	return *body.Server, nil
 }
 
-// listProjectServers lists the project's servers, following every page of
-// at most serverPageLimit. Without a metadata key the short listing (id and
-// name) is enough and far lighter than the detailed one.
-func (s *Session) listProjectServers(ctx context.Context, withMetadata bool) (map[string]Server, error) {
-	path := "servers"
-	if withMetadata {
-		path = "servers/detail"
-	}
+// listProjectServers lists the project's servers in detail, following
+// every page of at most serverPageLimit. The short listing (id and name)
+// would be lighter, but only the detailed one carries the hostname.
+func (s *Session) listProjectServers(ctx context.Context) (map[string]Server, error) {
 	var pages [][]Server
 	total := 0
 	query := "?limit=" + strconv.Itoa(serverPageLimit)
-	err := eachPage(ctx, s, s.compute, s.compute.ServiceURL(path)+query, func(page serverPage) error {
+	err := eachPage(ctx, s, s.compute, s.compute.ServiceURL("servers", "detail")+query, func(page serverPage) error {
 		pages = append(pages, page.Servers)
 		total += len(page.Servers)
 		return nil

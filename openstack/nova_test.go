@@ -40,7 +40,7 @@ func TestServerListingIsSharedWithinItsMaxAge(t *testing.T) {
 	crs := [][]string{ids[0:20], ids[20:40], ids[40:60]}
 
 	for _, vms := range crs {
-		found, failed, err := sess.ServersAt(ctx, vms, false, now)
+		found, failed, err := sess.ServersAt(ctx, vms, now)
 		require.NoError(t, err)
 		assert.Empty(t, failed)
 		assert.Len(t, found, 20)
@@ -49,11 +49,11 @@ func TestServerListingIsSharedWithinItsMaxAge(t *testing.T) {
 	assert.Equal(t, 60, s.ServersServed(), "each server decoded once, not once per CR")
 
 	s.UpdateVM(ids[5], func(v *openstacktest.VM) { v.Name = "renamed" })
-	found, _, err := sess.ServersAt(ctx, crs[0], false, now.Add(DefaultServerListMaxAge-time.Second))
+	found, _, err := sess.ServersAt(ctx, crs[0], now.Add(DefaultServerListMaxAge-time.Second))
 	require.NoError(t, err)
 	assert.Equal(t, "worker-005", found[ids[5]].Name, "within the window the listing is reused")
 
-	found, _, err = sess.ServersAt(ctx, crs[0], false, now.Add(DefaultServerListMaxAge))
+	found, _, err = sess.ServersAt(ctx, crs[0], now.Add(DefaultServerListMaxAge))
 	require.NoError(t, err)
 	assert.Equal(t, "renamed", found[ids[5]].Name, "at the end of the window Nova is asked again")
 	assert.Equal(t, 2, s.Requests(openstacktest.RouteServers))
@@ -68,14 +68,14 @@ func TestSmallSetsUseAFreshListingOrGetEachVM(t *testing.T) {
 	now := time.Now()
 	ctx := context.Background()
 
-	_, _, err := sess.ServersAt(ctx, ids[:3], false, now)
+	_, _, err := sess.ServersAt(ctx, ids[:3], now)
 	require.NoError(t, err)
 	assert.Equal(t, 3, s.Requests(openstacktest.RouteServers), "no listing yet: one GET per VM")
 
-	_, _, err = sess.ServersAt(ctx, ids, false, now)
+	_, _, err = sess.ServersAt(ctx, ids, now)
 	require.NoError(t, err)
 	s.ResetCounters()
-	found, failed, err := sess.ServersAt(ctx, ids[:3], false, now)
+	found, failed, err := sess.ServersAt(ctx, ids[:3], now)
 	require.NoError(t, err)
 	assert.Len(t, found, 3)
 	assert.Empty(t, failed)
@@ -83,14 +83,14 @@ func TestSmallSetsUseAFreshListingOrGetEachVM(t *testing.T) {
 
 	late := "00000000-0000-4000-8000-999999999999"
 	s.AddVM(openstacktest.VM{ID: late, Name: "late-worker"})
-	found, failed, err = sess.ServersAt(ctx, append(ids[:3:3], late, "00000000-0000-4000-8000-000000000404"), false, now)
+	found, failed, err = sess.ServersAt(ctx, append(ids[:3:3], late, "00000000-0000-4000-8000-000000000404"), now)
 	require.NoError(t, err)
 	assert.Equal(t, "late-worker", found[late].Name)
 	require.ErrorIs(t, failed["00000000-0000-4000-8000-000000000404"], ErrServerNotFound)
 	assert.Equal(t, 2, s.Requests(openstacktest.RouteServers), "only the VMs the listing lacks are asked for")
 
 	s.ResetCounters()
-	_, _, err = sess.ServersAt(ctx, ids[:3], false, now.Add(DefaultServerListMaxAge))
+	_, _, err = sess.ServersAt(ctx, ids[:3], now.Add(DefaultServerListMaxAge))
 	require.NoError(t, err)
 	assert.Equal(t, 3, s.Requests(openstacktest.RouteServers), "a stale listing is not used")
 }
@@ -104,7 +104,7 @@ func TestConcurrentCallsShareTheListingInFlight(t *testing.T) {
 	var named atomic.Int32
 	for range 8 {
 		wg.Go(func() {
-			found, _, err := sess.Servers(context.Background(), ids, false)
+			found, _, err := sess.Servers(context.Background(), ids)
 			assert.NoError(t, err)
 			named.Add(int32(len(found)))
 		})
@@ -119,9 +119,9 @@ func TestAFailedListingIsNotShared(t *testing.T) {
 	s, ids := novaCloud(t, 20)
 	sess := session(t, s, nil) // RetryMax -1: the 500 is the answer
 	s.Fail(openstacktest.RouteServers, http.StatusInternalServerError, 1)
-	_, _, err := sess.Servers(context.Background(), ids, false)
+	_, _, err := sess.Servers(context.Background(), ids)
 	require.Error(t, err)
-	found, _, err := sess.Servers(context.Background(), ids, false)
+	found, _, err := sess.Servers(context.Background(), ids)
 	require.NoError(t, err)
 	assert.Len(t, found, 20)
 	assert.Equal(t, 2, s.Requests(openstacktest.RouteServers))
@@ -136,7 +136,7 @@ func TestServerListSharingCanBeTurnedOff(t *testing.T) {
 	}, Options{RetryMax: -1, ServerListMaxAge: -1})
 	require.NoError(t, err)
 	for range 2 {
-		_, _, err := sess.Servers(context.Background(), ids, false)
+		_, _, err := sess.Servers(context.Background(), ids)
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 2, s.Requests(openstacktest.RouteServers))
@@ -148,7 +148,7 @@ func TestServerListPagesAreBounded(t *testing.T) {
 	s, ids := novaCloud(t, 2500)
 	s.SetPageSize(0) // no server-side cap
 	sess := session(t, s, nil)
-	found, failed, err := sess.Servers(context.Background(), ids, false)
+	found, failed, err := sess.Servers(context.Background(), ids)
 	require.NoError(t, err)
 	assert.Len(t, found, 2500)
 	assert.Empty(t, failed)
@@ -195,4 +195,60 @@ func TestPortsByVMGroupsPorts(t *testing.T) {
 	}
 	assert.Equal(t, list, regrouped, "by VM as given, then by port ID")
 	assert.True(t, slices.IsSortedFunc(grouped[vms[0]], func(a, b Port) int { return strings.Compare(a.ID, b.ID) }))
+}
+
+// SPEC §5: metadata (when the key is set and the value not blank), then
+// Nova's hostname, then the server name by Nova's own rules.
+func TestServerNodeName(t *testing.T) {
+	host := func(s string) *string { return &s }
+	for _, tt := range []struct {
+		name       string
+		srv        Server
+		key        string
+		want, from string
+	}{
+		{"metadata wins", Server{ID: "v", Name: "Worker_2", Hostname: host("worker-2"), Metadata: map[string]string{"k8s": "biz-a"}}, "k8s", "biz-a", NodeNameFromMetadata},
+		{"blank metadata", Server{ID: "v", Name: "Worker_2", Hostname: host("worker-2"), Metadata: map[string]string{"k8s": " "}}, "k8s", "worker-2", NodeNameFromHostname},
+		{"no key set", Server{ID: "v", Name: "Worker_2", Hostname: host("Custom"), Metadata: map[string]string{"k8s": "biz-a"}}, "", "Custom", NodeNameFromHostname},
+		{"hostname as Nova has it", Server{ID: "v", Name: "node.example.com", Hostname: host("node.example.com")}, "", "node.example.com", NodeNameFromHostname},
+		{"no hostname shown", Server{ID: "v", Name: "Worker_2"}, "", "worker-2", NodeNameFromServerName},
+		{"blank hostname", Server{ID: "v", Name: "Worker 3", Hostname: host("")}, "", "worker-3", NodeNameFromServerName},
+		{"nothing left of the name", Server{ID: "v", Name: "!!!"}, "", "Server-v", NodeNameFromServerName},
+		{"no name", Server{ID: "v", Name: " "}, "", "", NodeNameFromServerName},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name, from := tt.srv.NodeName(tt.key)
+			assert.Equal(t, tt.want, name)
+			assert.Equal(t, tt.from, from)
+		})
+	}
+}
+
+// Nova shows the hostname to the admin the library authenticates as, on
+// one server and in the listing, because every request asks for 2.3; a
+// user without the admin role gets none, and the name rule applies.
+func TestServersCarryNovasHostname(t *testing.T) {
+	s, ids := novaCloud(t, listServersThreshold+1)
+	s.UpdateVM(ids[0], func(v *openstacktest.VM) { v.Name, v.Hostname = "Renamed", "worker-000" })
+	for _, tt := range []struct {
+		name string
+		vms  []string
+	}{{"one GET", ids[:1]}, {"listing", ids}} {
+		t.Run(tt.name, func(t *testing.T) {
+			found, failed, err := session(t, s, nil).Servers(context.Background(), tt.vms)
+			require.NoError(t, err)
+			require.Empty(t, failed)
+			require.NotNil(t, found[ids[0]].Hostname)
+			name, from := found[ids[0]].NodeName("")
+			assert.Equal(t, "worker-000", name)
+			assert.Equal(t, NodeNameFromHostname, from)
+		})
+	}
+	s.SetCredentials(openstacktest.Credentials{Roles: []string{"member"}})
+	found, _, err := session(t, s, nil).Servers(context.Background(), ids[:1])
+	require.NoError(t, err)
+	assert.Nil(t, found[ids[0]].Hostname)
+	name, from := found[ids[0]].NodeName("")
+	assert.Equal(t, "renamed", name, "the renamed server's name, by Nova's rules")
+	assert.Equal(t, NodeNameFromServerName, from)
 }

@@ -123,9 +123,9 @@ type Session struct {
 	compute     *gophercloud.ServiceClient
 	computeErr  error
 
-	// listings are the shared server listings, by withMetadata.
-	listMu   sync.Mutex
-	listings map[bool]*serverListing
+	// listing is the shared listing of the project's servers.
+	listMu  sync.Mutex
+	listing *serverListing
 }
 
 // AuthError is a failed Keystone authentication.
@@ -206,6 +206,9 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 	}
 	s.network, s.networkErr = s.serviceClient(catalog, "network", opts.NeutronEndpoint, "v2.0/")
 	s.compute, s.computeErr = s.serviceClient(catalog, "compute", opts.NovaEndpoint, "")
+	if s.compute != nil {
+		s.compute.Microversion = ComputeMicroversion
+	}
 	return s, nil
 }
 

@@ -25,6 +25,11 @@ type NodeConfig struct {
 	NodeName   string      `json:"nodeName"`
 	InstanceID string      `json:"instanceId"`
 	Interfaces []Interface `json:"interfaces"`
+	// NodeNameSource says where the sender took NodeName from (multinic:
+	// "metadata", "hostname" or "name", see openstack.Server.NodeName). It
+	// is the sender's note, never part of the payload, the config hash or
+	// what Viola receives.
+	NodeNameSource string `json:"-"`
 }
 
 // Interface is one extra NIC. ID is the K of its name multinicK.
@@ -159,7 +164,8 @@ func (c NodeConfig) ValidateReceived() error {
 
 // ValidatePayload checks a config multinic is about to send: everything
 // ValidateReceived checks, plus what multinic guarantees on top (SPEC §6-7):
-// ids within 0-9 (multinic0..multinic9) and every address inside its cidr.
+// a node name the agent can name its Job after (CheckAgentNodeName), ids
+// within 0-9 (multinic0..multinic9), IPv4 addresses, each inside its cidr.
 // Every config multinic sends is thus one the agent configures.
 func (c NodeConfig) ValidatePayload() error {
 	if err := c.Validate(); err != nil {
@@ -173,6 +179,8 @@ func (c NodeConfig) ValidatePayload() error {
 func (c NodeConfig) agentProblems(payload bool) []error {
 	var errs []error
 	if err := CheckNodeName(c.NodeName); err != nil {
+		errs = append(errs, fmt.Errorf("nodeName: %w", err))
+	} else if err := CheckAgentNodeName(c.NodeName); payload && err != nil {
 		errs = append(errs, fmt.Errorf("nodeName: %w", err))
 	}
 	for i, iface := range c.Interfaces {
@@ -200,6 +208,9 @@ func checkAddress(field func() string, address, cidr string) []error {
 	addr, addrErr := netip.ParseAddr(address)
 	if addrErr != nil {
 		return []error{fmt.Errorf("%s.address %q is not an IP address", field(), address)}
+	}
+	if IsIPv6(address) {
+		return []error{fmt.Errorf("%s.address %s is IPv6: %s", field(), address, IPv6Limit)}
 	}
 	prefix, err := netip.ParsePrefix(cidr)
 	switch {
@@ -258,4 +269,61 @@ func CheckNodeName(name string) error {
 		}
 	}
 	return nil
+}
+
+// Limits of the node agent (Minzino/multi-network-interface-agent, SPEC §7)
+// on a node it is to configure. Each is cited where the agent has it.
+const (
+	// MaxAgentNodeNameLength is the longest node name the agent can
+	// configure: it names its configuration Job
+	// "multinic-agent-<node>-g<generation>" (internal/controller/
+	// reconciler.go, Controller.Reconcile), and Kubernetes refuses a Job
+	// name beyond 63 characters, the label value its pods carry it in; 42
+	// leaves room for generations up to 9999.
+	MaxAgentNodeNameLength = 42
+	// maxAgentCleanupNodeName is the longest node name of which the agent's
+	// cleanup Job, "multinic-agent-cleanup-<node>" (reconciler.go,
+	// Controller.LaunchCleanupJob, run when a node's config is deleted),
+	// stays within 63 characters.
+	maxAgentCleanupNodeName = 63 - len("multinic-agent-cleanup-")
+)
+
+// IPv6Limit is why the agent cannot serve an IPv6 address: its policy
+// routing adds "ip rule ... from <address>/32" (internal/infrastructure/
+// network/netplan_adapter.go and rhel_adapter.go, applyPolicyRouting), and
+// its NetworkManager profiles set "[ipv6] method=ignore" (rhel_adapter.go,
+// generateNMConnection).
+const IPv6Limit = "the node agent's routing is IPv4-only (ip rule from <address>/32)"
+
+// IsIPv6 reports whether address is an IPv6 address (an IPv4-mapped one
+// counts as IPv4); text that is no address is not.
+func IsIPv6(address string) bool {
+	addr, err := netip.ParseAddr(address)
+	return err == nil && addr.Is6() && !addr.Is4In6()
+}
+
+// CheckAgentNodeName reports why the node agent cannot configure a node of
+// this name, which CheckNodeName accepts: longer than
+// MaxAgentNodeNameLength.
+func CheckAgentNodeName(name string) error {
+	if n := len(name); n > MaxAgentNodeNameLength {
+		return fmt.Errorf("%q is %d characters long: the node agent names its Job multinic-agent-<node>-g<generation>, which must stay within 63 characters, so at most %d are allowed", name, n, MaxAgentNodeNameLength)
+	}
+	return nil
+}
+
+// AgentNodeNameWarnings say what the node agent does only in part for a
+// node of this name (one it configures): nil when nothing.
+func AgentNodeNameWarnings(name string) []string {
+	var out []string
+	if short, _, dotted := strings.Cut(name, "."); dotted {
+		// cmd/agent/main.go cleanHostnameDomainSuffix and internal/domain/
+		// services/interface_naming.go GetHostname: the host name is cut at
+		// its first dot before the agent looks up its node's config.
+		out = append(out, fmt.Sprintf("node name %q has a dot: the node agent looks its config up as %q (its host name cut at the first '.') when it cleans up removed interfaces, so interfaces removed from this node are left configured", name, short))
+	}
+	if n := len(name); n > maxAgentCleanupNodeName && n <= MaxAgentNodeNameLength {
+		out = append(out, fmt.Sprintf("node name %q is %d characters long: the node agent's cleanup Job multinic-agent-cleanup-<node> would pass 63 characters, so deleting this node's config does not clean the node up (at most %d characters avoid it)", name, n, maxAgentCleanupNodeName))
+	}
+	return out
 }

@@ -117,3 +117,38 @@ func TestValidateReceived(t *testing.T) {
 		assert.Error(t, c.ValidatePayload(), name+": what Viola refuses is never sent")
 	}
 }
+
+// The node agent's limits on a payload (SPEC §7): a Job name within 63
+// characters, IPv4 routing. ValidateReceived stays with the schema's rules.
+func TestPayloadKeepsToTheAgentsLimits(t *testing.T) {
+	node := func(name, address string) viola.NodeConfig {
+		return viola.NodeConfig{NodeName: name, InstanceID: "vm", Interfaces: []viola.Interface{
+			{ID: 0, Name: "multinic0", MACAddress: "fa:16:3e:00:00:01", Address: address, CIDR: "10.0.0.0/24", MTU: 1450}}}
+	}
+	name42 := strings.Repeat("a", 42)
+	require.NoError(t, node(name42, "10.0.0.5").ValidatePayload())
+	err := node(name42+"b", "10.0.0.5").ValidatePayload()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is 43 characters long: the node agent names its Job multinic-agent-<node>-g<generation>, which must stay within 63 characters, so at most 42 are allowed")
+	assert.NoError(t, node(name42+"b", "10.0.0.5").ValidateReceived(), "Viola itself accepts it; only we know the agent")
+
+	v6 := node("worker-1", "fd00::5")
+	v6.Interfaces[0].CIDR = "fd00::/64"
+	err = v6.ValidatePayload()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "interfaces[0].address fd00::5 is IPv6: the node agent's routing is IPv4-only")
+	assert.False(t, viola.IsIPv6("::ffff:10.0.0.5"), "an IPv4-mapped address is IPv4")
+	assert.False(t, viola.IsIPv6("not an address"))
+}
+
+func TestAgentNodeNameWarnings(t *testing.T) {
+	assert.Empty(t, viola.AgentNodeNameWarnings("worker-1"))
+	assert.Empty(t, viola.AgentNodeNameWarnings(strings.Repeat("a", 40)))
+	dotted := viola.AgentNodeNameWarnings("node.example.com")
+	require.Len(t, dotted, 1)
+	assert.Contains(t, dotted[0], `looks its config up as "node" (its host name cut at the first '.')`)
+	long := viola.AgentNodeNameWarnings(strings.Repeat("a", 41))
+	require.Len(t, long, 1)
+	assert.Contains(t, long[0], "cleanup Job multinic-agent-cleanup-<node> would pass 63 characters")
+	assert.Empty(t, viola.AgentNodeNameWarnings(strings.Repeat("a", 43)), "too long to be sent at all: CheckAgentNodeName's")
+}

@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/operator/cli"
 )
 
@@ -53,12 +54,20 @@ func shellQuote(s string) string {
 // printCheckAndPlan runs "kubectl multinic check" and "plan" on the sample
 // CR, as an operator on call would, with the arguments it prints: check
 // walks every step and sends nothing, plan shows that right after the
-// operator's pass nothing is due.
+// operator's pass nothing is due. The sample has a VM whose name is too
+// long for the node agent, so check's nova step fails, as it should: that
+// is the one failure allowed.
 func printCheckAndPlan(ctx context.Context, out io.Writer, target cliTarget) error {
 	for _, command := range []string{"check", "plan"} {
 		args := target.args(command)
 		fmt.Fprintf(out, "==> %s\n", commandLine("kubectl multinic", args))
-		if code := cli.Run(ctx, cli.Options{Name: "kubectl multinic", Stdout: out, Stderr: out}, args); code != cli.ExitOK {
+		var text strings.Builder
+		code := cli.Run(ctx, cli.Options{Name: "kubectl multinic", Stdout: io.MultiWriter(out, &text), Stderr: out}, args)
+		switch {
+		case code == cli.ExitOK:
+		case command == "check" && code == cli.ExitFailed && strings.Contains(text.String(), "FAILED: 1 of 12 steps (nova)."):
+			fmt.Fprintf(out, "==> check fails on purpose: the guest host name %s is longer than the node agent serves (42 characters), so a pass skips its VM\n", multinictest.LongHostname)
+		default:
 			return fmt.Errorf("kubectl multinic %s exited with status %d; see above", command, code)
 		}
 	}

@@ -104,7 +104,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	}
 	defer ln.Close()
 
-	step("starting fake Contrabass and OpenStack: 3 VMs, 2 target subnets, a DOWN port (held back until ACTIVE), a management port")
+	step("starting fake Contrabass and OpenStack: 5 VMs (one named by Nova's hostname, one whose name is too long for the node agent), 2 target subnets, a DOWN port (held back until ACTIVE), a management port")
 	fakes := multinictest.NewEnv()
 	defer fakes.Close()
 	sample := fakes.AddSample()
@@ -258,7 +258,7 @@ func applySample(ctx context.Context, c client.Client, fakes *multinictest.Env, 
 		ObjectMeta: metav1.ObjectMeta{Name: "biz-cluster-1", Namespace: namespace},
 		Spec: v1alpha1.OpenstackConfigSpec{
 			Credentials: v1alpha1.Credentials{OpenstackProviderID: multinictest.ProviderID, ProjectID: multinictest.ProjectID},
-			VMNames:     sample.VMIDs,
+			VMNames:     append(append([]string{}, sample.VMIDs...), sample.HostnameVM, sample.LongNameVM),
 			SubnetIDs:   []string{sample.SubnetA, sample.SubnetB},
 			Settings:    v1alpha1.Settings{ContrabassEndpoint: fakes.Contrabass.URL},
 		},
@@ -302,6 +302,9 @@ func printStatus(out io.Writer, oc *v1alpha1.OpenstackConfig) {
 	for _, h := range oc.Status.HeldPorts {
 		fmt.Fprintf(out, "  heldPort: %s of %s is DOWN and was never sent: held until ACTIVE, sent anyway at %s\n", h.PortID, h.NodeName, h.Until.UTC().Format(time.RFC3339))
 	}
+	for _, vm := range oc.Status.SkippedVMs {
+		fmt.Fprintf(out, "  skippedVM instance=%s: %s\n", vm.InstanceID, vm.Reason)
+	}
 	if d := oc.Status.DownPortRetry; d != nil {
 		fmt.Fprintf(out, "  downPortRetry: nodes=%v fastAttempts=%d\n", d.Nodes, d.FastAttempts)
 	}
@@ -327,7 +330,7 @@ func printInventory(ctx context.Context, out io.Writer, base string) error {
 		for i, iface := range r.Config.Interfaces {
 			names[i] = iface.Name
 		}
-		fmt.Fprintf(out, "  providerId=%s nodeName=%s instanceId=%s interfaces=%s hash=%s…\n", r.ProviderID, r.NodeName, r.InstanceID, strings.Join(names, ","), r.LastConfigHash[:12])
+		fmt.Fprintf(out, "  providerId=%s nodeName=%s nameFrom=%s instanceId=%s interfaces=%s hash=%s…\n", r.ProviderID, r.NodeName, r.NodeNameSource, r.InstanceID, strings.Join(names, ","), r.LastConfigHash[:12])
 	}
 	return nil
 }

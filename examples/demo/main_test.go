@@ -22,6 +22,7 @@ import (
 
 	"github.com/multinic/multinic/internal/syncbuf"
 	"github.com/multinic/multinic/internal/testenv"
+	"github.com/multinic/multinic/multinic/multinictest"
 	mnnc "github.com/multinic/multinic/viola/testapi/api/v1alpha1"
 )
 
@@ -48,14 +49,21 @@ func TestDemoOnce(t *testing.T) {
 		"worker-1": "name=multinic0 id=0 mac=fa:16:3e:0a:00:01 address=10.10.0.11 cidr=10.10.0.0/24 mtu=1450; name=multinic1 id=1 mac=fa:16:3e:0b:00:01 address=10.20.0.11 cidr=10.20.0.0/24 mtu=9000",
 		"worker-2": "name=multinic0 id=0 mac=fa:16:3e:0a:00:02 address=10.10.0.12 cidr=10.10.0.0/24 mtu=1450",
 		"worker-3": "name=multinic0 id=0 mac=fa:16:3e:0a:00:03 address=10.10.0.13 cidr=10.10.0.0/24 mtu=1450",
-	}, got, "three MultiNicNodeConfig objects, every interface stored with its name and MTU, management ports and the DOWN port (held back) left out")
+		"worker-4": "name=multinic0 id=0 mac=fa:16:3e:0a:00:04 address=10.10.0.14 cidr=10.10.0.0/24 mtu=1450",
+	}, got, "four MultiNicNodeConfig objects, every interface stored with its name and MTU, management ports and the DOWN port (held back) left out")
+	// worker-4 is the server "Worker_4": its node is named as Nova named the
+	// guest; the fifth VM's guest name is too long for the node agent.
+	assert.Contains(t, text, `00000000-0000-4000-8000-000000000004 → worker-4 (from Nova's OS-EXT-SRV-ATTR:hostname; server name "Worker_4")`)
+	assert.Contains(t, text, "nodeName=worker-4 nameFrom=hostname ")
+	assert.Contains(t, text, `skippedVM instance=00000000-0000-4000-8000-000000000005: node name of VM 00000000-0000-4000-8000-000000000005 (Nova's OS-EXT-SRV-ATTR:hostname): "`+multinictest.LongHostname+`" is 45 characters long: the node agent names its Job`)
+	assert.Contains(t, text, "Degraded=True reason=PartialSync: 1 VM skipped")
 	// Synced, or NoChange when a second reconcile (the Secret's watch event)
 	// came first; either way Ready.
 	assert.Regexp(t, `(?m)^  Ready=True reason=(Synced|NoChange)`, text)
 	assert.Contains(t, text, "  removalPolicy=Orphan (a node this CR lets go stays in the Biz cluster, its inventory record marked orphaned) downPortGracePeriod=2m\n")
 	assert.Contains(t, text, "  heldPort: port-b-2 of worker-2 is DOWN and was never sent: held until ACTIVE, sent anyway at ")
-	assert.Contains(t, text, "  HTTP 200, 3 records")
-	assert.Equal(t, 3, strings.Count(text, "providerId=provider-1 nodeName=worker-"))
+	assert.Contains(t, text, "  HTTP 200, 4 records")
+	assert.Equal(t, 4, strings.Count(text, "providerId=provider-1 nodeName=worker-"))
 	assert.Equal(t, 1, strings.Count(text, " interfaces=multinic0,multinic1 "), "the inventory keeps the names too")
 }
 
@@ -84,7 +92,7 @@ func TestDemoServesKubectlAccess(t *testing.T) {
 	require.NoError(t, err)
 	list, err := biz.Resource(mnnc.Resource).Namespace(m[2]).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
-	require.Len(t, list.Items, 3)
+	require.Len(t, list.Items, 4)
 	for _, obj := range list.Items {
 		assert.Equal(t, strings.ToLower(obj.GetName()), obj.GetName())
 		ifaces, _, err := unstructured.NestedSlice(obj.Object, "spec", "interfaces")
@@ -150,19 +158,26 @@ func runPrintedCommands(t *testing.T, text string) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 		got, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s\n%s", line, got)
 		output := string(got)
 		switch {
 		case strings.Contains(line, " status "):
+			require.NoError(t, err, "%s\n%s", line, got)
 			assert.Contains(t, output, "OpenstackConfig "+namespace+"/biz-cluster-1 (generation 1)", line)
-			assert.Regexp(t, `(?m)^Nodes +3$`, output, line)
+			assert.Regexp(t, `(?m)^Nodes +4$`, output, line)
+			assert.Contains(t, output, "worker-4  hostname ", line)
 		case strings.Contains(line, " check "):
+			// The sample's VM whose name is too long for the node agent
+			// fails the nova step, on purpose; every other step passes.
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "%s\n%s", line, got)
+			assert.Equal(t, 1, exit.ExitCode())
 			assert.Contains(t, output, "Checking OpenstackConfig "+namespace+"/biz-cluster-1", line)
-			assert.Contains(t, output, "OK: every step passed.", line)
-			assert.Contains(t, output, "3 records for provider provider-1", line)
+			assert.Contains(t, output, "FAILED: 1 of 12 steps (nova).", line)
+			assert.Contains(t, output, "4 records for provider provider-1", line)
 		case strings.Contains(line, " plan "):
+			require.NoError(t, err, "%s\n%s", line, got)
 			assert.Contains(t, output, "Plan for OpenstackConfig "+namespace+"/biz-cluster-1", line)
-			assert.Contains(t, output, "worker-1  00000000-0000-4000-8000-000000000001  multinic0", line)
+			assert.Contains(t, output, "worker-1  hostname   00000000-0000-4000-8000-000000000001  multinic0", line)
 		default:
 			t.Errorf("unexpected command %q", line)
 		}

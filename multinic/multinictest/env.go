@@ -85,6 +85,15 @@ func (e *Env) Config(vmIDs []string, subnetIDs ...string) multinic.Config {
 //	worker-1: A ACTIVE, B ACTIVE, mgmt
 //	worker-2: A ACTIVE, B DOWN,   mgmt
 //	worker-3: A ACTIVE,           mgmt
+//
+// Two more VMs, not in VMIDs, show how node names come about (SPEC §5):
+//
+//	HostnameVM: server "Worker_4", which is no node name; Nova gave its
+//	            guest the host name worker-4 (OS-EXT-SRV-ATTR:hostname),
+//	            and that is its node. A ACTIVE.
+//	LongNameVM: a guest host name of 45 characters, over the 42 the node
+//	            agent's Job name leaves room for: skipped with that
+//	            reason, never sent. A ACTIVE.
 type Sample struct {
 	VMIDs          []string // worker-1..3
 	NodeNames      []string
@@ -92,7 +101,13 @@ type Sample struct {
 	SubnetB        string
 	ManagementPort string // worker-1's management port
 	DownPort       string // worker-2's port on B
+	HostnameVM     string
+	HostnameNode   string // "worker-4"
+	LongNameVM     string
 }
+
+// LongHostname is the guest host name of Sample.LongNameVM.
+const LongHostname = "kr-seoul1-prod-biz-cluster-7-worker-node-0005"
 
 // AddSample adds the sample topology with fixed IDs and MACs, so output is
 // the same on every run.
@@ -132,5 +147,15 @@ func (e *Env) AddSample() Sample {
 			s.ManagementPort = mgmt
 		}
 	}
+	for i, name := range map[int]string{4: "Worker_4", 5: LongHostname} {
+		vm := fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i)
+		cloud.AddVM(openstacktest.VM{ID: vm, Name: name}) // Nova makes the hostname from the name
+		cloud.AddPort(openstacktest.Port{
+			ID: fmt.Sprintf("port-a-%d", i), NetworkID: "net-a", DeviceID: vm, Status: "ACTIVE", MACAddress: fmt.Sprintf("fa:16:3e:0a:00:%02x", i),
+			FixedIPs: []openstacktest.FixedIP{{SubnetID: "subnet-a", IPAddress: fmt.Sprintf("10.10.0.%d", 10+i)}},
+		})
+	}
+	s.HostnameVM, s.HostnameNode = "00000000-0000-4000-8000-000000000004", "worker-4"
+	s.LongNameVM = "00000000-0000-4000-8000-000000000005"
 	return s
 }

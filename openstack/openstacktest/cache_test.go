@@ -215,3 +215,53 @@ func TestServerListCacheConcurrent(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// The detailed listing serves entries cached per VM record and view; each
+// must be what rendering afresh gives after every change it shows: the
+// server, its ports' addresses, a network's name, the microversion and
+// whether the token is an admin's.
+func TestServerDetailCacheFollowsChanges(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.AddNetwork(Network{ID: "net-1", Name: "biz"})
+	s.AddVM(VM{ID: "vm-1", Name: "worker-1"})
+	s.AddPort(Port{ID: "p1", NetworkID: "net-1", DeviceID: "vm-1", FixedIPs: []FixedIP{{SubnetID: "s", IPAddress: "10.0.0.5"}}})
+	check := func(micro string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.NovaURL()+"/servers/detail", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Auth-Token", issueToken(t, s))
+		req.Header.Set("OpenStack-API-Version", "compute "+micro)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var got struct{ Servers []map[string]any }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		require.Len(t, got.Servers, 1)
+
+		s.mu.RLock()
+		n, _ := strconv.Atoi(strings.TrimPrefix(micro, "2."))
+		fresh := s.renderServer(req, classify(req.URL.Path), s.vms["vm-1"], serverView{micro: n, admin: slices.Contains(s.creds.Roles, "admin")})
+		s.mu.RUnlock()
+		data, err := json.Marshal(fresh)
+		require.NoError(t, err)
+		var want map[string]any
+		require.NoError(t, json.Unmarshal(data, &want))
+		assert.Equal(t, want, got.Servers[0], "microversion %s", micro)
+	}
+	for _, change := range []func(){
+		func() {},
+		func() { s.UpdatePort("p1", func(p *Port) { p.FixedIPs[0].IPAddress = "10.0.0.6" }) },
+		func() {
+			s.AddPort(Port{ID: "p2", NetworkID: "net-1", DeviceID: "vm-1", FixedIPs: []FixedIP{{SubnetID: "s", IPAddress: "10.0.0.7"}}})
+		},
+		func() { s.RemovePort("p1") },
+		func() { s.AddNetwork(Network{ID: "net-1", Name: "renamed"}) },
+		func() { s.UpdateVM("vm-1", func(v *VM) { v.Metadata = map[string]string{"k": "v"} }) },
+		func() { s.SetCredentials(Credentials{Roles: []string{"member"}}) },
+	} {
+		change()
+		check("2.3")
+		check("2.90")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,7 +19,11 @@ type tokenInfo struct {
 	projectID string // empty for an unscoped token, which Neutron and Nova refuse
 	methods   []string
 	auditID   string
+	roles     []string // the user's roles on the project; none unscoped
 }
+
+// isAdmin is Nova's default admin policy (role:admin) for the token.
+func (t tokenInfo) isAdmin() bool { return slices.Contains(t.roles, "admin") }
 
 type catalogService struct {
 	typ, name     string
@@ -174,6 +179,7 @@ func (s *Server) authenticate(req authRequest, base string) (token string, body 
 	}
 
 	projectID := ""
+	var roles []string
 	if sc := req.Auth.Scope; sc != nil {
 		switch {
 		case sc.Project != nil:
@@ -183,7 +189,7 @@ func (s *Server) authenticate(req authRequest, base string) (token string, body 
 			if !byID && !byName {
 				return "", nil, http.StatusUnauthorized, ""
 			}
-			projectID = creds.ProjectID
+			projectID, roles = creds.ProjectID, slices.Clone(creds.Roles)
 		case sc.Domain != nil, sc.System != nil:
 			// The user has no domain or system role assignments here.
 			return "", nil, http.StatusUnauthorized, ""
@@ -191,7 +197,7 @@ func (s *Server) authenticate(req authRequest, base string) (token string, body 
 	}
 
 	token = newTokenID()
-	info := tokenInfo{issuedAt: now, expiresAt: now.Add(s.tokenTTL), projectID: projectID, methods: id.Methods, auditID: randomString(22)}
+	info := tokenInfo{issuedAt: now, expiresAt: now.Add(s.tokenTTL), projectID: projectID, methods: id.Methods, auditID: randomString(22), roles: roles}
 	s.tokens[token] = info
 	return token, s.tokenBody(base, info), 0, ""
 }
@@ -266,11 +272,11 @@ func (s *Server) tokenBody(base string, info tokenInfo) map[string]any {
 	if info.projectID != "" {
 		token["is_domain"] = false
 		token["project"] = map[string]any{"domain": domain, "id": creds.ProjectID, "name": creds.ProjectName}
-		token["roles"] = []any{
-			map[string]any{"id": hexID("role", "admin"), "name": "admin"},
-			map[string]any{"id": hexID("role", "member"), "name": "member"},
-			map[string]any{"id": hexID("role", "reader"), "name": "reader"},
+		roles := make([]any, 0, len(info.roles))
+		for _, role := range info.roles {
+			roles = append(roles, map[string]any{"id": hexID("role", role), "name": role})
 		}
+		token["roles"] = roles
 		token["catalog"] = s.catalog(base)
 	}
 	return map[string]any{"token": token}
@@ -326,17 +332,18 @@ func domainID(c Credentials) string {
 func userID(c Credentials) string { return hexID("user", c.UserDomainName, c.UserName) }
 
 // checkToken is keystonemiddleware in front of Neutron and Nova: a valid,
-// unexpired, project-scoped token or 401. It returns the token's project.
-func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (string, bool) {
+// unexpired, project-scoped token or 401. It returns the token (its project
+// and roles).
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request) (tokenInfo, bool) {
 	s.mu.RLock()
 	info, ok := s.tokens[r.Header.Get("X-Auth-Token")]
 	now := s.now()
 	s.mu.RUnlock()
 	if !ok || !now.Before(info.expiresAt) || info.projectID == "" {
 		unauthorized(w, r)
-		return "", false
+		return tokenInfo{}, false
 	}
-	return info.projectID, true
+	return info, true
 }
 
 func unauthorized(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/multinic/multinic/internal/novahostname"
 )
 
 // DefaultCreatedAt is the creation time of resources added without one, fixed
@@ -44,8 +46,16 @@ type Subnet struct {
 
 // VM is a Nova server.
 type VM struct {
-	ID        string // generated when empty
-	Name      string
+	ID   string // generated when empty
+	Name string
+	// Hostname is the guest's host name, served as OS-EXT-SRV-ATTR:hostname
+	// (microversion 2.3+ to an admin, 2.90+ to anyone). Left empty, it is
+	// what Nova makes of Name at create (Sanitize of its sanitize_hostname,
+	// or Server-<id>); set it to model a hostname requested at create (2.90)
+	// or one made by an older Nova, which kept dots. UpdateVM keeps it when
+	// the mutation leaves it empty: renaming a server does not rename its
+	// guest, in Nova either.
+	Hostname  string
 	Metadata  map[string]string
 	ProjectID string // the credentials' project when empty
 	Status    string // ACTIVE when empty
@@ -119,6 +129,7 @@ func (s *Server) AddNetwork(n Network) Network {
 		s.networkIDs = insertSorted(s.networkIDs, n.ID)
 	}
 	s.networks[n.ID] = &n
+	s.forgetServerDetails() // network names label the servers' addresses
 	return n
 }
 
@@ -131,6 +142,7 @@ func (s *Server) RemoveNetwork(id string) bool {
 	}
 	delete(s.networks, id)
 	s.networkIDs = removeSorted(s.networkIDs, id)
+	s.forgetServerDetails()
 	return true
 }
 
@@ -203,6 +215,9 @@ func (s *Server) addVMLocked(v VM) VM {
 	if v.CreatedAt.IsZero() {
 		v.CreatedAt = DefaultCreatedAt
 	}
+	if v.Hostname == "" {
+		v.Hostname = novahostname.ForServer(v.Name, v.ID)
+	}
 	v = cloneVM(v)
 	old, ok := s.vms[v.ID]
 	if !ok {
@@ -215,7 +230,8 @@ func (s *Server) addVMLocked(v VM) VM {
 }
 
 // UpdateVM changes a server in place (its ID cannot change); it reports
-// whether the server exists.
+// whether the server exists. A Hostname the mutation empties keeps its old
+// value, as a rename in Nova keeps the guest's host name.
 func (s *Server) UpdateVM(id string, mutate func(*VM)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,6 +242,9 @@ func (s *Server) UpdateVM(id string, mutate func(*VM)) bool {
 	c := cloneVM(*v)
 	mutate(&c)
 	c.ID = id
+	if c.Hostname == "" {
+		c.Hostname = v.Hostname
+	}
 	c = cloneVM(c)
 	s.forgetVMLocked(v)
 	s.vms[id] = &c
@@ -327,6 +346,7 @@ func (s *Server) RemovePort(id string) bool {
 }
 
 func (s *Server) indexPort(rec *portRecord) {
+	s.forgetServerDetail(rec.DeviceID) // its addresses show there
 	s.macsInUse[rec.MACAddress]++
 	if rec.DeviceID != "" {
 		s.portsByDevice[rec.DeviceID] = insertSorted(s.portsByDevice[rec.DeviceID], rec.ID)
@@ -334,6 +354,7 @@ func (s *Server) indexPort(rec *portRecord) {
 }
 
 func (s *Server) unindexPort(rec *portRecord) {
+	s.forgetServerDetail(rec.DeviceID)
 	if s.macsInUse[rec.MACAddress]--; s.macsInUse[rec.MACAddress] <= 0 {
 		delete(s.macsInUse, rec.MACAddress)
 	}

@@ -415,7 +415,7 @@ func (s *Server) novaInstanceLocked(vm *VM, legacyType, versionedType, oldName s
 	}
 	created := vm.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")
 	legacy := map[string]any{
-		"instance_id": vm.ID, "display_name": vm.Name, "tenant_id": vm.ProjectID, "user_id": stableUUID("user", vm.ProjectID),
+		"instance_id": vm.ID, "display_name": vm.Name, "hostname": vm.Hostname, "tenant_id": vm.ProjectID, "user_id": stableUUID("user", vm.ProjectID),
 		"host": host, "node": host, "state": state, "metadata": metadata, "created_at": vm.CreatedAt.UTC().Format("2006-01-02 15:04:05+00:00"),
 		"availability_zone": "nova", "instance_type": "m1.large", "fixed_ips": legacyIPs,
 	}
@@ -423,7 +423,7 @@ func (s *Server) novaInstanceLocked(vm *VM, legacyType, versionedType, oldName s
 		legacy["old_display_name"] = oldName
 	}
 	data := map[string]any{
-		"uuid": vm.ID, "display_name": vm.Name, "tenant_id": vm.ProjectID, "user_id": stableUUID("user", vm.ProjectID),
+		"uuid": vm.ID, "display_name": vm.Name, "host_name": vm.Hostname, "tenant_id": vm.ProjectID, "user_id": stableUUID("user", vm.ProjectID),
 		"host": host, "node": host, "state": state, "metadata": metadata, "created_at": created,
 		"availability_zone": "nova", "ip_addresses": versionedIPs, "locked": false, "power_state": "running",
 	}

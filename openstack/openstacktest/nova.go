@@ -48,7 +48,7 @@ func (s *Server) serveNova(w http.ResponseWriter, r *http.Request, m match) {
 		writeError(w, svcNova, http.StatusNotFound, "The resource could not be found.", "")
 		return
 	}
-	project, ok := s.checkToken(w, r)
+	token, ok := s.checkToken(w, r)
 	if !ok {
 		return
 	}
@@ -59,13 +59,14 @@ func (s *Server) serveNova(w http.ResponseWriter, r *http.Request, m match) {
 	if !allowMethods(w, r, svcNova, http.MethodGet) {
 		return
 	}
+	view := serverView{micro: micro, admin: token.isAdmin()}
 	switch {
 	case len(segs) == 2:
-		s.listServers(w, r, m, project, micro, false)
+		s.listServers(w, r, m, token.projectID, view, false)
 	case segs[2] == "detail":
-		s.listServers(w, r, m, project, micro, true)
+		s.listServers(w, r, m, token.projectID, view, true)
 	default:
-		s.showServer(w, r, m, segs[2], micro)
+		s.showServer(w, r, m, segs[2], view)
 	}
 }
 
@@ -120,12 +121,19 @@ func novaMicroversion(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return micro, true
 }
 
-func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id string, micro int) {
+// serverView is what decides how a server is shown: the microversion of
+// the request and whether its token is an admin's.
+type serverView struct {
+	micro int
+	admin bool
+}
+
+func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id string, view serverView) {
 	s.mu.RLock()
 	v, ok := s.vms[id]
 	var doc map[string]any
 	if ok {
-		doc = s.renderServer(r, m, v, micro)
+		doc = s.renderServer(r, m, v, view)
 	}
 	s.mu.RUnlock()
 	if !ok {
@@ -136,7 +144,7 @@ func (s *Server) showServer(w http.ResponseWriter, r *http.Request, m match, id 
 	writeJSON(w, http.StatusOK, map[string]any{"server": doc})
 }
 
-func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, project string, micro int, detail bool) {
+func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, project string, view serverView, detail bool) {
 	q := r.URL.Query()
 	limit := 0
 	if raw := q.Get("limit"); raw != "" {
@@ -217,7 +225,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, m match, pr
 		var item []byte
 		var err error
 		if detail {
-			item, err = encodeItem(s.renderServer(r, m, v, micro))
+			item, err = s.serverDetailJSON(r, m, v, view, base)
 		} else {
 			item, err = s.serverRefJSON(v, base)
 		}
@@ -303,6 +311,62 @@ func (s *Server) serverRefJSON(v *VM, base string) ([]byte, error) {
 	return item, nil
 }
 
+// serverDetailJSON is v's entry of the detailed listing as served under base
+// to view, cached per VM record like the short listing's: a fleet's
+// detailed listing renders a map of some forty entries per server, which
+// was most of what a pass cost the fake. The entry also shows v's ports'
+// addresses and network names, so a change of those (forgetServerDetail,
+// forgetServerDetails) drops it too. The caller holds s.mu for reading; the
+// slice is shared and must only be read.
+func (s *Server) serverDetailJSON(r *http.Request, m match, v *VM, view serverView, base string) ([]byte, error) {
+	s.novaCacheMu.Lock()
+	d, ok := s.serverDetails[v]
+	s.novaCacheMu.Unlock()
+	if ok && d.base == base && d.view == view {
+		return d.json, nil
+	}
+	item, err := encodeItem(s.renderServer(r, m, v, view))
+	if err != nil {
+		return nil, err
+	}
+	item = item[:len(item):len(item)]
+	s.novaCacheMu.Lock()
+	if s.serverDetails == nil {
+		s.serverDetails = map[*VM]cachedDetail{}
+	}
+	s.serverDetails[v] = cachedDetail{base: base, view: view, json: item}
+	s.novaCacheMu.Unlock()
+	return item, nil
+}
+
+// cachedDetail is an encoded detailed-listing entry and what it was made for.
+type cachedDetail struct {
+	base string
+	view serverView
+	json []byte
+}
+
+// forgetServerDetail drops the cached detailed entry of the server with ID
+// device, whose ports changed; the caller holds s.mu for writing.
+func (s *Server) forgetServerDetail(device string) {
+	if device == "" {
+		return
+	}
+	if v := s.vms[device]; v != nil {
+		s.novaCacheMu.Lock()
+		delete(s.serverDetails, v)
+		s.novaCacheMu.Unlock()
+	}
+}
+
+// forgetServerDetails drops every cached detailed entry (a network renamed,
+// another user); the caller holds s.mu for writing.
+func (s *Server) forgetServerDetails() {
+	s.novaCacheMu.Lock()
+	clear(s.serverDetails)
+	s.novaCacheMu.Unlock()
+}
+
 // cachedRef is an encoded short-listing entry and the base it was made for.
 type cachedRef struct {
 	base string
@@ -317,6 +381,7 @@ func (s *Server) forgetVMLocked(old *VM) {
 	s.vmOrder = nil
 	if old != nil {
 		delete(s.serverRefs, old)
+		delete(s.serverDetails, old)
 	}
 }
 
@@ -343,9 +408,11 @@ func serverLinks(base, id string) []linkDoc {
 	}
 }
 
-// renderServer is a server as Nova shows it to an admin at microversion
-// 2.micro; the caller holds s.mu.
-func (s *Server) renderServer(r *http.Request, m match, v *VM, micro int) map[string]any {
+// renderServer is a server as Nova shows it at the view's microversion, to
+// an admin or not (nova/api/openstack/compute/views/servers.py,
+// ViewBuilder.show); the caller holds s.mu.
+func (s *Server) renderServer(r *http.Request, m match, v *VM, view serverView) map[string]any {
+	micro := view.micro
 	base := baseURL(r) + m.prefix
 	addresses := map[string]any{}
 	var netOrder []string
@@ -408,15 +475,32 @@ func (s *Server) renderServer(r *http.Request, m match, v *VM, micro int) map[st
 		"security_groups":                      []any{map[string]any{"name": "default"}},
 		"OS-DCF:diskConfig":                    "MANUAL",
 		"OS-EXT-AZ:availability_zone":          "nova",
-		"OS-EXT-SRV-ATTR:host":                 host,
-		"OS-EXT-SRV-ATTR:hypervisor_hostname":  host + ".localdomain",
-		"OS-EXT-SRV-ATTR:instance_name":        fmt.Sprintf("instance-%08x", segmentationID(v.ID)),
 		"OS-EXT-STS:power_state":               power,
 		"OS-EXT-STS:task_state":                nil,
 		"OS-EXT-STS:vm_state":                  vmState,
 		"OS-SRV-USG:launched_at":               launched,
 		"OS-SRV-USG:terminated_at":             nil,
 		"os-extended-volumes:volumes_attached": []any{},
+	}
+	// The extended server attributes are admin-only by default policy
+	// (os_compute_api:os-extended-server-attributes, role:admin); 2.3 adds
+	// the guest's hostname and friends to them, and 2.90 shows the hostname
+	// to everyone.
+	if view.admin {
+		doc["OS-EXT-SRV-ATTR:host"] = host
+		doc["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host + ".localdomain"
+		doc["OS-EXT-SRV-ATTR:instance_name"] = fmt.Sprintf("instance-%08x", segmentationID(v.ID))
+		if micro >= 3 {
+			doc["OS-EXT-SRV-ATTR:hostname"] = v.Hostname
+			doc["OS-EXT-SRV-ATTR:kernel_id"] = ""
+			doc["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+			doc["OS-EXT-SRV-ATTR:launch_index"] = 0
+			doc["OS-EXT-SRV-ATTR:reservation_id"] = "r-" + v.ID[:min(8, len(v.ID))]
+			doc["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+			doc["OS-EXT-SRV-ATTR:user_data"] = nil
+		}
+	} else if micro >= 90 {
+		doc["OS-EXT-SRV-ATTR:hostname"] = v.Hostname
 	}
 	if micro >= 9 {
 		doc["locked"] = false

@@ -179,3 +179,74 @@ func TestServersPagerStopsOnMissingMarker(t *testing.T) {
 	})
 	assert.True(t, gophercloud.ResponseCodeIs(err, http.StatusBadRequest), "Nova refuses a marker it cannot find: %v", err)
 }
+
+// OS-EXT-SRV-ATTR:hostname is Nova's host name of the guest: computed from
+// the name at create by Nova's rules, kept on rename, shown from 2.3 to an
+// admin token and from 2.90 to anyone, in the server and the detailed list.
+func TestServerHostnameLikeNova(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.AddVM(VM{ID: "vm-1", Name: "Worker_2"})
+	s.AddVM(VM{ID: "vm-2", Name: "node.example.com"})
+	s.AddVM(VM{ID: "vm-3", Name: "!!!"})
+	s.AddVM(VM{ID: "vm-4", Name: "renamed-later", Hostname: "asked-for.example.com"})
+	s.UpdateVM("vm-1", func(v *VM) { v.Name = "Another Name" })
+	_, _, compute := clients(t, s)
+	ctx := context.Background()
+
+	hostname := func(c *gophercloud.ServiceClient, id string) *string {
+		t.Helper()
+		srv, err := servers.Get(ctx, c, id).Extract()
+		require.NoError(t, err)
+		return srv.Hostname
+	}
+	assert.Nil(t, hostname(compute, "vm-1"), "without a microversion (2.1) Nova shows no hostname")
+	compute.Microversion = "2.3"
+	assert.Equal(t, "worker-2", *hostname(compute, "vm-1"), "made from the name at create; a rename keeps it")
+	assert.Equal(t, "node-example-com", *hostname(compute, "vm-2"))
+	assert.Equal(t, "Server-vm-3", *hostname(compute, "vm-3"))
+	assert.Equal(t, "asked-for.example.com", *hostname(compute, "vm-4"))
+
+	pages, err := servers.List(compute, servers.ListOpts{}).AllPages(ctx)
+	require.NoError(t, err)
+	listed, err := servers.ExtractServers(pages)
+	require.NoError(t, err)
+	byID := map[string]string{}
+	for _, srv := range listed {
+		require.NotNil(t, srv.Hostname, "the detailed list carries it too")
+		byID[srv.ID] = *srv.Hostname
+	}
+	assert.Equal(t, map[string]string{"vm-1": "worker-2", "vm-2": "node-example-com", "vm-3": "Server-vm-3", "vm-4": "asked-for.example.com"}, byID)
+
+	// A user without the admin role: no extended attributes until 2.90.
+	s.SetCredentials(Credentials{Roles: []string{"member", "reader"}})
+	_, _, member := clients(t, s)
+	member.Microversion = "2.3"
+	res := servers.Get(ctx, member, "vm-1")
+	srv, err := res.Extract()
+	require.NoError(t, err)
+	assert.Nil(t, srv.Hostname)
+	assert.Empty(t, srv.Host, "OS-EXT-SRV-ATTR:host is admin-only as well")
+	member.Microversion = "2.90"
+	assert.Equal(t, "worker-2", *hostname(member, "vm-1"))
+}
+
+func TestTokenCarriesTheUsersRoles(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	roles := func() []any {
+		token := issueToken(t, s)
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/v3/auth/tokens", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Auth-Token", token)
+		req.Header.Set("X-Subject-Token", token)
+		status, _, body := do(t, req)
+		require.Equal(t, http.StatusOK, status)
+		return body["token"].(map[string]any)["roles"].([]any)
+	}
+	assert.Len(t, roles(), 3, "admin, member and reader by default")
+	s.SetCredentials(Credentials{Roles: []string{"reader"}})
+	got := roles()
+	require.Len(t, got, 1)
+	assert.Equal(t, "reader", got[0].(map[string]any)["name"])
+}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,15 @@ type Credentials struct {
 	ProjectID      string
 	// ProjectName allows scoping by name; it defaults to ProjectID.
 	ProjectName string
+	// Roles are the user's roles on the project, in its tokens; nil means
+	// DefaultRoles. Nova shows admin-only fields (OS-EXT-SRV-ATTR:*) to a
+	// token with the admin role only, as its default policy does.
+	Roles []string
 }
+
+// DefaultRoles are the roles of the default user: Keystone's bootstrap admin
+// has admin, which implies member and reader.
+var DefaultRoles = []string{"admin", "member", "reader"}
 
 // Defaults of a new Server.
 const (
@@ -118,6 +127,7 @@ type Server struct {
 	novaCacheMu   sync.Mutex
 	vmOrder       []*VM
 	serverRefs    map[*VM]cachedRef
+	serverDetails map[*VM]cachedDetail
 	nextMAC       uint32
 	nextGenerated uint64
 	notifier      *Notifier // set by PublishNotifications (notify.go)
@@ -225,15 +235,21 @@ func withDefaultCredentials(c Credentials) Credentials {
 	if c.ProjectName == "" {
 		c.ProjectName = c.ProjectID
 	}
+	if c.Roles == nil {
+		c.Roles = DefaultRoles
+	}
+	c.Roles = slices.Clone(c.Roles)
 	return c
 }
 
 // SetCredentials replaces the accepted user; empty fields take the defaults
-// (admin / default / secret / project-1). Tokens issued before stay valid.
+// (admin / default / secret / project-1, roles admin, member and reader).
+// Tokens issued before stay valid, with the roles they were issued with.
 func (s *Server) SetCredentials(c Credentials) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds = withDefaultCredentials(c)
+	s.forgetServerDetails() // they show the user's ID
 }
 
 // SetRegion sets the region of every catalog endpoint (default RegionOne).

@@ -126,7 +126,7 @@ func runCheck(ctx context.Context, g *globals, t *target, in *inputFlags, src in
 		add(st)
 	}
 
-	s := g.resolve(ctx, t, in)
+	s := g.resolve(ctx, t, in, true)
 	timed(stepSettings, "OpenstackConfig settings present", func(st *checkStep) error {
 		st.Details = settingsDetails(t, s)
 		st.Warnings = s.warnings

@@ -32,18 +32,24 @@ type planReport struct {
 	InventoryError string `json:"inventoryError,omitempty"`
 	// Payload is exactly what the POST would carry (the nodes that are due),
 	// in batches of at most 250, with x-provider-id: RoutingKey.
-	Payload        []viola.NodeConfig       `json:"payload"`
-	Nodes          []viola.NodeConfig       `json:"nodes"`
-	PortStatuses   map[string]string        `json:"portStatuses,omitempty"`
-	Diff           []multinic.NodeDiff      `json:"diff"`
-	SkippedVMs     []v1alpha1.SkippedVM     `json:"skippedVMs,omitempty"`
-	RejectedNodes  []v1alpha1.RejectedNode  `json:"rejectedNodes,omitempty"`
-	DroppedPorts   []v1alpha1.DroppedPort   `json:"droppedPorts,omitempty"`
-	SkippedSubnets []v1alpha1.SkippedSubnet `json:"skippedSubnets,omitempty"`
-	HeldPorts      []v1alpha1.HeldPort      `json:"heldPorts,omitempty"`
-	RemovalPolicy  string                   `json:"removalPolicy,omitempty"`
-	Warnings       []string                 `json:"warnings,omitempty"`
-	Error          *failure                 `json:"error,omitempty"`
+	Payload      []viola.NodeConfig `json:"payload"`
+	Nodes        []viola.NodeConfig `json:"nodes"`
+	PortStatuses map[string]string  `json:"portStatuses,omitempty"`
+	// NodeNameSources say where each node's name came from: metadata,
+	// hostname (Nova's OS-EXT-SRV-ATTR:hostname) or name (the server name
+	// by Nova's host-name rules).
+	NodeNameSources  map[string]string          `json:"nodeNameSources,omitempty"`
+	Diff             []multinic.NodeDiff        `json:"diff"`
+	SkippedVMs       []v1alpha1.SkippedVM       `json:"skippedVMs,omitempty"`
+	RejectedNodes    []v1alpha1.RejectedNode    `json:"rejectedNodes,omitempty"`
+	DroppedPorts     []v1alpha1.DroppedPort     `json:"droppedPorts,omitempty"`
+	SkippedSubnets   []v1alpha1.SkippedSubnet   `json:"skippedSubnets,omitempty"`
+	LeftOutAddresses []v1alpha1.LeftOutAddress  `json:"leftOutAddresses,omitempty"`
+	NodeNameWarnings []v1alpha1.NodeNameWarning `json:"nodeNameWarnings,omitempty"`
+	HeldPorts        []v1alpha1.HeldPort        `json:"heldPorts,omitempty"`
+	RemovalPolicy    string                     `json:"removalPolicy,omitempty"`
+	Warnings         []string                   `json:"warnings,omitempty"`
+	Error            *failure                   `json:"error,omitempty"`
 }
 
 // failure is an error with its typed reason and the README's fix.
@@ -66,13 +72,16 @@ func newPlan(g *globals) *cobra.Command {
 is sent to Viola and nothing is written to the inventory, but the node configs,
 skipped VMs, rejected nodes and dropped ports are those of a real pass.
 
-Prints each node's interfaces (name, MAC, address, CIDR, MTU, port and its
-status), then the difference against the inventory: new, changed (with the
-changed fields), unchanged, removed or orphaned (the node leaves: its VM left
-vmNames or Nova, lost its last port on a target subnet, or was renamed;
-removalPolicy Delete removes it through Viola, Orphan leaves it in the Biz
-cluster) and kept (VM produced no node this pass, another OpenstackConfig
-selects it, or the record is already orphaned). -o json or -o yaml adds "payload": exactly
+Prints each node, where its name came from (metadata, Nova's hostname, or
+the server name by Nova's rules) and its interfaces (name, MAC, address,
+CIDR, MTU, port and its status), what is left out (VMs, target subnets,
+addresses the node agent cannot serve, DOWN ports held back), then the
+difference against the inventory: new, changed (with the changed fields),
+unchanged, removed or orphaned (the node leaves: its VM left vmNames or Nova,
+lost its last port on a target subnet, or was renamed; removalPolicy Delete
+removes it through Viola, Orphan leaves it in the Biz cluster) and kept (VM
+produced no node this pass, another OpenstackConfig selects it, or the record
+is already orphaned). -o json or -o yaml adds "payload": exactly
 the POST body the pass would send.
 
 The inventory is read, never written: --inventory-file, --inventory-url, or on
@@ -121,7 +130,7 @@ func (readOnly) PruneNodes(string, func(string, string) bool) (int, error) {
 
 func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inventorySource) planReport {
 	report := planReport{Config: t.ref, DryRun: true, Inventory: "none", Payload: []viola.NodeConfig{}, Nodes: []viola.NodeConfig{}, Diff: []multinic.NodeDiff{}}
-	s := g.resolve(ctx, t, in)
+	s := g.resolve(ctx, t, in, false)
 	report.Warnings = s.warnings
 	// One failure for both, so one edit can fix them.
 	if err := crconfig.Join(s.err, s.keyErr); err != nil {
@@ -171,6 +180,12 @@ func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inv
 	}
 	report.Nodes = append(report.Nodes, res.Nodes...)
 	report.PortStatuses = res.PortStatuses
+	for _, n := range res.Nodes {
+		if report.NodeNameSources == nil {
+			report.NodeNameSources = make(map[string]string, len(res.Nodes))
+		}
+		report.NodeNameSources[n.NodeName] = n.NodeNameSource
+	}
 	report.Diff = append(report.Diff, res.Diff...)
 	due := map[string]bool{}
 	for _, d := range res.Diff {
@@ -192,6 +207,12 @@ func runPlan(ctx context.Context, g *globals, t *target, in *inputFlags, src inv
 	}
 	for _, sn := range res.SkippedSubnets {
 		report.SkippedSubnets = append(report.SkippedSubnets, v1alpha1.SkippedSubnet{SubnetID: sn.SubnetID, NetworkID: sn.NetworkID, Reason: sn.Reason})
+	}
+	for _, a := range res.LeftOutAddresses {
+		report.LeftOutAddresses = append(report.LeftOutAddresses, v1alpha1.LeftOutAddress{InstanceID: a.InstanceID, NodeName: a.NodeName, PortID: a.PortID, SubnetID: a.SubnetID, Address: a.Address, Reason: a.Reason})
+	}
+	for _, w := range res.NodeNameWarnings {
+		report.NodeNameWarnings = append(report.NodeNameWarnings, v1alpha1.NodeNameWarning{NodeName: w.NodeName, InstanceID: w.InstanceID, Reason: w.Reason})
 	}
 	return report
 }
@@ -233,14 +254,14 @@ func printPlan(out io.Writer, r planReport) {
 		fmt.Fprintln(out, "No node config would be sent.")
 	} else {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tINSTANCE\tINTERFACE\tMAC\tADDRESS\tCIDR\tMTU\tPORT\tSTATUS")
+		fmt.Fprintln(tw, "NODE\tNAME FROM\tINSTANCE\tINTERFACE\tMAC\tADDRESS\tCIDR\tMTU\tPORT\tSTATUS")
 		for _, n := range r.Nodes {
 			for i, iface := range n.Interfaces {
-				node, instance := n.NodeName, n.InstanceID
+				node, from, instance := n.NodeName, cmp.Or(r.NodeNameSources[n.NodeName], "-"), n.InstanceID
 				if i > 0 {
-					node, instance = "", ""
+					node, from, instance = "", "", ""
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", node, instance, iface.Name, iface.MACAddress, iface.Address, iface.CIDR, iface.MTU, iface.PortID, r.PortStatuses[iface.PortID])
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", node, from, instance, iface.Name, iface.MACAddress, iface.Address, iface.CIDR, iface.MTU, iface.PortID, r.PortStatuses[iface.PortID])
 			}
 		}
 		_ = tw.Flush()
@@ -275,7 +296,17 @@ func printPlan(out io.Writer, r planReport) {
 	for _, sn := range r.SkippedSubnets {
 		rows = append(rows, []string{sn.SubnetID, sn.Reason})
 	}
-	section("Subnets without usable MTU", rows)
+	section("Target subnets left out (not found, unreadable, or without usable MTU)", rows)
+	rows = nil
+	for _, a := range r.LeftOutAddresses {
+		rows = append(rows, []string{cmp.Or(a.NodeName, a.InstanceID), a.PortID, a.Address, a.Reason})
+	}
+	section("Addresses left out (the node agent cannot serve them)", rows)
+	rows = nil
+	for _, w := range r.NodeNameWarnings {
+		rows = append(rows, []string{w.NodeName, w.Reason})
+	}
+	section("Node names the agent serves only in part (sent)", rows)
 	rows = nil
 	for _, h := range r.HeldPorts {
 		rows = append(rows, []string{h.PortID, h.NodeName, fmt.Sprintf("DOWN and never sent: held until it is ACTIVE, at most %s from when it was first seen DOWN", h.Until.Sub(h.FirstSeen.Time))})

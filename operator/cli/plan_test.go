@@ -26,7 +26,9 @@ type planJSON struct {
 	Diff       []multinic.NodeDiff `json:"diff"`
 	// RemovalPolicy is the policy the plan applied.
 	RemovalPolicy string `json:"removalPolicy"`
-	Error         *struct {
+	// NodeNameSources are where each node's name came from, by node.
+	NodeNameSources map[string]string `json:"nodeNameSources"`
+	Error           *struct {
 		Reason multinic.Reason `json:"reason"`
 		Fix    string          `json:"fix"`
 	} `json:"error"`
@@ -51,6 +53,19 @@ func TestPlanWithoutInventory(t *testing.T) {
 	assert.Empty(t, w.env.Viola.Posts())
 }
 
+// The plan shows what a pass leaves out for the node agent's sake and where
+// each name came from, with no Viola endpoint at all (nothing is posted).
+func TestPlanShowsAgentLimitsWithoutViola(t *testing.T) {
+	w := newWorld(t)
+	require.True(t, w.env.OpenStack.UpdatePort("port-a-1", func(p *openstacktest.Port) {
+		p.FixedIPs = append(p.FixedIPs, openstacktest.FixedIP{SubnetID: "subnet-a", IPAddress: "10.10.0.31"})
+	}))
+	require.True(t, w.env.OpenStack.UpdateVM(w.sample.VMIDs[2], func(v *openstacktest.VM) { v.Hostname = "worker-3.biz.example" }))
+	got := run(t, "plan", "-f", w.file(t, "cr.yaml", w.crYAML("  subnetIDs: [subnet-a, subnet-gone]\n", "", true)), "--encrypt-key-file", w.file(t, "key", multinictest.EncryptKey))
+	require.Equal(t, 0, got.code, got.stdout+got.stderr)
+	golden(t, "plan-file-agent-limits.txt", w.normalize(got.stdout))
+}
+
 // TestPlanPredictsThePass syncs once for real, changes the cloud, and
 // checks that the plan (against the inventory file and against the
 // inventory API) names every change, writes nothing, and that the next real
@@ -70,7 +85,7 @@ func TestPlanPredictsThePass(t *testing.T) {
 	// worker-1's B address moves, worker-2 is renamed, worker-3 stays,
 	// worker-4 is not in the CR (vmNames lists worker-1..3).
 	require.True(t, w.env.OpenStack.UpdatePort("port-b-1", func(p *openstacktest.Port) { p.FixedIPs[0].IPAddress = "10.20.0.21" }))
-	require.True(t, w.env.OpenStack.UpdateVM(w.sample.VMIDs[1], func(v *openstacktest.VM) { v.Name = "worker-2b" }))
+	require.True(t, w.env.OpenStack.UpdateVM(w.sample.VMIDs[1], func(v *openstacktest.VM) { v.Name, v.Hostname = "worker-2b", "worker-2b" }))
 	before := inventoryFiles(t, w.store.Path())
 	// A copy as an operator would take it: the file and its shard directory.
 	copied := filepath.Join(w.dir, "copy", "inventory.json")
@@ -99,6 +114,10 @@ func TestPlanPredictsThePass(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, w.env.Viola.Posts(), posts+1)
 	assert.Equal(t, plan.Payload, w.env.Viola.Posts()[posts].Configs, "the payload is exactly what the next pass posts")
+	for i := range res.Nodes {
+		assert.Equal(t, res.Nodes[i].NodeNameSource, plan.NodeNameSources[res.Nodes[i].NodeName], "the plan says where each name came from")
+		res.Nodes[i].NodeNameSource = "" // a note of the library's, not in the JSON
+	}
 	assert.Equal(t, plan.Nodes, res.Nodes)
 }
 
@@ -156,7 +175,7 @@ func TestPlanFailures(t *testing.T) {
 		plan := decodePlan(t, got.stdout)
 		require.NotNil(t, plan.Error)
 		assert.Equal(t, multinic.ReasonConfig, plan.Error.Reason)
-		assert.Equal(t, "set settings.violaEndpoint, or the operator's VIOLA_ENDPOINT (--viola-endpoint for this tool); without a cluster, pass the key with --encrypt-key-file (the file holds the key only)", plan.Error.Fix)
+		assert.Equal(t, "without a cluster, pass the key with --encrypt-key-file (the file holds the key only)", plan.Error.Fix, "a plan posts nothing, so needs no Viola endpoint")
 		assert.Equal(t, []viola.NodeConfig{}, plan.Payload)
 	})
 	t.Run("subnet-not-found", func(t *testing.T) {
@@ -171,7 +190,7 @@ func TestPlanFailures(t *testing.T) {
 			"--inventory-url", w.refusedURL(t, "refused-inventory"))
 		assert.Equal(t, 1, got.code, "the plan is shown, but its diff is not to be trusted")
 		assert.Contains(t, got.stdout, "! the inventory could not be read, so every node shows as new: ")
-		assert.Contains(t, got.stdout, "worker-1  00000000-0000-4000-8000-000000000001  multinic0")
+		assert.Contains(t, got.stdout, "worker-1  hostname   00000000-0000-4000-8000-000000000001  multinic0")
 	})
 }
 

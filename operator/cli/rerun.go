@@ -101,7 +101,7 @@ func runRerun(ctx context.Context, g *globals, t *target, in *inputFlags, src in
 		r.Error = fmt.Sprintf(format, a...)
 		return r
 	}
-	s := g.resolve(ctx, t, in)
+	s := g.resolve(ctx, t, in, true)
 	r.Warnings = s.warnings
 	for _, w := range s.warnings {
 		say("! %s", w)

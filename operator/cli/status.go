@@ -41,8 +41,10 @@ type statusReport struct {
 
 // nodeLine is a node the inventory holds for the CR's VMs.
 type nodeLine struct {
-	NodeName   string    `json:"nodeName"`
-	InstanceID string    `json:"instanceId"`
+	NodeName   string `json:"nodeName"`
+	InstanceID string `json:"instanceId"`
+	// NameFrom is where the node name came from when it was last sent.
+	NameFrom   string    `json:"nameFrom,omitempty"`
 	Interfaces []string  `json:"interfaces"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	// Orphaned says why the node was left in the Biz cluster, when it was.
@@ -65,11 +67,12 @@ func newStatus(g *globals) *cobra.Command {
 		Short: "One screen for an OpenstackConfig: conditions, nodes, skips, DOWN ports, removals, events",
 		Long: `Show an OpenstackConfig's state as the operator last wrote it: the Ready and
 Degraded conditions, last sync, change and resync, the last error, the removal
-policy, the nodes (from the inventory, when it can be read), skipped VMs with
-their reasons (a VM another OpenstackConfig owns says "claimed by"), DOWN ports
-held back by the grace period, nodes with DOWN ports and their re-send state,
-nodes recently removed or orphaned, dropped ports, subnets without usable MTU,
-rejected node configs, and the CR's recent events.
+policy, the nodes (from the inventory, when it can be read, with where each
+name came from), skipped VMs with their reasons (a VM another OpenstackConfig
+owns says "claimed by"), DOWN ports held back by the grace period, nodes with
+DOWN ports and their re-send state, nodes recently removed or orphaned, dropped
+ports, target subnets left out, addresses and node names the node agent cannot
+fully serve, rejected node configs, and the CR's recent events.
 
 Re-sends keep Viola's copy of a node current; they do not make the node agent
 configure the node again (it acts once per spec change). To re-run the agent
@@ -151,7 +154,7 @@ func buildStatus(ctx context.Context, t *target, src inventorySource, maxEvents 
 			for _, iface := range rec.Config.Interfaces {
 				ifaces = append(ifaces, iface.Name)
 			}
-			line := nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()}
+			line := nodeLine{NodeName: rec.NodeName, InstanceID: rec.InstanceID, NameFrom: rec.NodeNameSource, Interfaces: ifaces, UpdatedAt: rec.UpdatedAt.UTC()}
 			if rec.Orphaned != nil {
 				line.Orphaned = rec.Orphaned.String()
 			}
@@ -249,9 +252,9 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): not available: %s\n", r.Inventory, r.InventoryError)
 	case r.Inventory != "":
 		fmt.Fprintf(out, "\nNodes from the inventory (%s): %d\n", r.Inventory, len(r.Nodes))
-		table(out, []string{"NODE", "INSTANCE", "INTERFACES", "UPDATED", "ORPHANED"}, len(r.Nodes), func(i int) []string {
+		table(out, []string{"NODE", "NAME FROM", "INSTANCE", "INTERFACES", "UPDATED", "ORPHANED"}, len(r.Nodes), func(i int) []string {
 			n := r.Nodes[i]
-			return []string{n.NodeName, n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt), cmp.Or(n.Orphaned, "-")}
+			return []string{n.NodeName, cmp.Or(n.NameFrom, "-"), n.InstanceID, strings.Join(n.Interfaces, ","), ago(n.UpdatedAt), cmp.Or(n.Orphaned, "-")}
 		})
 	}
 
@@ -299,9 +302,17 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 		p := st.DroppedPorts[i]
 		return []string{p.InstanceID, p.PortID, p.MACAddress}
 	})
-	list("Subnets without usable MTU", len(st.SkippedSubnets), []string{"SUBNET", "NETWORK", "REASON"}, func(i int) []string {
+	list("Target subnets left out (not found, unreadable, or without usable MTU)", len(st.SkippedSubnets), []string{"SUBNET", "NETWORK", "REASON"}, func(i int) []string {
 		s := st.SkippedSubnets[i]
-		return []string{s.SubnetID, s.NetworkID, s.Reason}
+		return []string{s.SubnetID, cmp.Or(s.NetworkID, "-"), s.Reason}
+	})
+	list("Addresses left out (the node agent cannot serve them)", len(st.LeftOutAddresses), []string{"NODE", "INSTANCE", "PORT", "ADDRESS", "REASON"}, func(i int) []string {
+		a := st.LeftOutAddresses[i]
+		return []string{cmp.Or(a.NodeName, "-"), a.InstanceID, a.PortID, a.Address, a.Reason}
+	})
+	list("Node names the agent serves only in part (sent)", len(st.NodeNameWarnings), []string{"NODE", "INSTANCE", "REASON"}, func(i int) []string {
+		w := st.NodeNameWarnings[i]
+		return []string{w.NodeName, w.InstanceID, w.Reason}
 	})
 	list("Rejected node configs", len(st.RejectedNodes), []string{"NODE", "INSTANCE", "REASON"}, func(i int) []string {
 		n := st.RejectedNodes[i]

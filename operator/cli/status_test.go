@@ -41,12 +41,16 @@ func TestStatus(t *testing.T) {
 			{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonSynced, Message: "synced 3 node configs to viola (0 re-sent, 0 unchanged); 1 VM skipped", LastTransitionTime: at(2)},
 			{Type: v1alpha1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonPartialSync, Message: "1 VM skipped", LastTransitionTime: at(2)},
 		},
-		LastSyncedAt: ptr.To(at(9)),
-		LastChangeAt: ptr.To(at(2)),
-		LastResyncAt: ptr.To(at(2)),
-		Nodes:        3,
-		SkippedVMs:   []v1alpha1.SkippedVM{{InstanceID: "00000000-0000-4000-8000-000000000009", Reason: `nova: server "00000000-0000-4000-8000-000000000009": server not found`}},
-		DroppedPorts: []v1alpha1.DroppedPort{{InstanceID: w.sample.VMIDs[0], PortID: "port-x", MACAddress: "fa:16:3e:ff:00:01"}},
+		LastSyncedAt:   ptr.To(at(9)),
+		LastChangeAt:   ptr.To(at(2)),
+		LastResyncAt:   ptr.To(at(2)),
+		Nodes:          3,
+		SkippedVMs:     []v1alpha1.SkippedVM{{InstanceID: "00000000-0000-4000-8000-000000000009", Reason: "VM 00000000-0000-4000-8000-000000000009 is unknown to Nova (it answered 404): deleted, or not a server of project project-1"}},
+		DroppedPorts:   []v1alpha1.DroppedPort{{InstanceID: w.sample.VMIDs[0], PortID: "port-x", MACAddress: "fa:16:3e:ff:00:01"}},
+		SkippedSubnets: []v1alpha1.SkippedSubnet{{SubnetID: "subnet-gone", Reason: `neutron: no subnet with ID "subnet-gone" (Neutron answered 404; project "project-1": its subnets: "biz-a-subnet" (ID subnet-a)): subnet not found`}},
+		LeftOutAddresses: []v1alpha1.LeftOutAddress{{InstanceID: w.sample.VMIDs[0], NodeName: "worker-1", PortID: "port-a-1", SubnetID: "subnet-a", Address: "fd00:a::11",
+			Reason: "IPv6 address: the node agent's routing is IPv4-only (ip rule from <address>/32)"}},
+		NodeNameWarnings: []v1alpha1.NodeNameWarning{{NodeName: "worker-3.biz.example", InstanceID: w.sample.VMIDs[2], Reason: "node name \"worker-3.biz.example\" has a dot: …"}},
 		DownPortRetry: &v1alpha1.DownPortRetry{
 			Hash: "abc", LastAttempt: ptr.To(at(9)), FastAttempts: 2, Nodes: []string{"worker-2"},
 		},
@@ -102,7 +106,7 @@ func TestStatusOfAFailingConfigNamesTheFix(t *testing.T) {
 	assert.Contains(t, got.stdout, "Ready      False   ContrabassError  5m     contrabass: GET provider")
 	// A condition carries a reason and a message, no structure: the fix is
 	// the reason's, while the message names the setting to check.
-	assert.Contains(t, got.stdout, "\nfix: Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint\n")
+	assert.Contains(t, got.stdout, "\nfix: Contrabass's answer is in the message; check credentials.openstackProviderID and settings.contrabassEndpoint (and CONTRABASS_BEARER_TOKEN or contrabassBearerTokenSecretRef if it wants a token)\n")
 }
 
 func TestStatusBeforeTheOperatorWrote(t *testing.T) {

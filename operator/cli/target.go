@@ -33,6 +33,7 @@ import (
 type inputFlags struct {
 	file          string
 	keyFile       string
+	tokenFile     string
 	violaEndpoint string
 	violaInsecure bool
 	operator      string
@@ -44,6 +45,7 @@ type inputFlags struct {
 func (in *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&in.file, "filename", "f", "", "read the OpenstackConfig from this YAML or JSON file instead of the cluster (no cluster is used)")
 	fs.StringVar(&in.keyFile, "encrypt-key-file", "", "file holding the Contrabass encrypt key (instead of the CR's Secret or setting); surrounding white space is ignored")
+	fs.StringVar(&in.tokenFile, "contrabass-token-file", "", "file holding the bearer token for Contrabass (instead of the CR's contrabassBearerTokenSecretRef or the operator's CONTRABASS_BEARER_TOKEN); surrounding white space is ignored")
 	fs.StringVar(&in.violaEndpoint, "viola-endpoint", "", "the operator's VIOLA_ENDPOINT, for a CR without settings.violaEndpoint (default: read from the operator's Deployment)")
 	fs.BoolVar(&in.violaInsecure, "viola-insecure-tls", false, "the operator's VIOLA_INSECURE_TLS=true (default: read from the operator's Deployment)")
 	fs.StringVar(&in.operator, "operator", DefaultOperator, "namespace/release of the operator: its Deployment is the one labelled app.kubernetes.io/instance=RELEASE (Helm) or named RELEASE-controller-manager (kustomize prefix), its inventory Service the one selecting that Deployment's pods")
@@ -246,20 +248,24 @@ type settings struct {
 
 // resolve converts the CR the way the operator does (crconfig.SpecConfig
 // and crconfig.ResolveEncryptKey), with the operator-wide settings from
-// the flags or, on a cluster, from the operator's Deployment.
-func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settings {
+// the flags or, on a cluster, from the operator's Deployment. Without
+// needViola (plan: a dry run posts nothing) a missing Viola endpoint is
+// no error.
+func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags, needViola bool) settings {
 	var s settings
 	defaults := g.opts.Defaults
 	// Where the Viola endpoint comes from, or, when nowhere, why this tool
 	// found no VIOLA_ENDPOINT of the operator.
 	looked := "without a cluster this tool cannot read the operator's VIOLA_ENDPOINT"
 	var envErr error
+	operatorToken := false
 	if t.kube != nil {
 		env, err := t.kube.operatorEnv(ctx, in.operator)
 		if err != nil {
 			looked = "the operator's VIOLA_ENDPOINT could not be read: " + err.Error()
 			envErr = err
 		} else {
+			operatorToken = env.contrabassToken
 			looked = env.from + " sets no VIOLA_ENDPOINT"
 			if env.endpoint != "" {
 				defaults.Viola.Endpoint, s.violaSource = env.endpoint, "VIOLA_ENDPOINT of "+env.from
@@ -280,19 +286,57 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags) settin
 	defaults.Viola.InsecureTLS = defaults.Viola.InsecureTLS || in.violaInsecure
 
 	cfg, err := crconfig.SpecConfig(t.oc, defaults)
+	if !needViola {
+		err = without(err, multinic.SettingViolaEndpoint, multinic.KindMissing)
+	}
 	if envErr != nil && strings.HasPrefix(cfg.Viola.Endpoint, "https://") && !in.violaInsecure {
 		// Only TLS makes the operator's other VIOLA_* settings matter.
 		s.warnings = append(s.warnings, "the operator's VIOLA_INSECURE_TLS is unknown, so the certificate is verified (--viola-insecure-tls if the operator skips it): "+envErr.Error())
 	}
-	if cfg.Viola.Endpoint == "" {
+	if cfg.Viola.Endpoint == "" && needViola {
 		err = crconfig.Join(err, &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingViolaEndpoint, Kind: multinic.KindMissing,
 			Err: errors.New("(" + looked + "; pass --viola-endpoint)")})
 	}
-	s.err = err
+	token, tokenErr, tokenWarning := g.bearerToken(ctx, t, in, operatorToken)
+	if token != "" {
+		cfg.Contrabass.BearerToken = token
+	}
+	if tokenWarning != "" {
+		s.warnings = append(s.warnings, tokenWarning)
+	}
+	s.err = crconfig.Join(err, tokenErr)
 	s.key, s.keyErr = g.encryptKey(ctx, t, in)
 	cfg.EncryptKey = s.key.Value
 	s.cfg = cfg
 	return s
+}
+
+// bearerToken is the Contrabass bearer token the operator would send for
+// the CR: --contrabass-token-file, else the CR's Secret reference (read on a
+// cluster). The operator-wide CONTRABASS_BEARER_TOKEN is a secret this tool
+// never reads from the Deployment: warning says when the operator has one.
+func (g *globals) bearerToken(ctx context.Context, t *target, in *inputFlags, operatorToken bool) (token string, err error, warning string) {
+	if in.tokenFile != "" {
+		data, err := os.ReadFile(in.tokenFile)
+		if err != nil {
+			return "", &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingContrabassBearerToken, Kind: multinic.KindMissing, Err: fmt.Errorf("--contrabass-token-file: %w", err)}, ""
+		}
+		return strings.TrimSpace(string(data)), nil, ""
+	}
+	ref := t.oc.Spec.Secrets.ContrabassBearerTokenSecretRef
+	switch {
+	case ref != nil && t.kube != nil:
+		token, err := crconfig.ResolveBearerToken(ctx, t.kube.client, t.oc)
+		if apierrors.IsForbidden(errors.Unwrap(err)) {
+			err = fmt.Errorf("%w (your kubeconfig user may not read that Secret: pass the token with --contrabass-token-file)", err)
+		}
+		return token, err, ""
+	case ref != nil:
+		return "", nil, fmt.Sprintf("the CR reads its Contrabass bearer token from Secret %s/%s key %q, which this tool cannot read without a cluster: pass --contrabass-token-file", t.oc.Namespace, ref.Name, ref.Key)
+	case operatorToken:
+		return "", nil, "the operator sends Contrabass a bearer token (its CONTRABASS_BEARER_TOKEN), which this tool does not read: pass --contrabass-token-file if Contrabass wants one"
+	}
+	return "", nil, ""
 }
 
 func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (crconfig.EncryptKey, error) {
@@ -327,11 +371,13 @@ func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (cr
 
 // operatorEnv is what the operator's Deployment sets of the Viola settings.
 type operatorEnv struct {
-	from        string
-	endpoint    string
-	insecureTLS bool
-	timeout     time.Duration
-	warnings    []string
+	from string
+	// contrabassToken: the operator sends Contrabass a bearer token.
+	contrabassToken bool
+	endpoint        string
+	insecureTLS     bool
+	timeout         time.Duration
+	warnings        []string
 }
 
 // operatorEnv reads VIOLA_ENDPOINT, VIOLA_INSECURE_TLS and VIOLA_TIMEOUT from
@@ -353,6 +399,10 @@ func (k *kube) operatorEnv(ctx context.Context, operator string) (operatorEnv, e
 		return env, nil
 	}
 	for _, e := range c.Env {
+		if e.Name == "CONTRABASS_BEARER_TOKEN" && (e.ValueFrom != nil || strings.TrimSpace(e.Value) != "") {
+			env.contrabassToken = true // never read: a secret
+			continue
+		}
 		if e.ValueFrom != nil && strings.HasPrefix(e.Name, "VIOLA_") {
 			env.warnings = append(env.warnings, fmt.Sprintf("%s of %s comes from a ConfigMap or Secret, which this tool does not follow: pass it as a flag", e.Name, env.from))
 			continue
@@ -372,4 +422,22 @@ func (k *kube) operatorEnv(ctx context.Context, operator string) (operatorEnv, e
 		}
 	}
 	return env, nil
+}
+
+// without is err less its problems of setting and kind: nil when nothing
+// else is wrong.
+func without(err error, setting multinic.Setting, kind multinic.Kind) error {
+	var e *multinic.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	var kept []error
+	for _, p := range append([]*multinic.Error{e}, e.Also...) {
+		if p.Setting != setting || p.Kind != kind {
+			one := *p
+			one.Also = nil
+			kept = append(kept, &one)
+		}
+	}
+	return crconfig.Join(kept...)
 }

@@ -189,7 +189,8 @@ func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfi
 			r.Recorder.Eventf(oc, nil, corev1.EventTypeWarning, v1alpha1.ReasonPartialSync, "Sync", "%s", brief(degradation))
 		}
 		logger.Info("pass left things out", "degraded", degradation, "skippedVMs", len(res.Skipped), "droppedPorts", len(res.DroppedPorts),
-			"skippedSubnets", len(res.SkippedSubnets), "rejectedNodes", len(res.RejectedNodes))
+			"skippedSubnets", len(res.SkippedSubnets), "rejectedNodes", len(res.RejectedNodes),
+			"leftOutAddresses", len(res.LeftOutAddresses), "nodeNameWarnings", len(res.NodeNameWarnings))
 	}
 	if len(res.Changed) > 0 {
 		msg := fmt.Sprintf("synced %d node configs to viola (%d re-sent, %d unchanged)", len(res.Changed), len(res.Sent)-len(res.Changed), len(res.Unchanged))
@@ -301,7 +302,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // existing Secret to its CRs as well gave CRs a second pass at start.
 var secretChanged = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
 
-// configsUsingSecret maps a Secret to the CRs in its namespace that read it.
+// configsUsingSecret maps a Secret to the CRs in its namespace that read it
+// (for the encrypt key or the Contrabass bearer token).
 func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	var list v1alpha1.OpenstackConfigList
 	if err := r.Client.List(ctx, &list, client.InNamespace(secret.GetNamespace())); err != nil {
@@ -314,7 +316,8 @@ func (r *Reconciler) configsUsingSecret(ctx context.Context, secret client.Objec
 		if ref := oc.Spec.Secrets.ContrabassEncryptKeySecretRef; ref != nil {
 			name = ref.Name
 		}
-		if name == secret.GetName() {
+		token := oc.Spec.Secrets.ContrabassBearerTokenSecretRef
+		if name == secret.GetName() || (token != nil && token.Name == secret.GetName()) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&oc)})
 		}
 	}

@@ -26,6 +26,9 @@ import (
 type OperatorOptions struct {
 	// Viola holds VIOLA_ENDPOINT and friends, the default for every CR.
 	Viola viola.Options
+	// ContrabassBearerToken is CONTRABASS_BEARER_TOKEN, sent to Contrabass
+	// for every CR that names no token of its own.
+	ContrabassBearerToken string
 	// Inventory records what was sent; an in-memory store when disabled.
 	Inventory *inventory.Store
 	// InventoryDisabled serves the API as disabled (503) while Inventory,
@@ -60,7 +63,7 @@ func AddToManager(mgr ctrl.Manager, o OperatorOptions) (*Reconciler, error) {
 		Syncer:    new(multinic.Syncer),
 		Inventory: metrics.instrument(o.Inventory),
 		Defaults: crconfig.Defaults{
-			Contrabass: contrabass.Options{Observer: metrics},
+			Contrabass: contrabass.Options{Observer: metrics, BearerToken: o.ContrabassBearerToken},
 			OpenStack:  openstack.Options{Observer: metrics},
 			Viola:      violaOpts,
 		},

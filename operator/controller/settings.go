@@ -21,10 +21,14 @@ func (r *Reconciler) syncConfig(ctx context.Context, oc *v1alpha1.OpenstackConfi
 	if keyErr != nil && multinic.ReasonOf(keyErr) != multinic.ReasonConfig {
 		return multinic.Config{}, polling(poll), keyErr
 	}
-	if err := crconfig.Join(err, keyErr); err != nil {
+	token, tokenErr := crconfig.ResolveBearerToken(ctx, r.APIReader, oc)
+	if err := crconfig.Join(err, keyErr, tokenErr); err != nil {
 		return multinic.Config{}, polling(poll), err
 	}
 	cfg.EncryptKey = key.Value
+	if token != "" { // the CR's own, over the operator's CONTRABASS_BEARER_TOKEN
+		cfg.Contrabass.BearerToken = token
+	}
 	cfg.Inventory = r.Inventory
 	cfg.Now = r.Clock.Now
 	return cfg, polling(poll), nil

@@ -67,6 +67,15 @@ func partialResult(status *v1alpha1.OpenstackConfigStatus, res multinic.Result) 
 		return v1alpha1.RejectedNode{NodeName: oneLine(n.NodeName, maxNameLength), InstanceID: oneLine(n.InstanceID, maxIDLength), Reason: reason(n.Reason)}
 	})
 	note("rejectedNodes", more)
+	status.LeftOutAddresses, more = capList(res.LeftOutAddresses, func(a multinic.LeftOutAddress) v1alpha1.LeftOutAddress {
+		return v1alpha1.LeftOutAddress{InstanceID: oneLine(a.InstanceID, maxIDLength), NodeName: oneLine(a.NodeName, maxNameLength), PortID: oneLine(a.PortID, maxIDLength),
+			SubnetID: oneLine(a.SubnetID, maxNameLength), Address: oneLine(a.Address, maxIDLength), Reason: reason(a.Reason)}
+	})
+	note("leftOutAddresses", more)
+	status.NodeNameWarnings, more = capList(res.NodeNameWarnings, func(w multinic.NodeNameWarning) v1alpha1.NodeNameWarning {
+		return v1alpha1.NodeNameWarning{NodeName: oneLine(w.NodeName, maxNameLength), InstanceID: oneLine(w.InstanceID, maxIDLength), Reason: reason(w.Reason)}
+	})
+	note("nodeNameWarnings", more)
 	return notes
 }
 

@@ -3,7 +3,9 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multinic/multinic/multinic"
+	"github.com/multinic/multinic/multinic/multinictest"
 	"github.com/multinic/multinic/openstack/openstacktest"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/viola"
@@ -118,6 +121,8 @@ func TestStatusWriteAlwaysFits(t *testing.T) {
 		res.DroppedPorts = append(res.DroppedPorts, multinic.DroppedPort{InstanceID: id, PortID: huge, MACAddress: huge})
 		res.SkippedSubnets = append(res.SkippedSubnets, multinic.SkippedSubnet{SubnetID: huge, NetworkID: huge, Reason: huge})
 		res.RejectedNodes = append(res.RejectedNodes, multinic.RejectedNode{NodeName: huge, InstanceID: id, Reason: huge})
+		res.LeftOutAddresses = append(res.LeftOutAddresses, multinic.LeftOutAddress{NodeName: huge, InstanceID: id, PortID: huge, SubnetID: huge, Address: huge, Reason: huge})
+		res.NodeNameWarnings = append(res.NodeNameWarnings, multinic.NodeNameWarning{NodeName: huge, InstanceID: id, Reason: huge})
 	}
 	f.reconciler.Syncer = stubSyncer{res: res}
 	oc := f.create(f.config("overflowing"))
@@ -134,6 +139,10 @@ func TestStatusWriteAlwaysFits(t *testing.T) {
 	assert.Len(t, got.Status.DroppedPorts, v1alpha1.MaxStatusListItems)
 	assert.Len(t, got.Status.SkippedSubnets, v1alpha1.MaxStatusListItems)
 	assert.Len(t, got.Status.RejectedNodes, v1alpha1.MaxStatusListItems)
+	assert.Len(t, got.Status.LeftOutAddresses, v1alpha1.MaxStatusListItems)
+	assert.Len(t, got.Status.NodeNameWarnings, v1alpha1.MaxStatusListItems)
+	assert.Contains(t, degraded.Message, "5000 addresses left out")
+	assert.Contains(t, degraded.Message, "status.nodeNameWarnings lists 20, and 4980 more")
 	assert.LessOrEqual(t, len(got.Status.SkippedVMs[0].Reason), v1alpha1.MaxReasonLength+len("…"))
 
 	// A failure with a 100 KiB message, after all that.
@@ -171,6 +180,8 @@ func TestDegradedWhenThePassLeavesSomethingOut(t *testing.T) {
 	assert.Equal(t, "1 VM skipped", degraded.Message)
 	require.Len(t, got.Status.SkippedVMs, 1)
 	assert.Equal(t, unknownVM, got.Status.SkippedVMs[0].InstanceID)
+	assert.Equal(t, "VM "+unknownVM+" is unknown to Nova (it answered 404): deleted, or not a server of project project-1", got.Status.SkippedVMs[0].Reason,
+		"says what is wrong, not that the VM has no port")
 	evs := f.drainEvents()
 	assert.Len(t, evs, 2, "Synced, and a warning for what was left out: %v", evs)
 	assert.Contains(t, strings.Join(evs, "\n"), "Warning PartialSync 1 VM skipped")
@@ -210,4 +221,42 @@ func TestSkippedSubnetsAndRejectedNodesShowInStatus(t *testing.T) {
 	assert.Equal(t, []v1alpha1.RejectedNode{{NodeName: "worker-2", InstanceID: "vm-2", Reason: "interface multinic0: mtu 9100 is above 9000"}}, got.Status.RejectedNodes)
 	_, degraded := readyCondition(t, got)
 	assert.Equal(t, "1 node config rejected, 1 subnet without usable MTU", degraded.Message)
+}
+
+// SPEC §5, §7 on the real flow: what the node agent cannot serve, a target
+// subnet that is gone, and a dotted node name show in status with counts
+// (Degraded=PartialSync), while everything else goes out.
+func TestAgentLimitsAndABadSubnetShowInStatus(t *testing.T) {
+	f := newFixture(t)
+	cloud := f.env.OpenStack
+	// worker-1's port on A also has a second address; worker-3's guest is
+	// called by an FQDN (an older Nova kept the dots).
+	require.True(t, cloud.UpdatePort("port-a-1", func(p *openstacktest.Port) {
+		p.FixedIPs = append(p.FixedIPs, openstacktest.FixedIP{SubnetID: f.sample.SubnetA, IPAddress: "10.10.0.31"})
+	}))
+	require.True(t, cloud.UpdateVM(f.sample.VMIDs[2], func(v *openstacktest.VM) { v.Hostname = "worker-3.biz.example" }))
+	oc := f.config("agent-limits")
+	oc.Spec.SubnetIDs = []string{f.sample.SubnetA, "subnet-deleted", f.sample.SubnetB}
+	f.create(oc)
+	f.reconcile(oc)
+
+	got := f.get(oc)
+	ready, degraded := readyCondition(t, got)
+	assert.Equal(t, metav1.ConditionTrue, ready.Status, ready.Message)
+	assert.Equal(t, v1alpha1.ReasonPartialSync, degraded.Reason)
+	assert.Equal(t, "1 target subnet not found, 1 address left out (IPv6 or a port's extra fixed IP), 1 node name the agent serves only in part", degraded.Message)
+	require.Len(t, got.Status.SkippedSubnets, 1)
+	assert.Equal(t, "subnet-deleted", got.Status.SkippedSubnets[0].SubnetID)
+	assert.Contains(t, got.Status.SkippedSubnets[0].Reason, `no subnet with ID "subnet-deleted"`)
+	require.Len(t, got.Status.LeftOutAddresses, 1)
+	assert.Equal(t, v1alpha1.LeftOutAddress{InstanceID: f.sample.VMIDs[0], NodeName: "worker-1", PortID: "port-a-1", SubnetID: f.sample.SubnetA, Address: "10.10.0.31",
+		Reason: got.Status.LeftOutAddresses[0].Reason}, got.Status.LeftOutAddresses[0])
+	assert.Contains(t, got.Status.LeftOutAddresses[0].Reason, "10.10.0.11 (subnet subnet-a) is sent")
+	require.Len(t, got.Status.NodeNameWarnings, 1)
+	assert.Equal(t, "worker-3.biz.example", got.Status.NodeNameWarnings[0].NodeName)
+	assert.Equal(t, int32(3), got.Status.Nodes)
+	assert.ElementsMatch(t, []string{"worker-1", "worker-2", "worker-3.biz.example"}, slices.Collect(maps.Keys(f.env.Viola.Nodes(multinictest.ProviderID))))
+	rec, ok := f.store.Get(multinictest.ProviderID, "worker-1")
+	require.True(t, ok)
+	assert.Equal(t, "hostname", rec.NodeNameSource, "the inventory says where the name came from")
 }

@@ -43,6 +43,7 @@ var Names = multinic.Names{
 	multinic.SettingEncryptKey:            "secrets.contrabassEncryptKeySecretRef, the Secret " + DefaultEncryptKeySecret + " (key " + DefaultEncryptKeyField + ") or settings.contrabassEncryptKey",
 	multinic.SettingContrabassEndpoint:    "settings.contrabassEndpoint",
 	multinic.SettingContrabassInsecureTLS: "settings.contrabassInsecureTLS",
+	multinic.SettingContrabassBearerToken: "secrets.contrabassBearerTokenSecretRef, or the operator's CONTRABASS_BEARER_TOKEN",
 	multinic.SettingOpenStackInsecureTLS:  "settings.openstackInsecureTLS",
 	multinic.SettingNeutronEndpoint:       "settings.openstackNeutronEndpoint",
 	multinic.SettingNovaEndpoint:          "settings.openstackNovaEndpoint",

@@ -116,6 +116,8 @@ func TestChartTemplateSpecCommand(t *testing.T) {
 		assert.True(t, ok, "env %s missing", name)
 		assert.Equal(t, want, got, "env %s", name)
 	}
+	_, ok := pkgEnv(c.Env, "CONTRABASS_BEARER_TOKEN")
+	assert.False(t, ok, "no Contrabass bearer token unless a Secret is named")
 	assert.Equal(t, int32(18081), pkgContainerPort(c, "inventory"))
 	assert.Equal(t, int32(8443), pkgContainerPort(c, "metrics"), "HTTPS metrics on kubebuilder's port")
 	require.NotNil(t, c.LivenessProbe)
@@ -213,6 +215,16 @@ func TestChartTemplateFullValues(t *testing.T) {
 	assert.Equal(t, "45s", timeout)
 	insecure, _ := pkgEnv(c.Env, "VIOLA_INSECURE_TLS")
 	assert.Equal(t, "true", insecure)
+	var token *corev1.EnvVar
+	for i := range c.Env {
+		if c.Env[i].Name == "CONTRABASS_BEARER_TOKEN" {
+			token = &c.Env[i]
+		}
+	}
+	require.NotNil(t, token, "the Contrabass bearer token comes from the named Secret")
+	assert.Empty(t, token.Value, "never a plain value")
+	require.NotNil(t, token.ValueFrom)
+	assert.Equal(t, &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "contrabass-token"}, Key: "bearer"}, token.ValueFrom.SecretKeyRef)
 	assert.Equal(t, "multinic-operator-sa", pod.ServiceAccountName)
 	assert.Equal(t, "network", dep.Spec.Template.Labels["team"])
 	assert.Equal(t, "true", dep.Spec.Template.Annotations["prometheus.io/scrape"])
@@ -652,6 +664,7 @@ func TestChartValuesSchemaRejectsBadValues(t *testing.T) {
 		{"viola timeout not a duration", []string{"--set", "operatorConfig.violaTimeout=soon"}, "/operatorConfig/violaTimeout"},
 		{"viola endpoint not a URL", []string{"--set", "operatorConfig.violaEndpoint=viola:8080"}, "/operatorConfig/violaEndpoint"},
 		{"insecure TLS not a boolean", []string{"--set-string", "operatorConfig.violaInsecureTLS=yes"}, "/operatorConfig/violaInsecureTLS"},
+		{"token Secret name not a name", []string{"--set", "operatorConfig.contrabassBearerTokenSecret.name=My_Secret"}, "/operatorConfig/contrabassBearerTokenSecret/name"},
 		{"persistence size not a quantity", []string{"--set", "persistence.size=lots"}, "/persistence/size"},
 		{"unknown access mode", []string{"--set", "persistence.accessModes[0]=ReadWriteSometimes"}, "/persistence/accessModes/0"},
 		{"tag as a digest", []string{"--set", "image.digest=latest"}, "/image/digest"},

@@ -13,11 +13,11 @@ import (
 	"github.com/multinic/multinic/viola/testapi"
 )
 
-// TestViolaClientDeletesFromTheCluster runs the operator's Viola client
+// TestViolaDeleteRemovesTheObject runs the operator's Viola client
 // against the test API: a DELETE removes the node's MultiNicNodeConfig (which
 // the node agent answers with its cleanup Job), a second finds it gone, and
 // another provider's object of the same name is never touched.
-func TestViolaClientDeletesFromTheCluster(t *testing.T) {
+func TestViolaDeleteRemovesTheObject(t *testing.T) {
 	server := httptest.NewServer(newHandler(t, testapi.Options{Router: routerTo(t, clusterA)}))
 	defer server.Close()
 	client, err := viola.NewClient(viola.Options{Endpoint: server.URL, RetryMax: -1})

@@ -51,8 +51,9 @@ const (
 	MaxMessageLength = 1000
 	// MaxReasonLength bounds each reason in the status lists.
 	MaxReasonLength = 256
-	// MaxStatusListItems bounds skippedVMs, droppedPorts, skippedSubnets and
-	// rejectedNodes; the Degraded condition counts them all.
+	// MaxStatusListItems bounds skippedVMs, droppedPorts, skippedSubnets,
+	// rejectedNodes, leftOutAddresses and nodeNameWarnings; the Degraded
+	// condition counts them all.
 	MaxStatusListItems = 20
 	// MaxDownPortNodes bounds downPortRetry.nodes; beyond it every node is
 	// re-sent instead.
@@ -118,6 +119,11 @@ type Secrets struct {
 	// ContrabassEncryptKeySecretRef holds the key that decrypts Contrabass credentials.
 	// +optional
 	ContrabassEncryptKeySecretRef *SecretKeyRef `json:"contrabassEncryptKeySecretRef,omitempty"`
+	// ContrabassBearerTokenSecretRef holds a bearer token sent to Contrabass
+	// (Authorization: Bearer), for a Contrabass that wants one; it
+	// overrides the operator's CONTRABASS_BEARER_TOKEN.
+	// +optional
+	ContrabassBearerTokenSecretRef *SecretKeyRef `json:"contrabassBearerTokenSecretRef,omitempty"`
 }
 
 // SecretKeyRef is one key of a Secret in the CR's namespace.
@@ -315,8 +321,9 @@ type OpenstackConfigStatus struct {
 	// At most 20 are listed; the Degraded condition counts them all.
 	// +optional
 	DroppedPorts []DroppedPort `json:"droppedPorts,omitempty"`
-	// SkippedSubnets are target subnets that contributed no interfaces,
-	// e.g. because their network reports no usable MTU (68-9000).
+	// SkippedSubnets are target subnets that contributed no interfaces:
+	// their network reports no usable MTU (68-9000), or the subnet does not
+	// exist or could not be read (the other target subnets are still used).
 	// At most 20 are listed; the Degraded condition counts them all.
 	// +optional
 	SkippedSubnets []SkippedSubnet `json:"skippedSubnets,omitempty"`
@@ -324,6 +331,19 @@ type OpenstackConfigStatus struct {
 	// At most 20 are listed; the Degraded condition counts them all.
 	// +optional
 	RejectedNodes []RejectedNode `json:"rejectedNodes,omitempty"`
+	// LeftOutAddresses are fixed IPs on target subnets that were not sent
+	// because the node agent cannot serve them: IPv6 addresses (its routing
+	// is IPv4-only) and a port's further fixed IPs (one address per
+	// interface; the first IPv4 on the earliest target subnet is sent).
+	// At most 20 are listed; the Degraded condition counts them all.
+	// +optional
+	LeftOutAddresses []LeftOutAddress `json:"leftOutAddresses,omitempty"`
+	// NodeNameWarnings are nodes that were sent under a name the node agent
+	// serves only in part, e.g. a dotted one, whose removed interfaces it
+	// does not clean up. At most 20 are listed; the Degraded condition
+	// counts them all.
+	// +optional
+	NodeNameWarnings []NodeNameWarning `json:"nodeNameWarnings,omitempty"`
 	// DownPortRetry tracks re-sends of nodes whose ports are DOWN.
 	// +optional
 	DownPortRetry *DownPortRetry `json:"downPortRetry,omitempty"`
@@ -393,6 +413,27 @@ type SkippedSubnet struct {
 
 // RejectedNode is a node config that was built but left out of the POST.
 type RejectedNode struct {
+	NodeName string `json:"nodeName"`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// LeftOutAddress is a fixed IP on a target subnet that was not sent.
+type LeftOutAddress struct {
+	InstanceID string `json:"instanceId"`
+	// NodeName is empty when the VM was skipped.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	PortID   string `json:"portId"`
+	// +optional
+	SubnetID string `json:"subnetId,omitempty"`
+	Address  string `json:"address"`
+	Reason   string `json:"reason"`
+}
+
+// NodeNameWarning is a node sent under a name the node agent serves only in part.
+type NodeNameWarning struct {
 	NodeName string `json:"nodeName"`
 	// +optional
 	InstanceID string `json:"instanceId,omitempty"`

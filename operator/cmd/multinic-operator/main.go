@@ -44,6 +44,7 @@ type options struct {
 	leaderElectionNS        string
 	maxConcurrentReconciles int
 	viola                   viola.Options
+	contrabassBearerToken   string
 	inventory               inventorySettings
 	zap                     zap.Options
 	showVersion             bool
@@ -81,6 +82,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 		o.viola.InsecureTLS = b
 	}
+	// A Contrabass that wants a token gets it on every request; the chart
+	// fills it from a Secret, never a plain value.
+	o.contrabassBearerToken = strings.TrimSpace(getenv("CONTRABASS_BEARER_TOKEN"))
 	inv, err := inventorySettingsFromEnv(getenv)
 	if err != nil {
 		errs = append(errs, err)
@@ -139,7 +143,7 @@ func run(args []string, getenv func(string) string) error {
 			return err
 		}
 	}
-	operator := controller.OperatorOptions{Viola: opts.viola, Inventory: store, Registerer: crmetrics.Registry, MaxConcurrentReconciles: opts.maxConcurrentReconciles}
+	operator := controller.OperatorOptions{Viola: opts.viola, ContrabassBearerToken: opts.contrabassBearerToken, Inventory: store, Registerer: crmetrics.Registry, MaxConcurrentReconciles: opts.maxConcurrentReconciles}
 	// The API is served even when the inventory is disabled, so probes and
 	// clients get a clear 503 rather than a refused connection.
 	operator.InventoryDisabled = !opts.inventory.Enabled
@@ -149,7 +153,7 @@ func run(args []string, getenv func(string) string) error {
 	if _, err := controller.AddToManager(mgr, operator); err != nil {
 		return err
 	}
-	logger.Info("starting manager", "violaEndpoint", opts.viola.Endpoint, "inventoryEnabled", opts.inventory.Enabled, "inventoryPath", opts.inventory.Path)
+	logger.Info("starting manager", "violaEndpoint", opts.viola.Endpoint, "contrabassBearerToken", opts.contrabassBearerToken != "", "inventoryEnabled", opts.inventory.Enabled, "inventoryPath", opts.inventory.Path)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -29,12 +29,14 @@ func TestParseOptionsDefaults(t *testing.T) {
 
 func TestParseOptionsFromFlagsAndEnv(t *testing.T) {
 	o, err := parseOptions([]string{"--leader-elect", "--metrics-bind-address=0"}, env(map[string]string{
-		"VIOLA_ENDPOINT":     " http://viola:8080 ",
-		"VIOLA_TIMEOUT":      "5s",
-		"VIOLA_INSECURE_TLS": "true",
-		"INVENTORY_ENABLED":  "false",
+		"VIOLA_ENDPOINT":          " http://viola:8080 ",
+		"VIOLA_TIMEOUT":           "5s",
+		"VIOLA_INSECURE_TLS":      "true",
+		"INVENTORY_ENABLED":       "false",
+		"CONTRABASS_BEARER_TOKEN": "t0ken\n",
 	}))
 	require.NoError(t, err)
+	assert.Equal(t, "t0ken", o.contrabassBearerToken, "a value from a Secret file may end in a newline")
 	assert.True(t, o.leaderElection)
 	assert.Equal(t, "0", o.metrics.addr)
 	assert.Equal(t, "http://viola:8080", o.viola.Endpoint)
