@@ -109,6 +109,33 @@ func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
 // Unwrap returns the transport under the observer.
 func (o observed) Unwrap() http.RoundTripper { return o.next }
 
+// singleAttempt sends each request once. net/http replays an idempotent
+// request by itself when a kept-alive connection fails before the answer,
+// on the next idle connection, and again on the one after: unseen by the
+// retry loop, which made 7 requests of 4 attempts (issue 20.7). A request
+// is replayed only when net/http can rewind its body, so each attempt gets
+// a body it cannot rewind; for a request without one it is empty, which
+// net/http finds out before writing, so nothing changes on the wire.
+type singleAttempt struct{ next http.RoundTripper }
+
+func (s singleAttempt) RoundTrip(req *http.Request) (*http.Response, error) {
+	once := *req // the caller's request is not ours to change
+	once.GetBody = nil
+	if once.Body == nil || once.Body == http.NoBody {
+		once.Body, once.ContentLength = emptyBody{}, 0
+	}
+	return s.next.RoundTrip(&once)
+}
+
+// Unwrap returns the transport under the wrapper.
+func (s singleAttempt) Unwrap() http.RoundTripper { return s.next }
+
+// emptyBody is a body net/http cannot rewind and reads as empty.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
 // bodyLimit bounds every response body: a 2xx body fails past limit, any
 // other is cut at errorBodyBytes.
 type bodyLimit struct {
@@ -248,7 +275,7 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		base.Transport = transport
 	}
 	// Under the base client, so that its Timeout also bounds reading the body.
-	base.Transport = bodyLimit{next: base.Transport, dependency: opts.Dependency, limit: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes)}
+	base.Transport = bodyLimit{next: singleAttempt{next: base.Transport}, dependency: opts.Dependency, limit: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes)}
 	if opts.Observer != nil {
 		base.Transport = observed{next: base.Transport, observer: opts.Observer, dependency: opts.Dependency}
 	}
