@@ -6,6 +6,7 @@ package retryhttp
 
 import (
 	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -85,6 +86,10 @@ type Options struct {
 	// also names the service in a *BodyTooLargeError.
 	Observer   Observer
 	Dependency string
+	// Origins, when set, are the only scheme://host:port requests may go
+	// to; any other request fails with an *OriginError before it is sent.
+	// Redirects are never followed, Origins or not (see RedirectError).
+	Origins *Origins
 }
 
 // Observer is told the outcome of each HTTP attempt: the response, or the
@@ -279,6 +284,11 @@ func New(opts Options) (*retryablehttp.Client, error) {
 	if opts.Observer != nil {
 		base.Transport = observed{next: base.Transport, observer: opts.Observer, dependency: opts.Dependency}
 	}
+	if opts.Origins != nil {
+		// Outermost: a refused request is no attempt, so not observed.
+		base.Transport = originGuard{next: base.Transport, allowed: opts.Origins, dependency: opts.Dependency}
+	}
+	base.CheckRedirect = refuseRedirect(opts.Dependency)
 
 	retryMax := opts.RetryMax
 	switch {
@@ -300,12 +310,20 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		return redactURLs(err)
 	}
 	errorHandler := func(resp *http.Response, err error, attempts int) (*http.Response, error) {
+		if refused := refusal(err); refused != nil {
+			closeBody(resp)
+			return nil, refused
+		}
 		return resp, &AttemptsError{Attempts: attempts, Err: explain(err)}
 	}
 	if opts.PassLastResponse {
 		errorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
 			if err == nil {
 				return resp, nil
+			}
+			if refused := refusal(err); refused != nil {
+				closeBody(resp)
+				return nil, refused
 			}
 			// A RoundTripper returns a response or an error, not both:
 			// net/http would log the response and leak its connection.
@@ -330,13 +348,29 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		RetryWaitMin: waitMin,
 		RetryWaitMax: waitMax,
 		RetryMax:     retryMax,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   checkRetry,
 		Backoff:      cappedBackoff,
 		// Called only when an attempt failed and no retry is left. Handing
 		// the last response back lets the error name the final HTTP status
 		// and quote its body.
 		ErrorHandler: errorHandler,
 	}, nil
+}
+
+// checkRetry is retryablehttp's policy, except that a refused redirect or
+// origin is final: asking again gets the same answer.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if refusal(err) != nil {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// closeBody closes the body of a response not handed to the caller.
+func closeBody(resp *http.Response) {
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
 }
 
 // cappedBackoff is retryablehttp's back-off, except that a server's
