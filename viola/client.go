@@ -102,6 +102,14 @@ func NewClient(opts Options) (*Client, error) {
 	if maxBatch == 0 {
 		maxBatch = DefaultMaxBatch
 	}
+	// Every request of the client (POST, DELETE) goes to the endpoint's
+	// origin only, and no redirect is followed (retryhttp refuses them): a
+	// 3xx is an error, never "applied" because a login page it pointed at
+	// answered 200.
+	origins := new(retryhttp.Origins)
+	if err := origins.Allow(endpoint); err != nil {
+		return nil, fmt.Errorf("viola: violaEndpoint %w", err)
+	}
 	httpClient, err := retryhttp.New(retryhttp.Options{
 		Timeout:          opts.Timeout,
 		InsecureTLS:      opts.InsecureTLS,
@@ -113,6 +121,7 @@ func NewClient(opts Options) (*Client, error) {
 		TimeoutName:      "timeout",
 		Observer:         opts.Observer,
 		Dependency:       "viola",
+		Origins:          origins,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
