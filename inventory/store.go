@@ -5,8 +5,9 @@
 //
 // Each routing key's records live in a file of their own, rewritten
 // atomically when they change, so a crash leaves either the old or the new
-// content, never a torn file. Only one process may own an inventory at a
-// time; run a single operator replica.
+// content, never a torn file. Only one Store, in one process, may own an
+// inventory path at a time: Open takes an exclusive lock, and a second Open
+// fails with ErrLocked naming the holder.
 package inventory
 
 import (
@@ -80,6 +81,12 @@ type Store struct {
 	quarantine     bool
 	quarantined    []string
 	migrationSteps func(string) error // set by tests to crash a migration
+
+	// lock is held from Open to Close. Writes share closeMu, Close takes it
+	// alone, so no write lands after the lock is released.
+	lock    *lockFile
+	closeMu sync.RWMutex
+	closed  bool
 
 	// Writers of one routing key queue their change in its lane and commit
 	// under the lane's commitMu: whoever holds it applies every queued
@@ -168,13 +175,50 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.current.Store(emptySnapshot)
 		return s, nil
 	}
+	// The lock comes before anything is read or touched: what looks like a
+	// crash's leftover temporary file may be another writer's, in flight.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create inventory directory: %w", err)
+	}
+	held, err := lock(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		_ = held.unlock()
+		return nil, err
+	}
+	s.lock = held
+	return s, nil
+}
+
+// Close releases the inventory's lock, so another process may open it.
+// What was loaded can still be read; writes fail with ErrClosed. It waits
+// for writes in progress. Closing a nil, in-memory or closed Store does
+// nothing.
+func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.lock.unlock()
+}
+
+// open loads the inventory at s.path, which s holds the lock of.
+func (s *Store) open() error {
+	path := s.path
 	base := filepath.Base(path)
 	removeStaleTempFiles(filepath.Dir(path), func(name string) bool { return name == base })
 	lay, err := readLayout(path)
 	if errors.Is(err, ErrCorrupt) && s.quarantine {
 		moved, qerr := quarantineFile(path, s.now())
 		if qerr != nil {
-			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
+			return fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
 		}
 		s.quarantined = append(s.quarantined, moved)
 		err = os.ErrNotExist
@@ -184,7 +228,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.shardDir = shardDirFor(path)
 		err = s.create()
 	case err != nil:
-		return nil, err
+		return err
 	case lay.version == singleFileVersion:
 		err = s.migrate(lay.records)
 	default:
@@ -199,19 +243,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil && len(s.quarantined) > 0 {
 		// No Store is returned, so the error is the only place the caller
 		// can learn where the corrupt files went.
-		return nil, fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
+		return fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return err
 }
 
 // create makes a new inventory: the shard directory, then the marker.
+// Open made the directory they go into.
 func (s *Store) create() error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
-		return fmt.Errorf("create inventory directory: %w", err)
-	}
 	if err := makeShardDir(s.shardDir); err != nil {
 		return err
 	}
@@ -505,6 +544,11 @@ type change struct {
 // the key's published shard and writes the shard once; a failed write fails
 // every change of that batch and publishes none, so each is all or nothing.
 func (s *Store) commit(providerID string, apply func(*shard) (*shard, int)) (int, error) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
 	l := s.acquireLane(providerID)
 	defer s.releaseLane(providerID, l)
 	mine := &change{apply: apply}

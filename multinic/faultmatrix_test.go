@@ -341,8 +341,10 @@ func runMatrixCell(t *testing.T, dep matrixDependency, row matrixFault) {
 	require.NoError(t, err, "the next clean pass recovers")
 	assert.Len(t, recovered.Sent, 3)
 	assert.Equal(t, configsOf(seededRecords), configsOf(store.List(inventory.Filter{})), "same inventory content")
+	require.NoError(t, store.Close(), "one Store per path: close before reopening")
 	reopened, err := inventory.Open(path)
 	require.NoError(t, err, "the inventory file stays readable")
+	defer reopened.Close()
 	assert.Equal(t, configsOf(seededRecords), configsOf(reopened.List(inventory.Filter{})))
 }
 
