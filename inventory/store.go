@@ -80,6 +80,7 @@ type Store struct {
 
 	quarantine     bool
 	quarantined    []string
+	salvaged       []Salvage
 	migrationSteps func(string) error // set by tests to crash a migration
 
 	// lock is held from Open to Close. Writes share closeMu, Close takes it
@@ -143,7 +144,9 @@ func WithClock(now func() time.Time) Option {
 // an operator may prefer running to crash-looping; a file is renamed to
 // "<file>.corrupt-<UTC time>", never deleted, so it can still be inspected.
 // A corrupt shard is moved alone: its routing key starts empty and every
-// other key keeps its records. A corrupt file at the inventory's path (the
+// other key keeps its records. A damaged single file of an earlier version
+// is copied aside whole and migrated with every record that can be read
+// (see Salvaged): one bad record costs itself, not the file. A corrupt file at the inventory's path (the
 // marker) is moved and replaced by a new one, and the shards beside it load
 // as usual: the marker holds no records. Quarantined reports what moved.
 //
@@ -216,6 +219,13 @@ func (s *Store) open() error {
 	removeStaleTempFiles(filepath.Dir(path), func(name string) bool { return name == base })
 	lay, err := readLayout(path)
 	if errors.Is(err, ErrCorrupt) && s.quarantine {
+		if salvaged, serr := s.salvage(path); serr != nil {
+			return serr
+		} else if salvaged != nil {
+			lay, err = *salvaged, nil
+		}
+	}
+	if errors.Is(err, ErrCorrupt) && s.quarantine {
 		moved, qerr := quarantineFile(path, s.now())
 		if qerr != nil {
 			return fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
@@ -246,6 +256,38 @@ func (s *Store) open() error {
 		return fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
 	}
 	return err
+}
+
+// salvage keeps what it can of a damaged single file at path: the file is
+// copied aside whole and its good records become the layout to migrate.
+// It returns nil when the file is not a single file it can read record by
+// record.
+func (s *Store) salvage(path string) (*layout, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory file: %w", err)
+	}
+	records, problems, ok := salvageSingleFile(data, path)
+	if !ok {
+		return nil, nil
+	}
+	copied, err := copyAside(path, data, s.now())
+	if err != nil {
+		return nil, err
+	}
+	s.quarantined = append(s.quarantined, copied)
+	s.salvaged = append(s.salvaged, Salvage{File: path, CopiedTo: copied, Kept: len(records), Problems: problems})
+	return &layout{version: singleFileVersion, records: records}, nil
+}
+
+// Salvaged reports the damaged single-file inventories Open migrated under
+// QuarantineCorrupt keeping their good records. Callers log it: the records
+// it left out are gone until the next sync rebuilds them.
+func (s *Store) Salvaged() []Salvage {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.salvaged)
 }
 
 // create makes a new inventory: the shard directory, then the marker.
