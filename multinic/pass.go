@@ -23,7 +23,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg Config) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.passTimeout(), passDeadlineError{cfg.passTimeout()})
 	defer cancel()
-	p := &pass{cfg: cfg, secrets: []string{cfg.EncryptKey, cfg.encryptKey()}, networkGuesses: &s.networkGuesses}
+	p := &pass{cfg: cfg, secrets: cfg.secrets(), networkGuesses: &s.networkGuesses}
 	var res Result
 	err := recovered.Call(func() error {
 		var err error

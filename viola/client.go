@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/multinic/multinic/internal/recovered"
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // NodeConfigsPath is where Viola accepts node configs.
@@ -87,6 +89,10 @@ type Client struct {
 	endpoint string
 	maxBatch int
 	http     *retryablehttp.Client
+	// secrets are the endpoint's user-info password and the basic-auth
+	// pair net/http sends for it: never quoted from an answer that echoes
+	// the request.
+	secrets []string
 }
 
 // NewClient checks opts and builds a Client.
@@ -126,7 +132,7 @@ func NewClient(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
 	}
-	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient}, nil
+	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient, secrets: userInfoSecrets(endpoint)}, nil
 }
 
 // Post sends configs to Viola for the Biz cluster routed by providerID.
@@ -258,7 +264,7 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		return retryhttp.StatusError(resp, err, excerptBytes)
+		return retryhttp.StatusError(resp, err, excerptBytes, c.secrets...)
 	}
 	if err != nil {
 		return err
@@ -269,4 +275,18 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	// that is cut off, malformed or too large changes nothing.
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
+}
+
+// userInfoSecrets are the password of endpoint's user info and the
+// basic-auth pair net/http sends for it, or nothing.
+func userInfoSecrets(endpoint string) []string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	password, ok := u.User.Password()
+	if !ok {
+		return []string{u.User.Username(), safetext.BasicAuth(u.User.Username(), "")} // a user alone is a token
+	}
+	return []string{password, safetext.BasicAuth(u.User.Username(), password)}
 }

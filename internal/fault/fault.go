@@ -176,15 +176,19 @@ func (f Fault) Serve(w http.ResponseWriter, r *http.Request, closing <-chan stru
 	}
 }
 
-// serveEcho quotes r back, headers in their wire form and sorted, as a
-// debugging proxy shows them; the body is read up to 64 KiB.
+// serveEcho quotes r back: its body first (up to 64 KiB), as a service
+// quoting the input it refuses does, then its headers in their wire form,
+// sorted, as a debugging proxy lists them, then the request line. What a
+// client's error quotes of an answer is its start, so the secrets come
+// first.
 func serveEcho(w http.ResponseWriter, r *http.Request, status int) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "echo of the refused request: %s %s\n", r.Method, r.URL.RequestURI())
-	_ = r.Header.WriteSubset(&b, nil)
+	b.WriteString("echo of the refused request: ")
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	b.WriteString("\n")
 	b.Write(body)
+	b.WriteString("\n")
+	_ = r.Header.WriteSubset(&b, nil)
+	fmt.Fprintf(&b, "%s %s\n", r.Method, r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(status)

@@ -418,9 +418,10 @@ func (e *AttemptsError) Unwrap() error { return e.Err }
 // StatusError describes a response with a status the caller does not accept:
 // "HTTP 503 after 4 attempts: <excerpt>" when err is an *AttemptsError of
 // more than one attempt, else "HTTP 404: <excerpt>". It reads the start of
-// resp.Body (see BodyExcerpt) and leaves closing it to the caller.
-func StatusError(resp *http.Response, err error, excerptLimit int) error {
-	excerpt := BodyExcerpt(resp.Body, excerptLimit)
+// resp.Body (see BodyExcerpt, which masks secrets) and leaves closing it to
+// the caller.
+func StatusError(resp *http.Response, err error, excerptLimit int, secrets ...string) error {
+	excerpt := BodyExcerpt(resp.Body, excerptLimit, secrets...)
 	var exhausted *AttemptsError
 	if errors.As(err, &exhausted) && exhausted.Attempts > 1 {
 		return fmt.Errorf("HTTP %d after %d attempts: %s", resp.StatusCode, exhausted.Attempts, excerpt)
@@ -430,13 +431,15 @@ func StatusError(resp *http.Response, err error, excerptLimit int) error {
 
 // BodyExcerpt reads the start of an error body (at most 4*limit bytes) and
 // returns it as one line of at most limit bytes, or a note that it was empty
-// or unreadable.
-func BodyExcerpt(body io.Reader, limit int) string {
+// or unreadable. Secrets, and credential headers the answer echoes, are
+// masked before the cut (safetext.Mask): cut first, a secret split by the
+// cut would no longer match, and its first half would show.
+func BodyExcerpt(body io.Reader, limit int, secrets ...string) string {
 	raw, err := io.ReadAll(io.LimitReader(body, 4*int64(limit)))
 	if err != nil && len(raw) == 0 {
 		return fmt.Sprintf("(body unreadable: %v)", err)
 	}
-	if excerpt := safetext.OneLine(string(raw), limit); excerpt != "" {
+	if excerpt := safetext.OneLine(safetext.Mask(string(raw), secrets...), limit); excerpt != "" {
 		return excerpt
 	}
 	return "(empty body)"

@@ -69,6 +69,10 @@ func forms(secret string) []string {
 	add(ascii)
 	add(strings.ReplaceAll(ascii, "/", `\/`))
 	add(strings.ReplaceAll(goJSON, "/", `\/`))
+	// A JSON request body quoted inside a JSON answer is escaped twice.
+	add(jsonEscape(goJSON, true))
+	add(jsonEscape(jsonEscape(secret, false), false))
+	add(asciiJSONEscape(ascii))
 	for _, escaped := range []string{url.QueryEscape(secret), url.PathEscape(secret)} {
 		add(escaped)
 		add(lowerHex(escaped))
@@ -142,7 +146,7 @@ var (
 	// credentialHeader is a credential header's name and value as an echo
 	// quotes it: "Name: value", JSON ("Name": ["value"]), a Python dict.
 	// The value may start with its scheme (Basic, Bearer, ...).
-	credentialHeader = regexp.MustCompile(`(?i)\b(proxy-authorization|authorization|x-auth-token|x-subject-token)(["']?\s*[:=]\s*\[?\s*["']?)((?:basic|bearer|digest|negotiate|token)\s+)?([^\s"',\]}]+)`)
+	credentialHeader = regexp.MustCompile(`(?i)\b(proxy-authorization|authorization|x-auth-token|x-subject-token)(["']?\s*[:=]\s*\[?\s*["']?)((?:basic|bearer|digest|negotiate|token)\s+)?(\[REDACTED\]|[^\s"',\]}]+)`)
 	// basicPair is a basic-auth credential anywhere in text.
 	basicPair = regexp.MustCompile(`\bBasic\s+([A-Za-z0-9+/]{4,}={0,2})`)
 )
@@ -156,7 +160,8 @@ func redactCredentialHeaders(s string) string {
 	}
 	s = credentialHeader.ReplaceAllStringFunc(s, func(m string) string {
 		parts := credentialHeader.FindStringSubmatch(m)
-		if parts[4] == redacted {
+		// Already masked, which the JSON-list bracket may have split off.
+		if parts[4] == redacted || (strings.HasSuffix(parts[2], "[") && parts[4] == "REDACTED") {
 			return m
 		}
 		return parts[1] + parts[2] + parts[3] + redacted

@@ -117,3 +117,15 @@ func jsonString(s string, escapeHTML bool) (string, error) {
 	out := strings.TrimSpace(buf.String())
 	return out[1 : len(out)-1], nil
 }
+
+func TestMaskIsIdempotentAndCoversDoubleEscapes(t *testing.T) {
+	pair := base64.StdEncoding.EncodeToString([]byte("ops:" + hardPassword))
+	once := safetext.Mask("Authorization: Basic "+pair+" X-Auth-Token: tok "+hardPassword, hardPassword)
+	assert.Equal(t, once, safetext.Mask(once, hardPassword), "masking masked text changes nothing")
+
+	inner, _ := jsonString(hardPassword, true)
+	twice, _ := jsonString(`{"password":"`+inner+`"}`, true)
+	masked := safetext.Mask(`{"error":{"body":"`+twice+`"}}`, hardPassword)
+	assert.NotContains(t, masked, "w\\\\u003c0", "the password escaped twice, as a JSON answer quoting a JSON request has it")
+	assert.Contains(t, masked, "[REDACTED]")
+}
