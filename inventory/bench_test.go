@@ -98,10 +98,17 @@ func BenchmarkHandlerByNode(b *testing.B) {
 }
 
 func BenchmarkOpen(b *testing.B) {
-	_, _, path := benchStore(b)
+	s, _, path := benchStore(b)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Open(path); err != nil {
+		opened, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := opened.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}

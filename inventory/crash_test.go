@@ -186,6 +186,7 @@ func TestCrashSafety(t *testing.T) {
 		require.NoError(t, err)
 		shards = append(shards, shardFileName(crashKey(k)))
 	}
+	require.NoError(t, s.Close(), "the children write it")
 
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -213,6 +214,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		reopened, err := Open(path)
 		require.NoError(t, err, "kill %d", kill)
+		require.NoError(t, reopened.Close(), "the next child writes it")
 		for k := range crashKeys {
 			key := crashKey(k)
 			gen, err := generationOf(reopened.List(Filter{ProviderID: key}))
@@ -221,7 +223,7 @@ func TestCrashSafety(t *testing.T) {
 			require.Greater(t, gen, last[key], "kill %d, %s: generation must move on and never go back", kill, key)
 			last[key] = gen
 		}
-		require.Equal(t, []string{"inventory.json", "inventory.json.d"}, dirNames(t, dir), "kill %d", kill)
+		require.Equal(t, []string{"inventory.json", "inventory.json.d", "inventory.json.lock"}, dirNames(t, dir), "kill %d", kill)
 		require.ElementsMatch(t, shards, dirNames(t, shardDirFor(path)), "kill %d: Open must remove leftover temporary files", kill)
 	}
 	t.Logf("%d kills, reached generations %v, %d kills left a temporary file behind", n, last, leftovers)

@@ -40,6 +40,7 @@ func TestMarkOrphanedKeepsTheRecordAndSaysWhy(t *testing.T) {
 	assert.Equal(t, "VM vm-1 left vmNames", rec.Orphaned.Reason)
 
 	// The mark is on disk.
+	require.NoError(t, s.Close())
 	reopened, err := Open(path)
 	require.NoError(t, err)
 	rec, _ = reopened.Get("prov", "worker-1")

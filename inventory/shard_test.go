@@ -38,6 +38,7 @@ func requireMigrated(t *testing.T, path string, want []string, gen int, provider
 	t.Helper()
 	s, err := Open(path)
 	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }() // the next migration's child opens it
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"version":2,"shards":"inventory.json.d"}`, string(data))
@@ -64,6 +65,7 @@ func TestOpenMigratesSingleFileToShards(t *testing.T) {
 
 	s, err := Open(path)
 	require.NoError(t, err)
+	require.NoError(t, s.Close(), "requireMigrated opens it again")
 
 	assert.Equal(t, WriteStats{}, s.WriteStats(), "what Open writes is not counted")
 	assert.Equal(t, os.FileMode(0o700), stat(t, shardDirFor(path)).Mode().Perm())
@@ -157,6 +159,7 @@ func TestCorruptShardIsRefusedOrQuarantinedAlone(t *testing.T) {
 			bad := corrupt(t, path)
 			content, err := os.ReadFile(bad)
 			require.NoError(t, err)
+			require.NoError(t, s.Close())
 
 			_, err = Open(path)
 			require.ErrorIs(t, err, ErrCorrupt)
@@ -178,8 +181,7 @@ func TestCorruptShardIsRefusedOrQuarantinedAlone(t *testing.T) {
 
 			_, err = s.Upsert("prov-b", node("worker-1", "vm-b1", "fa:16:3e:00:00:04"))
 			require.NoError(t, err)
-			reopened, err := Open(path, QuarantineCorrupt())
-			require.NoError(t, err)
+			reopened := reopen(t, s, QuarantineCorrupt())
 			assert.Empty(t, reopened.Quarantined(), "the quarantined shard is no longer read")
 			assert.Len(t, reopened.List(Filter{}), 5)
 		})
@@ -189,7 +191,8 @@ func TestCorruptShardIsRefusedOrQuarantinedAlone(t *testing.T) {
 // The marker holds no records: a corrupt one is moved aside like the single
 // file was, and the shards beside it still load.
 func TestCorruptMarkerIsQuarantinedAndShardsLoad(t *testing.T) {
-	_, path := prunable(t)
+	first, path := prunable(t)
+	require.NoError(t, first.Close())
 	require.NoError(t, os.WriteFile(path, []byte(`{"version":2,"shar`), 0o600))
 
 	_, err := Open(path)
@@ -226,8 +229,7 @@ func TestHostileRoutingKeys(t *testing.T) {
 		assert.NotContains(t, name, "/")
 		assert.NotContains(t, name, "\x00")
 	}
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	for i, key := range keys {
 		rec, ok := reopened.Get(key, fmt.Sprintf("worker-%d", i))
 		require.True(t, ok, "%q", key)
@@ -264,13 +266,14 @@ func TestMarkerNamesItsShardDirectory(t *testing.T) {
 	s, err := Open(copied)
 	require.NoError(t, err)
 	assert.Empty(t, s.List(Filter{}))
-	assert.Equal(t, []string{"copy.json", "inventory.json.d"}, dirNames(t, copyDir))
+	assert.Equal(t, []string{"copy.json", "copy.json.lock", "inventory.json.d"}, dirNames(t, copyDir))
 }
 
 // Shards without a marker (it was deleted by hand) are still the
 // inventory: Open loads them and writes a new marker rather than losing them.
 func TestShardsWithoutMarkerLoad(t *testing.T) {
-	_, path := prunable(t)
+	first, path := prunable(t)
+	require.NoError(t, first.Close())
 	require.NoError(t, os.Remove(path))
 
 	s, err := Open(path)

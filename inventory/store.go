@@ -5,8 +5,9 @@
 //
 // Each routing key's records live in a file of their own, rewritten
 // atomically when they change, so a crash leaves either the old or the new
-// content, never a torn file. Only one process may own an inventory at a
-// time; run a single operator replica.
+// content, never a torn file. Only one Store, in one process, may own an
+// inventory path at a time: Open takes an exclusive lock, and a second Open
+// fails with ErrLocked naming the holder.
 package inventory
 
 import (
@@ -89,7 +90,14 @@ type Store struct {
 
 	quarantine     bool
 	quarantined    []string
+	salvaged       []Salvage
 	migrationSteps func(string) error // set by tests to crash a migration
+
+	// lock is held from Open to Close. Writes share closeMu, Close takes it
+	// alone, so no write lands after the lock is released.
+	lock    *lockFile
+	closeMu sync.RWMutex
+	closed  bool
 
 	// Writers of one routing key queue their change in its lane and commit
 	// under the lane's commitMu: whoever holds it applies every queued
@@ -146,7 +154,9 @@ func WithClock(now func() time.Time) Option {
 // an operator may prefer running to crash-looping; a file is renamed to
 // "<file>.corrupt-<UTC time>", never deleted, so it can still be inspected.
 // A corrupt shard is moved alone: its routing key starts empty and every
-// other key keeps its records. A corrupt file at the inventory's path (the
+// other key keeps its records. A damaged single file of an earlier version
+// is copied aside whole and migrated with every record that can be read
+// (see Salvaged): one bad record costs itself, not the file. A corrupt file at the inventory's path (the
 // marker) is moved and replaced by a new one, and the shards beside it load
 // as usual: the marker holds no records. Quarantined reports what moved.
 //
@@ -178,13 +188,57 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.current.Store(emptySnapshot)
 		return s, nil
 	}
+	// The lock comes before anything is read or touched: what looks like a
+	// crash's leftover temporary file may be another writer's, in flight.
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create inventory directory: %w", err)
+	}
+	held, err := lock(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		_ = held.unlock()
+		return nil, err
+	}
+	s.lock = held
+	return s, nil
+}
+
+// Close releases the inventory's lock, so another process may open it.
+// What was loaded can still be read; writes fail with ErrClosed. It waits
+// for writes in progress. Closing a nil, in-memory or closed Store does
+// nothing.
+func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.lock.unlock()
+}
+
+// open loads the inventory at s.path, which s holds the lock of.
+func (s *Store) open() error {
+	path := s.path
 	base := filepath.Base(path)
 	removeStaleTempFiles(filepath.Dir(path), func(name string) bool { return name == base })
 	lay, err := readLayout(path)
 	if errors.Is(err, ErrCorrupt) && s.quarantine {
+		if salvaged, serr := s.salvage(path); serr != nil {
+			return serr
+		} else if salvaged != nil {
+			lay, err = *salvaged, nil
+		}
+	}
+	if errors.Is(err, ErrCorrupt) && s.quarantine {
 		moved, qerr := quarantineFile(path, s.now())
 		if qerr != nil {
-			return nil, fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
+			return fmt.Errorf("%w; moving it aside failed: %w", err, qerr)
 		}
 		s.quarantined = append(s.quarantined, moved)
 		err = os.ErrNotExist
@@ -194,7 +248,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.shardDir = shardDirFor(path)
 		err = s.create()
 	case err != nil:
-		return nil, err
+		return err
 	case lay.version == singleFileVersion:
 		err = s.migrate(lay.records)
 	default:
@@ -209,19 +263,46 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil && len(s.quarantined) > 0 {
 		// No Store is returned, so the error is the only place the caller
 		// can learn where the corrupt files went.
-		return nil, fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
+		return fmt.Errorf("corrupt inventory files moved to %s, but opening failed: %w", strings.Join(s.quarantined, ", "), err)
 	}
+	return err
+}
+
+// salvage keeps what it can of a damaged single file at path: the file is
+// copied aside whole and its good records become the layout to migrate.
+// It returns nil when the file is not a single file it can read record by
+// record.
+func (s *Store) salvage(path string) (*layout, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory file: %w", err)
+	}
+	records, problems, ok := salvageSingleFile(data)
+	if !ok {
+		return nil, nil
+	}
+	copied, err := copyAside(path, data, s.now())
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	s.quarantined = append(s.quarantined, copied)
+	s.salvaged = append(s.salvaged, Salvage{File: path, CopiedTo: copied, Kept: len(records), Problems: problems})
+	return &layout{version: singleFileVersion, records: records}, nil
+}
+
+// Salvaged reports the damaged single-file inventories Open migrated under
+// QuarantineCorrupt keeping their good records. Callers log it: the records
+// it left out are gone until the next sync rebuilds them.
+func (s *Store) Salvaged() []Salvage {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.salvaged)
 }
 
 // create makes a new inventory: the shard directory, then the marker.
+// Open made the directory they go into.
 func (s *Store) create() error {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
-		return fmt.Errorf("create inventory directory: %w", err)
-	}
 	if err := makeShardDir(s.shardDir); err != nil {
 		return err
 	}
@@ -524,6 +605,11 @@ type change struct {
 // the key's published shard and writes the shard once; a failed write fails
 // every change of that batch and publishes none, so each is all or nothing.
 func (s *Store) commit(providerID string, apply func(*shard) (*shard, int)) (int, error) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
 	l := s.acquireLane(providerID)
 	defer s.releaseLane(providerID, l)
 	mine := &change{apply: apply}

@@ -59,7 +59,19 @@ func openTemp(t testing.TB, opts ...Option) (*Store, string) {
 	path := filepath.Join(t.TempDir(), "inventory.json")
 	s, err := Open(path, opts...)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
 	return s, path
+}
+
+// reopen closes s, whose lock a second Store of its path would need, and
+// opens the path again.
+func reopen(t testing.TB, s *Store, opts ...Option) *Store {
+	t.Helper()
+	require.NoError(t, s.Close())
+	reopened, err := Open(s.Path(), opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reopened.Close() })
+	return reopened
 }
 
 // shardPath is where the inventory at path keeps providerID's records.
@@ -137,7 +149,7 @@ func TestOpenWithEmptyPathKeepsRecordsInMemoryOnly(t *testing.T) {
 
 func TestUpsertPersistsAcrossReopen(t *testing.T) {
 	clk := newClock()
-	s, path := openTemp(t, WithClock(clk.Now))
+	s, _ := openTemp(t, WithClock(clk.Now))
 
 	changed, err := s.Upsert("prov-b", node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
 	require.NoError(t, err)
@@ -146,8 +158,7 @@ func TestUpsertPersistsAcrossReopen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, changed)
 
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	want := []Record{
 		{
 			ProviderID: "prov-a", NodeName: "worker-1", InstanceID: "vm-1",
@@ -293,7 +304,7 @@ func TestFailedWriteLeavesStoreUnchanged(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	s, path := openTemp(t)
+	s, _ := openTemp(t)
 	_, err := s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"), node("worker-2", "vm-2", "fa:16:3e:00:00:02"))
 	require.NoError(t, err)
 
@@ -307,8 +318,7 @@ func TestDelete(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, removed, "delete must match the provider too")
 
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	names := []string{}
 	for _, rec := range reopened.List(Filter{}) {
 		names = append(names, rec.NodeName)
@@ -437,7 +447,7 @@ func TestOpenRejectsCorruptFile(t *testing.T) {
 			data, readErr := os.ReadFile(path)
 			require.NoError(t, readErr)
 			assert.Equal(t, content, string(data), "a corrupt file must be left for the operator to inspect")
-			assert.Equal(t, []string{"inventory.json"}, dirNames(t, filepath.Dir(path)), "without QuarantineCorrupt nothing is moved")
+			assert.Equal(t, []string{"inventory.json", "inventory.json.lock"}, dirNames(t, filepath.Dir(path)), "without QuarantineCorrupt nothing is moved")
 		})
 	}
 }
@@ -470,12 +480,12 @@ func TestOpenRemovesTempFilesLeftByACrash(t *testing.T) {
 	_, err := Open(path)
 	require.NoError(t, err)
 
-	assert.ElementsMatch(t, []string{".inventory.json.bak", "inventory.json", "inventory.json.d", "notes.txt"}, dirNames(t, dir))
+	assert.ElementsMatch(t, []string{".inventory.json.bak", "inventory.json", "inventory.json.d", "inventory.json.lock", "notes.txt"}, dirNames(t, dir))
 	assert.ElementsMatch(t, []string{".notes.txt99", "." + shard}, dirNames(t, shards))
 }
 
 func TestConcurrentUpsertsAndReads(t *testing.T) {
-	s, path := openTemp(t)
+	s, _ := openTemp(t)
 	const writers = 8
 	const perWriter = 5
 
@@ -508,8 +518,7 @@ func TestConcurrentUpsertsAndReads(t *testing.T) {
 	}
 
 	assert.Len(t, s.List(Filter{}), writers*perWriter)
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	assert.Len(t, reopened.List(Filter{}), writers*perWriter, "every concurrent change must reach the file")
 }
 
@@ -600,8 +609,7 @@ func TestQuarantineCorruptMovesTheFileAsideAndStartsEmpty(t *testing.T) {
 
 	_, err = s.Upsert("prov", node("worker-1", "vm-1", "fa:16:3e:00:00:01"))
 	require.NoError(t, err)
-	reopened, err := Open(path, QuarantineCorrupt())
-	require.NoError(t, err)
+	reopened := reopen(t, s, QuarantineCorrupt())
 	assert.Empty(t, reopened.Quarantined(), "a healthy file is not moved")
 	assert.Len(t, reopened.List(Filter{}), 1)
 }
@@ -616,6 +624,7 @@ func TestQuarantineNeverOverwritesAnEarlierQuarantinedFile(t *testing.T) {
 		s, err := Open(path, QuarantineCorrupt(), WithClock(clk.Now))
 		require.NoError(t, err)
 		moved = append(moved, s.Quarantined()...)
+		require.NoError(t, s.Close())
 	}
 
 	require.NotEqual(t, moved[0], moved[1])
@@ -636,7 +645,7 @@ func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
 		_, err := Open(path, QuarantineCorrupt())
 
 		require.ErrorContains(t, err, "version 3")
-		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
+		assert.Equal(t, []string{"inventory.json", "inventory.json.lock"}, dirNames(t, dir))
 	})
 	t.Run("unreadable", func(t *testing.T) {
 		dir := t.TempDir()
@@ -648,7 +657,7 @@ func TestQuarantineLeavesFilesThatAreNotCorruptInPlace(t *testing.T) {
 
 		require.ErrorContains(t, err, path)
 		assert.NotErrorIs(t, err, ErrCorrupt)
-		assert.Equal(t, []string{"inventory.json"}, dirNames(t, dir))
+		assert.Equal(t, []string{"inventory.json", "inventory.json.lock"}, dirNames(t, dir))
 		assert.True(t, stat(t, path).IsDir())
 	})
 }
@@ -718,7 +727,7 @@ func keysOf(recs []Record) []string {
 }
 
 func TestPruneRemovesUnwantedRecordsOfOneProvider(t *testing.T) {
-	s, path := prunable(t)
+	s, _ := prunable(t)
 	var seen []string
 
 	removed, err := s.Prune("prov-a", func(r Record) bool {
@@ -733,8 +742,7 @@ func TestPruneRemovesUnwantedRecordsOfOneProvider(t *testing.T) {
 	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(s.List(Filter{})))
 	rec, _ := s.Get("prov-a", "worker-2")
 	assert.Equal(t, 1450, rec.Config.Interfaces[0].MTU)
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	assert.Equal(t, s.List(Filter{}), reopened.List(Filter{}))
 }
 
@@ -779,17 +787,16 @@ func TestFailedPruneOrBatchDeleteRemovesNothing(t *testing.T) {
 }
 
 func TestDeleteNodesRemovesABatchInOneCall(t *testing.T) {
-	s, path := prunable(t)
+	s, _ := prunable(t)
 
 	removed, err := s.DeleteNodes("prov-a", "worker-1", "worker-3", "worker-3", "worker-9")
 
 	require.NoError(t, err)
 	assert.Equal(t, 2, removed, "a repeated or missing name counts once or not at all")
 	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(s.List(Filter{})))
-	reopened, err := Open(path)
-	require.NoError(t, err)
+	reopened := reopen(t, s)
 	assert.Equal(t, []string{"prov-a/worker-2", "prov-b/worker-1"}, keysOf(reopened.List(Filter{})))
-	removed, err = s.DeleteNodes("prov-a")
+	removed, err = reopened.DeleteNodes("prov-a")
 	require.NoError(t, err)
 	assert.Zero(t, removed)
 }
@@ -892,6 +899,7 @@ func TestUpsertKeepsTheNodeNameSource(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "nothing changed")
 
+	require.NoError(t, s.Close())
 	reopened, err := Open(path)
 	require.NoError(t, err)
 	got, ok := reopened.Get("prov", "worker-1")

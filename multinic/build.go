@@ -1,6 +1,7 @@
 package multinic
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +16,10 @@ import (
 // against what the inventory says was sent before. Every VM, subnet, address
 // or node that cannot be sent is left out with its reason; only Nova naming
 // none of the VMs fails the pass.
-func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
+//
+// The only other error is ctx's end: choosing the ports of a VM is bounded
+// by the pass deadline like every other stage.
+func (p *pass) build(ctx context.Context, vmIDs []string, portsByVM map[string][]openstack.Port, targets map[string]*target, servers map[string]openstack.Server, serverErrs map[string]error) (Result, error) {
 	res := Result{RoutingKey: p.cfg.RoutingKey()}
 	previous := p.previousByInstance()
 	statuses := p.cfg.PortAllowedStatuses
@@ -40,7 +44,10 @@ func (p *pass) build(vmIDs []string, portsByVM map[string][]openstack.Port, targ
 			skip(id, "", safeText(p.unnamedError(id, serverErrs[id]), p.secrets))
 			continue
 		}
-		cands, blocked := selectPorts(portsByVM[id], targets, allowed)
+		cands, blocked, err := selectPorts(ctx, portsByVM[id], targets, allowed)
+		if err != nil {
+			return Result{RoutingKey: res.RoutingKey}, err
+		}
 		review := reviewAddresses(id, portsByVM[id], targets, allowed, cands)
 		switch {
 		case len(review.held) > 0:

@@ -296,7 +296,7 @@ func (c *checker) walk(ctx context.Context) {
 			return p.fail(ctx, stepPorts, err)
 		}
 		c.found[factPorts] = true
-		return c.portReport(st, vmIDs, ports, targets)
+		return c.portReport(ctx, st, vmIDs, ports, targets)
 	})
 
 	var servers map[string]openstack.Server
@@ -339,8 +339,11 @@ func (c *checker) walk(ctx context.Context) {
 	})
 
 	c.run(stepNodes, func(st *CheckStep) *Error {
-		res, err := p.build(vmIDs, groupByVM(ports, len(vmIDs)), targets, servers, serverErrs)
-		if err != nil {
+		res, err := p.build(ctx, vmIDs, groupByVM(ports, len(vmIDs)), targets, servers, serverErrs)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return p.fail(ctx, stepPorts, err)
+		case err != nil:
 			return p.fail(ctx, stepNova, err)
 		}
 		for _, n := range res.Nodes {
@@ -373,7 +376,7 @@ func (c *checker) walk(ctx context.Context) {
 
 // portReport describes each VM's ports the way selectPorts sees them and
 // fails for VMs that would get no interface.
-func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Port, targets map[string]*target) *Error {
+func (c *checker) portReport(ctx context.Context, st *CheckStep, vmIDs []string, ports []openstack.Port, targets map[string]*target) *Error {
 	cfg := c.p.cfg
 	statuses := cfg.PortAllowedStatuses
 	if len(statuses) == 0 {
@@ -392,7 +395,10 @@ func (c *checker) portReport(st *CheckStep, vmIDs []string, ports []openstack.Po
 				onTarget = append(onTarget, port)
 			}
 		}
-		cands, blocked := selectPorts(byVM[id], targets, allowed)
+		cands, blocked, err := selectPorts(ctx, byVM[id], targets, allowed)
+		if err != nil {
+			return c.p.fail(ctx, stepPorts, err)
+		}
 		review := reviewAddresses(id, byVM[id], targets, allowed, cands)
 		st.detail("%s: %d ports, %d on target subnets (%s), %d selected", id, len(byVM[id]), len(onTarget), statusCounts(onTarget), len(cands))
 		for _, cand := range cands {

@@ -3,10 +3,12 @@ package multinic
 import (
 	"cmp"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/multinic/multinic/contrabass"
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/inventory"
 	"github.com/multinic/multinic/openstack"
 	"github.com/multinic/multinic/viola"
@@ -273,9 +275,24 @@ func (c Config) subnetProblems() []*Error {
 	})}
 }
 
-// secrets are what a message about cfg must never show.
+// secrets are what a message about cfg must never show: the encrypt key,
+// the Contrabass bearer token, and the password of any endpoint's user info
+// with the basic-auth pair net/http sends for it (an echoing proxy or
+// service quotes the pair).
 func (c Config) secrets() []string {
-	return []string{c.EncryptKey, c.encryptKey(), c.Contrabass.BearerToken}
+	out := []string{c.EncryptKey, c.encryptKey(), c.Contrabass.BearerToken}
+	for _, endpoint := range []string{c.Contrabass.Endpoint, c.Viola.Endpoint, c.OpenStack.NeutronEndpoint, c.OpenStack.NovaEndpoint} {
+		u, err := url.Parse(endpoint)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if password, ok := u.User.Password(); ok {
+			out = append(out, password, safetext.BasicAuth(u.User.Username(), password))
+		} else {
+			out = append(out, u.User.Username(), safetext.BasicAuth(u.User.Username(), "")) // a user alone is a token
+		}
+	}
+	return out
 }
 
 // encryptKey is the key without surrounding whitespace: a Secret made with

@@ -2,6 +2,7 @@ package multinic
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,11 +61,17 @@ type candidate struct {
 // The result is in subnet-priority then MAC order. blocked describes the
 // unusable subnets of the ports that had no usable one, so a VM left without
 // interfaces can say why.
-func selectPorts(ports []openstack.Port, targets map[string]*target, allowed statusFilter) (out []candidate, blocked []string) {
-	// A VM has a handful of ports: a slice beats a map per VM, which a
-	// 10,000-VM pass would otherwise allocate 10,000 of.
-	var seenMAC []string
+//
+// It is linear in the ports and stops when ctx ends: a VM that Neutron
+// lists with thousands of ports (anyone can create ports with its
+// device_id) once cost a quadratic MAC de-duplication 36 s past the pass
+// deadline (issue 20.3). openstack.MaxPortsPerVM bounds the listing too.
+func selectPorts(ctx context.Context, ports []openstack.Port, targets map[string]*target, allowed statusFilter) (out []candidate, blocked []string, err error) {
+	var seen macSet
 	for i := range ports {
+		if i%selectCheckEvery == selectCheckEvery-1 && ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
 		p := &ports[i]
 		if !allowed.allows(p.Status) {
 			continue
@@ -87,26 +94,68 @@ func selectPorts(ports []openstack.Port, targets map[string]*target, allowed sta
 		}
 		if best.target == nil && unusable != nil {
 			reason := unusable.subnet.ID + ": " + unusable.unusable
-			if !slices.Contains(blocked, reason) {
+			if !slices.Contains(blocked, reason) { // one per unusable target at most
 				blocked = append(blocked, reason)
 			}
 		}
-		mac := strings.ToLower(p.MACAddress)
-		if best.target == nil || slices.Contains(seenMAC, mac) {
+		if best.target == nil {
 			continue
 		}
 		if out == nil {
-			out = make([]candidate, 0, len(ports))
-			seenMAC = make([]string, 0, len(ports))
+			out = make([]candidate, 0, len(ports)-i)
+			seen.few = make([]string, 0, min(len(ports)-i, macSetSmall))
 		}
-		seenMAC = append(seenMAC, mac)
+		mac := strings.ToLower(p.MACAddress)
+		if !seen.add(mac) {
+			continue
+		}
 		best.mac = mac
 		out = append(out, best)
 	}
 	slices.SortStableFunc(out, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.target.priority, b.target.priority), cmp.Compare(a.mac, b.mac))
 	})
-	return out, blocked
+	return out, blocked, nil
+}
+
+// selectCheckEvery is how many ports selectPorts handles between looks at
+// its context: a look costs more than a port.
+const selectCheckEvery = 1024
+
+// macSet holds the MACs seen of one VM. A VM has a handful of ports, for
+// which a short slice beats a map (a 10,000-VM pass would allocate 10,000
+// maps); beyond macSetSmall the slice becomes a map, so a VM listed with
+// thousands of ports costs linear time, not quadratic.
+type macSet struct {
+	few  []string
+	many map[string]struct{}
+}
+
+const macSetSmall = 16
+
+// add reports whether mac is new, and remembers it.
+func (s *macSet) add(mac string) bool {
+	if s.many != nil {
+		if _, dup := s.many[mac]; dup {
+			return false
+		}
+		s.many[mac] = struct{}{}
+		return true
+	}
+	if slices.Contains(s.few, mac) {
+		return false
+	}
+	if len(s.few) < macSetSmall {
+		s.few = append(s.few, mac)
+		return true
+	}
+	s.many = make(map[string]struct{}, 4*macSetSmall)
+	for _, m := range s.few {
+		s.many[m] = struct{}{}
+	}
+	s.many[mac] = struct{}{}
+	s.few = nil
+	return true
 }
 
 // review is what reviewAddresses finds about one VM's ports beyond the

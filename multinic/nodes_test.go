@@ -82,7 +82,7 @@ func TestSelectPorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			cands, blocked := selectPorts(tt.ports, twoTargets(), tt.allowed)
+			cands, blocked := choosePorts(t, tt.ports, twoTargets(), tt.allowed)
 			assert.Empty(t, blocked)
 			for _, c := range cands {
 				got = append(got, c.port.ID+"@"+c.ip)
@@ -97,7 +97,7 @@ func TestSelectPorts(t *testing.T) {
 func TestSelectPortsSkipsSubnetsWithoutUsableMTU(t *testing.T) {
 	targets := twoTargets()
 	targets["sub-a"].unusable = "network net-a reports no MTU"
-	cands, blocked := selectPorts([]openstack.Port{
+	cands, blocked := choosePorts(t, []openstack.Port{
 		port("both", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-a", "10.0.0.1"), ip("sub-b", "10.1.0.1")),
 		port("only-a", "fa:16:3e:00:00:02", "ACTIVE", ip("sub-a", "10.0.0.2")),
 	}, targets, newStatusFilter([]string{"*"}))
@@ -117,7 +117,7 @@ func TestStatusFilterAcceptsNA(t *testing.T) {
 }
 
 func TestSelectedInterfaceCarriesSubnetCIDRAndNetworkMTU(t *testing.T) {
-	cands, _ := selectPorts([]openstack.Port{port("p1", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-b", "10.1.0.7"))}, twoTargets(), newStatusFilter([]string{"ACTIVE"}))
+	cands, _ := choosePorts(t, []openstack.Port{port("p1", "fa:16:3e:00:00:01", "ACTIVE", ip("sub-b", "10.1.0.7"))}, twoTargets(), newStatusFilter([]string{"ACTIVE"}))
 	ifaces, dropped := assignNames("vm-1", cands, nil)
 	require.Empty(t, dropped)
 	assert.Equal(t, []viola.Interface{{ID: 0, Name: "multinic0", PortID: "p1", MACAddress: "fa:16:3e:00:00:01", Address: "10.1.0.7", CIDR: "10.1.0.0/24", MTU: 9000}}, ifaces)
@@ -173,7 +173,7 @@ func TestAssignNamesIsStable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cands, _ := selectPorts(macPorts(tt.macs...), twoTargets(), nil)
+			cands, _ := choosePorts(t, macPorts(tt.macs...), twoTargets(), nil)
 			ifaces, dropped := assignNames("vm-1", cands, tt.previous)
 			require.Empty(t, dropped)
 			assert.Equal(t, tt.want, namesByMAC(ifaces))
@@ -191,7 +191,7 @@ func TestAssignNamesCapsAtTenInterfaces(t *testing.T) {
 	}
 	// The newest ports must not steal a name from a port that had one.
 	previous := &viola.NodeConfig{Interfaces: []viola.Interface{{ID: 0, MACAddress: macs[11]}}}
-	cands, _ := selectPorts(macPorts(macs...), twoTargets(), nil)
+	cands, _ := choosePorts(t, macPorts(macs...), twoTargets(), nil)
 	ifaces, dropped := assignNames("vm-1", cands, previous)
 	require.Len(t, ifaces, viola.MaxInterfaces)
 	assert.Equal(t, "multinic0", namesByMAC(ifaces)[macs[11]])

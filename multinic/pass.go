@@ -174,9 +174,12 @@ func (p *pass) collect(ctx context.Context, r reads) (Result, error) {
 	case r.serversErr != nil:
 		return Result{}, p.fail(ctx, stepNova, r.serversErr)
 	}
-	res, err := p.build(r.vmIDs, r.portsByVM, r.targets, r.servers, r.serverErrs)
+	res, err := p.build(ctx, r.vmIDs, r.portsByVM, r.targets, r.servers, r.serverErrs)
 	res.SkippedSubnets = r.skippedSubnets
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil: // the deadline ended the choice of ports
+		return Result{}, p.fail(ctx, stepPorts, err)
+	case err != nil:
 		return res, p.fail(ctx, stepNova, err)
 	}
 	return res, nil

@@ -70,14 +70,14 @@ const (
 	// KindLeftOut means a VM, port or node config a pass would leave out (Check
 	// fails for them; Sync reports them in its Result).
 	KindLeftOut Kind = "LeftOut"
-	// KindUnreadable: a target subnet (or its network) could not be read;
+	// KindUnreadable means a target subnet (or its network) could not be read;
 	// the other target subnets are still used.
 	KindUnreadable Kind = "Unreadable"
-	// KindAgentLimit: something the node agent cannot serve (a node name
+	// KindAgentLimit means something the node agent cannot serve (a node name
 	// too long for its Job name, an IPv6 address, a port's extra fixed IP)
 	// is left out (SPEC §5, §7).
 	KindAgentLimit Kind = "AgentLimit"
-	// KindPlainHTTP: an https:// URL whose server speaks plain HTTP;
+	// KindPlainHTTP means an https:// URL whose server speaks plain HTTP;
 	// Setting holds the URL.
 	KindPlainHTTP Kind = "PlainHTTP"
 )

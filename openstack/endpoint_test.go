@@ -53,18 +53,18 @@ func TestServiceClientOverrideAndErrors(t *testing.T) {
 	s := &Session{opts: Options{EndpointInterface: "public", EndpointRegion: "r9"}.withDefaults()}
 	empty := catalogOf()
 
-	c, err := s.serviceClient(empty, "network", "https://neutron.example:9696/", "v2.0/")
+	c, err := s.serviceClient(empty, "network", "https://neutron.example:9696/", "v2.0/", "")
 	require.NoError(t, err, "an override skips the catalog")
 	assert.Equal(t, "https://neutron.example:9696/v2.0/", c.ResourceBase)
 
-	_, err = s.serviceClient(empty, "network", "", "v2.0/")
+	_, err = s.serviceClient(empty, "network", "", "v2.0/", "")
 	var endpointErr *EndpointError
 	require.ErrorAs(t, err, &endpointErr)
 	assert.Equal(t, "network", endpointErr.ServiceType)
 	assert.Contains(t, err.Error(), `region "r9"`)
 	assert.Contains(t, err.Error(), "override")
 
-	_, err = s.serviceClient(empty, "compute", "nova.local:8774", "")
+	_, err = s.serviceClient(empty, "compute", "nova.local:8774", "", "")
 	assert.ErrorContains(t, err, "not an absolute http(s) URL")
 }
 

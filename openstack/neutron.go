@@ -51,6 +51,22 @@ var (
 // quirky server could fail the whole list with.
 var portFields = []string{"id", "network_id", "status", "mac_address", "device_id", "fixed_ips"}
 
+// MaxPortsPerVM bounds what a ports listing may hold: this many for each
+// VM asked for (one VM may hold the others' share). A VM's ports are its NICs, and a KVM guest has few: its PCI bus has
+// 32 slots, some taken by other devices, and Nova's libvirt driver gives a
+// q35 guest at most 28 PCIe root ports (num_pcie_ports), so about 30 NICs
+// is the practical ceiling. Twice that leaves room for ports Neutron lists
+// for a device without their being plugged (unbound, or DOWN while being
+// attached). A listing beyond it is not the VMs' own ports: anyone in the
+// project can create ports with a VM's device_id, and a broken or hostile
+// Neutron can page on forever. Reading on would cost memory and time that
+// the pass does not have, so the listing is cut there and the pass fails,
+// naming the VM that holds the most.
+const MaxPortsPerVM = 64
+
+// ErrTooManyPorts marks a ports listing cut at MaxPortsPerVM per VM.
+var ErrTooManyPorts = errors.New("more ports than the VMs can have")
+
 // portQuery lists the ports of several VMs in one request: Neutron ORs a
 // repeated device_id filter, which gophercloud's ListOpts cannot express.
 type portQuery struct {
@@ -131,11 +147,17 @@ func (s *Session) portBatches(ctx context.Context, vmIDs []string) ([][]Port, er
 	results := make([][]Port, len(batches))
 	err := forEach(ctx, len(batches), s.opts.Concurrency, func(ctx context.Context, i int) error {
 		query, _ := portQuery{projectID: s.projectID, deviceIDs: batches[i]}.ToPortListQuery()
+		limit := len(batches[i]) * MaxPortsPerVM
+		pages := 0
 		err := eachPage(ctx, s, s.network, s.network.ServiceURL("ports")+query, func(page portPage) error {
+			pages++
 			if results[i] == nil {
 				results[i] = page.Ports // one page per batch is the rule: no copy
 			} else {
 				results[i] = append(results[i], page.Ports...)
+			}
+			if len(results[i]) > limit {
+				return tooManyPorts(results[i], len(batches[i]), pages)
 			}
 			return nil
 		})
@@ -147,6 +169,21 @@ func (s *Session) portBatches(ctx context.Context, vmIDs []string) ([][]Port, er
 		return nil, fmt.Errorf("neutron: list ports: %w", describe(err))
 	}
 	return results, nil
+}
+
+// tooManyPorts reports a listing of vms VMs cut after pages pages holding
+// ports, with the device that claims the most of them.
+func tooManyPorts(ports []Port, vms, pages int) error {
+	perDevice := map[string]int{}
+	top := ""
+	for _, p := range ports {
+		perDevice[p.DeviceID]++
+		if n := perDevice[p.DeviceID]; n > perDevice[top] || (n == perDevice[top] && p.DeviceID < top) {
+			top = p.DeviceID
+		}
+	}
+	return fmt.Errorf("%w: the listing holds more than %d ports for %d VMs (%d per VM at most, MaxPortsPerVM) and was cut after %d page(s); %d of them name device %q: someone may have created ports with its device_id",
+		ErrTooManyPorts, vms*MaxPortsPerVM, vms, MaxPortsPerVM, pages, perDevice[top], safetext.OneLine(top, 80))
 }
 
 // orderByVM keeps the ports whose VM ranks in [lo, hi) and orders them by

@@ -16,6 +16,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/multinic/multinic/internal/retryhttp"
 	"github.com/multinic/multinic/internal/safetext"
 )
 
@@ -34,6 +35,12 @@ type linkedPage interface {
 // included) and follows rel=next links, decoding each page once straight into
 // P. gophercloud's generic pager decodes every page several times (into maps,
 // for IsEmpty, then into structs), which dominates a fleet pass.
+//
+// A next link is followed only to the service's own endpoint (scheme, host
+// and port): the request carries the token, and a link elsewhere, or to
+// http:// for an https endpoint, comes from a misconfigured proxy or an
+// attacker. The session's HTTP client refuses such requests too; the check
+// here says which page pointed where.
 func eachPage[P linkedPage](ctx context.Context, s *Session, client *gophercloud.ServiceClient, url string, each func(P) error) error {
 	seen := map[string]bool{}
 	for pages := 0; url != ""; pages++ {
@@ -51,9 +58,54 @@ func eachPage[P linkedPage](ctx context.Context, s *Session, client *gophercloud
 		if err := each(page); err != nil {
 			return err
 		}
-		url = page.next()
+		next, err := followable(client, url, page.next())
+		if err != nil {
+			return fmt.Errorf("page %d: %w", pages+1, err)
+		}
+		url = next
 	}
 	return nil
+}
+
+// followable resolves a next link against the page it came from and
+// refuses one that leaves the service's endpoint.
+func followable(client *gophercloud.ServiceClient, current, next string) (string, error) {
+	if next == "" {
+		return "", nil
+	}
+	base, err := url.Parse(current)
+	if err != nil {
+		return "", err
+	}
+	link, err := base.Parse(next)
+	if err != nil {
+		return "", fmt.Errorf("the next link is not a URL: %w", describe(err))
+	}
+	endpoint, err := url.Parse(client.Endpoint)
+	if err != nil {
+		return "", err
+	}
+	if got, want := retryhttp.OriginOf(link), retryhttp.OriginOf(endpoint); got != want {
+		what := "another host than"
+		if link.Hostname() == endpoint.Hostname() && strings.EqualFold(link.Scheme, "http") && strings.EqualFold(endpoint.Scheme, "https") {
+			what = "plain http, a downgrade from"
+		}
+		return "", &ForeignLinkError{Link: got, Endpoint: want, what: what}
+	}
+	return link.String(), nil
+}
+
+// ForeignLinkError is a next link of a Neutron or Nova listing that points
+// away from the service's endpoint. It is not followed: the request would
+// carry the token there.
+type ForeignLinkError struct {
+	// Link and Endpoint are origins (scheme://host:port).
+	Link, Endpoint string
+	what           string
+}
+
+func (e *ForeignLinkError) Error() string {
+	return fmt.Sprintf("the next link points to %s, %s the endpoint %s; it is not followed, so the token is not sent there", e.Link, cmp.Or(e.what, "another host than"), e.Endpoint)
 }
 
 // getJSON GETs url through gophercloud (token, re-auth, status errors) and
@@ -185,7 +237,13 @@ func describe(err error, secrets ...string) error {
 	}
 	var msg string
 	var status gophercloud.ErrUnexpectedResponseCode
+	var redirect *retryhttp.RedirectError
+	var foreign *retryhttp.OriginError
 	switch {
+	case errors.As(err, &redirect):
+		msg = redirect.Error() // it says all; the URL error around it quotes the request again
+	case errors.As(err, &foreign):
+		msg = foreign.Error()
 	case errors.As(err, &status):
 		body := safetext.OneLine(safetext.Mask(string(status.Body), secrets...), maxBodyExcerpt)
 		if body == "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
 	"github.com/multinic/multinic/internal/retryhttp"
+	"github.com/multinic/multinic/internal/safetext"
 )
 
 // Options tune how a Session talks to OpenStack. The zero value is usable.
@@ -162,7 +163,13 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 	if err != nil {
 		return nil, &AuthError{Err: fmt.Errorf("identity URL: %w", err)}
 	}
-	provider.HTTPClient, err = newHTTPClient(opts)
+	// The token and the password go to Keystone's host and, once the
+	// catalog names them, Neutron's and Nova's: nowhere else.
+	origins := new(retryhttp.Origins)
+	if err := origins.Allow(identity); err != nil {
+		return nil, &AuthError{Err: fmt.Errorf("identity URL: %w", err)}
+	}
+	provider.HTTPClient, err = newHTTPClient(opts, origins)
 	if err != nil {
 		return nil, fmt.Errorf("openstack: HTTP client: %w", err)
 	}
@@ -204,10 +211,15 @@ func Authenticate(ctx context.Context, creds Credentials, opts Options) (*Sessio
 		provider:    provider,
 		expiresAt:   token.ExpiresAt,
 	}
-	s.network, s.networkErr = s.serviceClient(catalog, "network", opts.NeutronEndpoint, "v2.0/")
-	s.compute, s.computeErr = s.serviceClient(catalog, "compute", opts.NovaEndpoint, "")
+	s.network, s.networkErr = s.serviceClient(catalog, "network", opts.NeutronEndpoint, "v2.0/", creds.Password)
+	s.compute, s.computeErr = s.serviceClient(catalog, "compute", opts.NovaEndpoint, "", creds.Password)
 	if s.compute != nil {
 		s.compute.Microversion = ComputeMicroversion
+	}
+	for _, c := range []*gophercloud.ServiceClient{s.network, s.compute} {
+		if c != nil {
+			_ = origins.Allow(c.Endpoint) // serviceClient checked it is an absolute http(s) URL
+		}
 	}
 	return s, nil
 }
@@ -246,7 +258,11 @@ func (s *Session) NovaEndpoint() (string, error) {
 	return strings.TrimSuffix(s.compute.Endpoint, "/"), nil
 }
 
-func (s *Session) serviceClient(catalog *tokens.ServiceCatalog, serviceType, override, resourcePath string) (*gophercloud.ServiceClient, error) {
+// serviceClient builds the client of serviceType's endpoint. An endpoint
+// that is no URL is quoted with password masked: the catalog is Keystone's
+// answer, which may hold anything (FuzzKeystoneToken found one equal to
+// the password).
+func (s *Session) serviceClient(catalog *tokens.ServiceCatalog, serviceType, override, resourcePath, password string) (*gophercloud.ServiceClient, error) {
 	endpoint := strings.TrimRight(override, "/")
 	if endpoint == "" {
 		endpoint = chooseEndpoint(catalog, serviceType, s.opts.EndpointInterface, s.opts.EndpointRegion)
@@ -255,7 +271,7 @@ func (s *Session) serviceClient(catalog *tokens.ServiceCatalog, serviceType, ove
 		}
 	}
 	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s endpoint %q is not an absolute http(s) URL", serviceType, endpoint)
+		return nil, fmt.Errorf("%s endpoint %q is not an absolute http(s) URL", serviceType, safetext.OneLine(safetext.RedactURLs(safetext.Mask(endpoint, password)), 200))
 	}
 	base := endpoint + "/"
 	return &gophercloud.ServiceClient{
@@ -306,9 +322,9 @@ func identityV3URL(raw string) (string, error) {
 	return u.String() + "/", nil
 }
 
-// newHTTPClient builds the retrying client gophercloud sends through. opts
-// has had withDefaults applied.
-func newHTTPClient(opts Options) (http.Client, error) {
+// newHTTPClient builds the retrying client gophercloud sends through; it
+// sends only to origins, when set. opts has had withDefaults applied.
+func newHTTPClient(opts Options, origins *retryhttp.Origins) (http.Client, error) {
 	rc, err := retryhttp.New(retryhttp.Options{
 		Timeout: opts.Timeout,
 		// A caller's Transport is used as given: InsecureTLS is ignored then.
@@ -327,6 +343,7 @@ func newHTTPClient(opts Options) (http.Client, error) {
 		InsecureTLSName:  "openstackInsecureTLS",
 		Observer:         opts.Observer,
 		Dependency:       "openstack",
+		Origins:          origins,
 	})
 	if err != nil {
 		return http.Client{}, err

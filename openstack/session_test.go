@@ -42,7 +42,7 @@ func TestHTTPClientHandsFinalResponseToGophercloud(t *testing.T) {
 	}))
 	defer server.Close()
 
-	client, err := newHTTPClient(Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond}.withDefaults())
+	client, err := newHTTPClient(Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond}.withDefaults(), nil)
 	require.NoError(t, err)
 	resp, err := client.Get(server.URL)
 	require.NoError(t, err, "gophercloud must see the service's answer, not a retry error")
@@ -55,7 +55,7 @@ func TestHTTPClientHandsFinalResponseToGophercloud(t *testing.T) {
 }
 
 func TestHTTPClientSettings(t *testing.T) {
-	client, err := newHTTPClient(Options{Concurrency: 20, InsecureTLS: true}.withDefaults())
+	client, err := newHTTPClient(Options{Concurrency: 20, InsecureTLS: true}.withDefaults(), nil)
 	require.NoError(t, err)
 	rc := retrying(t, client)
 	assert.Equal(t, 30*time.Second, rc.HTTPClient.Timeout)
@@ -67,7 +67,7 @@ func TestHTTPClientSettings(t *testing.T) {
 	assert.Equal(t, 40, transport.MaxIdleConnsPerHost, "twice the concurrency")
 	assert.True(t, transport.TLSClientConfig.InsecureSkipVerify)
 
-	client, err = newHTTPClient(Options{RetryMax: -1}.withDefaults())
+	client, err = newHTTPClient(Options{RetryMax: -1}.withDefaults(), nil)
 	require.NoError(t, err)
 	rc = retrying(t, client)
 	assert.Equal(t, 0, rc.RetryMax)
@@ -79,7 +79,7 @@ func TestHTTPClientSettings(t *testing.T) {
 // A 429 asking for a minute must not stall a reconcile: the wait is capped
 // like the Contrabass and Viola clients'.
 func TestHTTPClientCapsRetryAfter(t *testing.T) {
-	client, err := newHTTPClient(Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}.withDefaults())
+	client, err := newHTTPClient(Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}.withDefaults(), nil)
 	require.NoError(t, err)
 	rc := retrying(t, client)
 	resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"60"}}}
@@ -95,7 +95,7 @@ func TestHTTPClientUsesTransportAsGiven(t *testing.T) {
 	})
 
 	// InsecureTLS would need an *http.Transport; with a Transport given it is ignored.
-	client, err := newHTTPClient(Options{Transport: transport, InsecureTLS: true}.withDefaults())
+	client, err := newHTTPClient(Options{Transport: transport, InsecureTLS: true}.withDefaults(), nil)
 	require.NoError(t, err)
 	resp, err := client.Get("http://neutron.invalid/v2.0/ports")
 	require.NoError(t, err)

@@ -89,6 +89,10 @@ type Client struct {
 	endpoint string
 	maxBatch int
 	http     *retryablehttp.Client
+	// secrets are the endpoint's user-info password and the basic-auth
+	// pair net/http sends for it: never quoted from an answer that echoes
+	// the request.
+	secrets []string
 }
 
 // NewClient checks opts and builds a Client.
@@ -104,6 +108,14 @@ func NewClient(opts Options) (*Client, error) {
 	if maxBatch == 0 {
 		maxBatch = DefaultMaxBatch
 	}
+	// Every request of the client (POST, DELETE) goes to the endpoint's
+	// origin only, and no redirect is followed (retryhttp refuses them): a
+	// 3xx is an error, never "applied" because a login page it pointed at
+	// answered 200.
+	origins := new(retryhttp.Origins)
+	if err := origins.Allow(endpoint); err != nil {
+		return nil, fmt.Errorf("viola: violaEndpoint %w", err)
+	}
 	httpClient, err := retryhttp.New(retryhttp.Options{
 		Timeout:          opts.Timeout,
 		InsecureTLS:      opts.InsecureTLS,
@@ -115,14 +127,12 @@ func NewClient(opts Options) (*Client, error) {
 		TimeoutName:      "timeout",
 		Observer:         opts.Observer,
 		Dependency:       "viola",
+		Origins:          origins,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("viola: %w", err)
 	}
-	// A redirect is answered, not followed: net/http turns a redirected
-	// DELETE (or POST) into a GET, whose 200 would read as success.
-	httpClient.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient}, nil
+	return &Client{endpoint: endpoint, maxBatch: maxBatch, http: httpClient, secrets: userInfoSecrets(endpoint)}, nil
 }
 
 // Post sends configs to Viola for the Biz cluster routed by providerID.
@@ -261,7 +271,7 @@ func (c *Client) postBatch(ctx context.Context, providerID string, batch []NodeC
 	defer func() { _ = resp.Body.Close() }()
 
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-		return retryhttp.StatusError(resp, err, excerptBytes)
+		return retryhttp.StatusError(resp, err, excerptBytes, c.secrets...)
 	}
 	if err != nil {
 		return err
@@ -349,10 +359,21 @@ func (c *Client) delete(ctx context.Context, providerID, nodeName string) (Delet
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return AlreadyGone, nil
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return "", fmt.Errorf("%w: %w", ErrDeleteUnsupported, retryhttp.StatusError(resp, err, excerptBytes))
+		return "", fmt.Errorf("%w: %w", ErrDeleteUnsupported, retryhttp.StatusError(resp, err, excerptBytes, c.secrets...))
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return "", fmt.Errorf("redirected (HTTP %d to %q): a DELETE is never followed to another URL; set violaEndpoint to the URL Viola serves", resp.StatusCode, safetext.RedactURLs(resp.Header.Get("Location")))
+	return "", retryhttp.StatusError(resp, err, excerptBytes, c.secrets...)
+}
+
+// userInfoSecrets are the password of endpoint's user info and the
+// basic-auth pair net/http sends for it, or nothing.
+func userInfoSecrets(endpoint string) []string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return nil
 	}
-	return "", retryhttp.StatusError(resp, err, excerptBytes)
+	password, ok := u.User.Password()
+	if !ok {
+		return []string{u.User.Username(), safetext.BasicAuth(u.User.Username(), "")} // a user alone is a token
+	}
+	return []string{password, safetext.BasicAuth(u.User.Username(), password)}
 }

@@ -60,6 +60,7 @@ func run(ctx context.Context, addr, path string, ready func(net.Addr)) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = store.Close() }() // releases the inventory's lock for the next process
 	if err := seed(store); err != nil {
 		return err
 	}

@@ -33,6 +33,10 @@ type Fault struct {
 	oversize int64
 	hang     bool
 	reset    resetPoint
+	// echo answers with the request itself; linkBase is served by the fake
+	// (see NextLinksTo).
+	echo     bool
+	linkBase string
 }
 
 type resetPoint int
@@ -71,6 +75,31 @@ func ResetBeforeResponse() Fault { return Fault{reset: resetBeforeResponse} }
 // larger body, the first bytes of that body, then resets the connection.
 func ResetDuringBody(status int) Fault { return Fault{status: status, reset: resetDuringBody} }
 
+// Redirect answers status (a 3xx) with an empty body and a Location header
+// pointing at location, as a load balancer, a moved service or an attacker
+// in the path does. A client that follows it takes its credentials there.
+func Redirect(status int, location string) Fault {
+	return Body(status, "").WithHeader("Location", location)
+}
+
+// Echo answers status with the request quoted back in a text/plain body:
+// request line, headers and body, as a debugging proxy or a service that
+// quotes the input it refuses does. A client's password (JSON-escaped in
+// its request body) and Authorization or X-Auth-Token values land in the
+// answer, and from there in any error that quotes it.
+func Echo(status int) Fault { return Fault{status: status, echo: true} }
+
+// NextLinksTo answers as the service would, except that pagination links
+// point at base (scheme://host[:port]) instead of the host the request came
+// to, as a service behind a proxy with the wrong public endpoint (oslo's
+// public_endpoint, X-Forwarded-Host or -Proto) writes them: another host, or
+// http:// for an https endpoint. Serve cannot answer it; a fake that builds
+// list pages asks LinkBase first.
+func NextLinksTo(base string) Fault { return Fault{linkBase: base} }
+
+// LinkBase is the base of NextLinksTo, or "" for any other fault.
+func (f Fault) LinkBase() string { return f.linkBase }
+
 // WithHeader adds a response header, e.g. WithHeader("Retry-After", "3600").
 func (f Fault) WithHeader(key, value string) Fault {
 	h := f.header.Clone()
@@ -87,6 +116,10 @@ func (f Fault) String() string {
 	switch {
 	case f.hang:
 		return "hang"
+	case f.linkBase != "":
+		return "next links to " + f.linkBase
+	case f.echo:
+		return fmt.Sprintf("HTTP %d echoing the request", f.statusOr200())
 	case f.reset == resetBeforeResponse:
 		return "reset before response"
 	case f.reset == resetDuringBody:
@@ -118,6 +151,8 @@ func (f Fault) Serve(w http.ResponseWriter, r *http.Request, closing <-chan stru
 	case f.reset != noReset:
 		f.serveReset(w)
 		return
+	case f.linkBase != "":
+		panic("fault: NextLinksTo is served by the fake, which asks LinkBase")
 	}
 	for key, values := range f.header {
 		for _, v := range values {
@@ -125,6 +160,8 @@ func (f Fault) Serve(w http.ResponseWriter, r *http.Request, closing <-chan stru
 		}
 	}
 	switch {
+	case f.echo:
+		serveEcho(w, r, f.statusOr200())
 	case f.oversize > 0:
 		serveOversized(w, r, f.statusOr200(), f.oversize)
 	case f.raw:
@@ -137,6 +174,25 @@ func (f Fault) Serve(w http.ResponseWriter, r *http.Request, closing <-chan stru
 	default:
 		envelope(w, f.statusOr200())
 	}
+}
+
+// serveEcho quotes r back: its body first (up to 64 KiB), as a service
+// quoting the input it refuses does, then its headers in their wire form,
+// sorted, as a debugging proxy lists them, then the request line. What a
+// client's error quotes of an answer is its start, so the secrets come
+// first.
+func serveEcho(w http.ResponseWriter, r *http.Request, status int) {
+	var b bytes.Buffer
+	b.WriteString("echo of the refused request: ")
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	b.Write(body)
+	b.WriteString("\n")
+	_ = r.Header.WriteSubset(&b, nil)
+	fmt.Fprintf(&b, "%s %s\n", r.Method, r.URL.RequestURI())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
 }
 
 // oversizedChunk is what an oversized body is written from, so a body of

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -198,4 +199,46 @@ func getExpectingFailure(client *http.Client, url string) error {
 		resp.Body.Close()
 	}
 	return err
+}
+
+func TestRedirectEchoAndLinkFaults(t *testing.T) {
+	envelope := func(w http.ResponseWriter, status int) { http.Error(w, "envelope", status) }
+	rec := httptest.NewRecorder()
+	Redirect(http.StatusTemporaryRedirect, "http://elsewhere.example/v3/auth/tokens").Serve(rec, httptest.NewRequest(http.MethodPost, "/v3/auth/tokens", nil), nil, envelope)
+	assert.Equal(t, http.StatusTemporaryRedirect, rec.Code)
+	assert.Equal(t, "http://elsewhere.example/v3/auth/tokens", rec.Header().Get("Location"))
+	assert.Empty(t, rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/v3/auth/tokens?x=1", strings.NewReader(`{"password":"p\"w"}`))
+	req.Header.Set("Authorization", "Basic b3BzOnB3")
+	Echo(http.StatusBadRequest).Serve(rec, req, nil, envelope)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "POST /v3/auth/tokens?x=1")
+	assert.Contains(t, rec.Body.String(), "Authorization: Basic b3BzOnB3")
+	assert.Contains(t, rec.Body.String(), `{"password":"p\"w"}`, "the body as it came, JSON escapes and all")
+	assert.Equal(t, "HTTP 400 echoing the request", Echo(400).String())
+
+	links := NextLinksTo("http://elsewhere.example:8080")
+	assert.Equal(t, "http://elsewhere.example:8080", links.LinkBase())
+	assert.Empty(t, Status(500).LinkBase())
+	assert.Equal(t, "next links to http://elsewhere.example:8080", links.String())
+	assert.Panics(t, func() { links.Serve(httptest.NewRecorder(), req, nil, envelope) }, "the fake serves it, not Serve")
+}
+
+func TestRecorderKeepsWhatItGot(t *testing.T) {
+	rec := NewRecorder()
+	defer rec.Close()
+	req, err := http.NewRequest(http.MethodPost, rec.URL+"/v3/auth/tokens?a=b", strings.NewReader("secret body"))
+	require.NoError(t, err)
+	req.Header.Set("X-Auth-Token", "tok")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	got := rec.Requests()
+	require.Len(t, got, 1)
+	assert.Equal(t, "POST", got[0].Method)
+	assert.Equal(t, "/v3/auth/tokens?a=b", got[0].URI)
+	assert.Equal(t, "tok", got[0].Header.Get("X-Auth-Token"))
+	assert.Equal(t, "secret body", string(got[0].Body))
 }

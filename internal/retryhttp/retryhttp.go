@@ -6,6 +6,7 @@ package retryhttp
 
 import (
 	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -85,6 +86,10 @@ type Options struct {
 	// also names the service in a *BodyTooLargeError.
 	Observer   Observer
 	Dependency string
+	// Origins, when set, are the only scheme://host:port requests may go
+	// to; any other request fails with an *OriginError before it is sent.
+	// Redirects are never followed, Origins or not (see RedirectError).
+	Origins *Origins
 }
 
 // Observer is told the outcome of each HTTP attempt: the response, or the
@@ -108,6 +113,33 @@ func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Unwrap returns the transport under the observer.
 func (o observed) Unwrap() http.RoundTripper { return o.next }
+
+// singleAttempt sends each request once. net/http replays an idempotent
+// request by itself when a kept-alive connection fails before the answer,
+// on the next idle connection, and again on the one after: unseen by the
+// retry loop, which made 7 requests of 4 attempts (issue 20.7). A request
+// is replayed only when net/http can rewind its body, so each attempt gets
+// a body it cannot rewind; for a request without one it is empty, which
+// net/http finds out before writing, so nothing changes on the wire.
+type singleAttempt struct{ next http.RoundTripper }
+
+func (s singleAttempt) RoundTrip(req *http.Request) (*http.Response, error) {
+	once := *req // the caller's request is not ours to change
+	once.GetBody = nil
+	if once.Body == nil || once.Body == http.NoBody {
+		once.Body, once.ContentLength = emptyBody{}, 0
+	}
+	return s.next.RoundTrip(&once)
+}
+
+// Unwrap returns the transport under the wrapper.
+func (s singleAttempt) Unwrap() http.RoundTripper { return s.next }
+
+// emptyBody is a body net/http cannot rewind and reads as empty.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
 
 // bodyLimit bounds every response body: a 2xx body fails past limit, any
 // other is cut at errorBodyBytes.
@@ -248,10 +280,15 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		base.Transport = transport
 	}
 	// Under the base client, so that its Timeout also bounds reading the body.
-	base.Transport = bodyLimit{next: base.Transport, dependency: opts.Dependency, limit: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes)}
+	base.Transport = bodyLimit{next: singleAttempt{next: base.Transport}, dependency: opts.Dependency, limit: cmp.Or(opts.MaxResponseBytes, DefaultMaxResponseBytes)}
 	if opts.Observer != nil {
 		base.Transport = observed{next: base.Transport, observer: opts.Observer, dependency: opts.Dependency}
 	}
+	if opts.Origins != nil {
+		// Outermost: a refused request is no attempt, so not observed.
+		base.Transport = originGuard{next: base.Transport, allowed: opts.Origins, dependency: opts.Dependency}
+	}
+	base.CheckRedirect = refuseRedirect(opts.Dependency)
 
 	retryMax := opts.RetryMax
 	switch {
@@ -273,12 +310,20 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		return redactURLs(err)
 	}
 	errorHandler := func(resp *http.Response, err error, attempts int) (*http.Response, error) {
+		if refused := refusal(err); refused != nil {
+			closeBody(resp)
+			return nil, refused
+		}
 		return resp, &AttemptsError{Attempts: attempts, Err: explain(err)}
 	}
 	if opts.PassLastResponse {
 		errorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
 			if err == nil {
 				return resp, nil
+			}
+			if refused := refusal(err); refused != nil {
+				closeBody(resp)
+				return nil, refused
 			}
 			// A RoundTripper returns a response or an error, not both:
 			// net/http would log the response and leak its connection.
@@ -303,13 +348,29 @@ func New(opts Options) (*retryablehttp.Client, error) {
 		RetryWaitMin: waitMin,
 		RetryWaitMax: waitMax,
 		RetryMax:     retryMax,
-		CheckRetry:   retryablehttp.DefaultRetryPolicy,
+		CheckRetry:   checkRetry,
 		Backoff:      cappedBackoff,
 		// Called only when an attempt failed and no retry is left. Handing
 		// the last response back lets the error name the final HTTP status
 		// and quote its body.
 		ErrorHandler: errorHandler,
 	}, nil
+}
+
+// checkRetry is retryablehttp's policy, except that a refused redirect or
+// origin is final: asking again gets the same answer.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if refusal(err) != nil {
+		return false, err
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// closeBody closes the body of a response not handed to the caller.
+func closeBody(resp *http.Response) {
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
 }
 
 // cappedBackoff is retryablehttp's back-off, except that a server's
@@ -357,9 +418,10 @@ func (e *AttemptsError) Unwrap() error { return e.Err }
 // StatusError describes a response with a status the caller does not accept:
 // "HTTP 503 after 4 attempts: <excerpt>" when err is an *AttemptsError of
 // more than one attempt, else "HTTP 404: <excerpt>". It reads the start of
-// resp.Body (see BodyExcerpt) and leaves closing it to the caller.
-func StatusError(resp *http.Response, err error, excerptLimit int) error {
-	excerpt := BodyExcerpt(resp.Body, excerptLimit)
+// resp.Body (see BodyExcerpt, which masks secrets) and leaves closing it to
+// the caller.
+func StatusError(resp *http.Response, err error, excerptLimit int, secrets ...string) error {
+	excerpt := BodyExcerpt(resp.Body, excerptLimit, secrets...)
 	var exhausted *AttemptsError
 	if errors.As(err, &exhausted) && exhausted.Attempts > 1 {
 		return fmt.Errorf("HTTP %d after %d attempts: %s", resp.StatusCode, exhausted.Attempts, excerpt)
@@ -369,13 +431,15 @@ func StatusError(resp *http.Response, err error, excerptLimit int) error {
 
 // BodyExcerpt reads the start of an error body (at most 4*limit bytes) and
 // returns it as one line of at most limit bytes, or a note that it was empty
-// or unreadable.
-func BodyExcerpt(body io.Reader, limit int) string {
+// or unreadable. Secrets, and credential headers the answer echoes, are
+// masked before the cut (safetext.Mask): cut first, a secret split by the
+// cut would no longer match, and its first half would show.
+func BodyExcerpt(body io.Reader, limit int, secrets ...string) string {
 	raw, err := io.ReadAll(io.LimitReader(body, 4*int64(limit)))
 	if err != nil && len(raw) == 0 {
 		return fmt.Sprintf("(body unreadable: %v)", err)
 	}
-	if excerpt := safetext.OneLine(string(raw), limit); excerpt != "" {
+	if excerpt := safetext.OneLine(safetext.Mask(string(raw), secrets...), limit); excerpt != "" {
 		return excerpt
 	}
 	return "(empty body)"

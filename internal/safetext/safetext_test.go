@@ -1,6 +1,9 @@
 package safetext_test
 
 import (
+	"encoding/base64"
+	stdjson "encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -52,4 +55,77 @@ func TestRedactURL(t *testing.T) {
 	assert.Equal(t, "http://xxxxx@viola", safetext.RedactURL("http://token@viola"))
 	assert.Equal(t, "http://viola:8080", safetext.RedactURL("http://viola:8080"))
 	assert.Equal(t, "(unparsable URL)", safetext.RedactURL("http://user:pw@host\n:80"))
+}
+
+// hardPassword has every character that some encoding changes: JSON
+// escapes the quote, backslash and (Go) <, > and &; URLs escape nearly all
+// of it; Python's json writes é and the emoji as \u escapes.
+const hardPassword = `p"a\ss/w<0>r&d +é🙂%`
+
+func TestMaskCoversTheFormsASecretTakes(t *testing.T) {
+	json, _ := jsonString(hardPassword, false)
+	jsonHTML, _ := jsonString(hardPassword, true)
+	for name, form := range map[string]string{
+		"raw":                 hardPassword,
+		"JSON (Go, escaped)":  jsonHTML,
+		"JSON (no HTML)":      json,
+		"JSON (ASCII only)":   `p\"a\\ss/w<0>r&d +\u00e9\ud83d\ude42%`,
+		"JSON (slash escape)": `p\"a\\ss\/w<0>r&d +\u00e9\ud83d\ude42%`,
+		"URL query":           url.QueryEscape(hardPassword),
+		"URL path":            url.PathEscape(hardPassword),
+		"URL, lower-case hex": strings.ToLower(url.QueryEscape(hardPassword)),
+		"base64":              base64.StdEncoding.EncodeToString([]byte(hardPassword)),
+		"base64url":           base64.RawURLEncoding.EncodeToString([]byte(hardPassword)),
+	} {
+		text := `{"error":{"message":"bad request: ` + form + ` was refused"}}`
+		masked := safetext.Mask(text, hardPassword)
+		assert.NotContains(t, masked, form, name)
+		assert.Contains(t, masked, "[REDACTED]", name)
+		assert.Contains(t, masked, "was refused", name)
+	}
+}
+
+func TestMaskRedactsCredentialHeadersAndBasicPairs(t *testing.T) {
+	pair := base64.StdEncoding.EncodeToString([]byte("ops:" + hardPassword))
+	for _, text := range []string{
+		"Authorization: Basic " + pair,
+		`{"headers":{"Authorization":["Basic ` + pair + `"]}}`,
+		`{'authorization': 'Bearer gAAAAABtoken-123'}`,
+		"X-Auth-Token: gAAAAABtoken-123\r\nHost: neutron",
+		`"X-Subject-Token": "gAAAAABtoken-123"`,
+		"Proxy-Authorization: Basic " + pair,
+		"echo of Basic " + pair + " ends",
+	} {
+		masked := safetext.Mask(text)
+		assert.NotContains(t, masked, pair, text)
+		assert.NotContains(t, masked, "gAAAAABtoken-123", text)
+		assert.Contains(t, masked, "[REDACTED]", text)
+	}
+	assert.Equal(t, "Basic configuration is fine", safetext.Mask("Basic configuration is fine"), "words are not credentials")
+	assert.Equal(t, "an Authorization header is needed", safetext.Mask("an Authorization header is needed"))
+	assert.Equal(t, pair, safetext.BasicAuth("ops", hardPassword))
+	assert.NotContains(t, safetext.Mask("quoted "+pair, safetext.BasicAuth("ops", hardPassword)), pair, "the pair as a secret, without its scheme")
+}
+
+func jsonString(s string, escapeHTML bool) (string, error) {
+	var buf strings.Builder
+	enc := stdjson.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(s); err != nil {
+		return "", err
+	}
+	out := strings.TrimSpace(buf.String())
+	return out[1 : len(out)-1], nil
+}
+
+func TestMaskIsIdempotentAndCoversDoubleEscapes(t *testing.T) {
+	pair := base64.StdEncoding.EncodeToString([]byte("ops:" + hardPassword))
+	once := safetext.Mask("Authorization: Basic "+pair+" X-Auth-Token: tok "+hardPassword, hardPassword)
+	assert.Equal(t, once, safetext.Mask(once, hardPassword), "masking masked text changes nothing")
+
+	inner, _ := jsonString(hardPassword, true)
+	twice, _ := jsonString(`{"password":"`+inner+`"}`, true)
+	masked := safetext.Mask(`{"error":{"body":"`+twice+`"}}`, hardPassword)
+	assert.NotContains(t, masked, "w\\\\u003c0", "the password escaped twice, as a JSON answer quoting a JSON request has it")
+	assert.Contains(t, masked, "[REDACTED]")
 }

@@ -494,7 +494,7 @@ func pageHref(r *http.Request, marker string) string {
 
 func pageHrefFrom(r *http.Request, q url.Values, marker string) string {
 	q.Set("marker", marker)
-	return baseURL(r) + r.URL.Path + "?" + q.Encode()
+	return pageLinkBase(r) + r.URL.Path + "?" + q.Encode()
 }
 
 // dnsHostReplacer turns an address into Neutron's default DNS host label.

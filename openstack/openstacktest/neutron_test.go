@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/multinic/multinic/internal/fault"
 )
 
 // deviceQuery repeats device_id, which gophercloud's ListOpts cannot; it is
@@ -369,4 +372,26 @@ func TestNeutronVersionDocuments(t *testing.T) {
 		collections = append(collections, r.(map[string]any)["collection"].(string))
 	}
 	assert.ElementsMatch(t, []string{"ports", "subnets", "networks"}, collections)
+}
+
+// fault.NextLinksTo: the answer is the usual page, only its pagination
+// links point at another base, as behind a misconfigured proxy.
+func TestNextLinksToAnotherBase(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	vms, _ := portWorld(s)
+	token := issueToken(t, s)
+	s.Inject(RoutePorts, fault.NextLinksTo("http://elsewhere.example:8080"), 1)
+
+	q := url.Values{"device_id": vms[:2], "limit": {"2"}}
+	status, _, body := rawGet(t, s.NeutronURL()+"/v2.0/ports?"+q.Encode(), token)
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, body["ports"], 2, "the page itself as always")
+	next := body["ports_links"].([]any)[0].(map[string]any)["href"].(string)
+	assert.True(t, strings.HasPrefix(next, "http://elsewhere.example:8080/neutron/v2.0/ports?"), next)
+
+	status, _, body = rawGet(t, s.NeutronURL()+"/v2.0/ports?"+q.Encode(), token)
+	require.Equal(t, http.StatusOK, status)
+	next = body["ports_links"].([]any)[0].(map[string]any)["href"].(string)
+	assert.True(t, strings.HasPrefix(next, s.URL+"/neutron/"), "one fault, then links are home again: %s", next)
 }

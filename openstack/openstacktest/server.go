@@ -21,6 +21,7 @@
 package openstacktest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -333,8 +334,11 @@ func (s *Server) Fail(route Route, status int, times int) {
 
 // Inject makes the next `times` requests on a route answer with f: any
 // fault.Fault, e.g. a 503 with Retry-After, a malformed or oversized body, a
-// hang or a connection reset. Status faults carry the service's own error
-// envelope. times and the precedence of routes are as for Fail.
+// hang or a connection reset, a redirect elsewhere, an echo of the request.
+// Status faults carry the service's own error envelope. fault.NextLinksTo
+// answers a list as usual with its pagination links on another base (use a
+// small SetPageSize so there are any). times and the precedence of routes
+// are as for Fail.
 func (s *Server) Inject(route Route, f fault.Fault, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -403,10 +407,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	setRequestID(w, m.svc)
 	if f, ok := s.takeFault(m.route); ok {
-		f.Serve(w, r, s.closing, func(w http.ResponseWriter, status int) {
-			writeFault(w, r, m.svc, status)
-		})
-		return
+		if base := f.LinkBase(); base != "" {
+			// Answered as usual, with the pagination links on base.
+			r = r.WithContext(context.WithValue(r.Context(), linkBaseKey{}, base))
+		} else {
+			f.Serve(w, r, s.closing, func(w http.ResponseWriter, status int) {
+				writeFault(w, r, m.svc, status)
+			})
+			return
+		}
 	}
 	switch m.svc {
 	case svcKeystone:
@@ -534,6 +543,18 @@ func splitPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// linkBaseKey carries a fault.NextLinksTo base to the list handlers.
+type linkBaseKey struct{}
+
+// pageLinkBase is where the pagination links of r's answer point: the
+// request's own scheme://host, unless a fault.NextLinksTo says otherwise.
+func pageLinkBase(r *http.Request) string {
+	if base, ok := r.Context().Value(linkBaseKey{}).(string); ok {
+		return base
+	}
+	return baseURL(r)
 }
 
 // baseURL is scheme://host of the request, which is what the services use to

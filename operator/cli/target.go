@@ -297,7 +297,7 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags, needVi
 		err = crconfig.Join(err, &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingViolaEndpoint, Kind: multinic.KindMissing,
 			Err: errors.New("(" + looked + "; pass --viola-endpoint)")})
 	}
-	token, tokenErr, tokenWarning := g.bearerToken(ctx, t, in, operatorToken)
+	token, tokenWarning, tokenErr := g.bearerToken(ctx, t, in, operatorToken)
 	if token != "" {
 		cfg.Contrabass.BearerToken = token
 	}
@@ -315,13 +315,13 @@ func (g *globals) resolve(ctx context.Context, t *target, in *inputFlags, needVi
 // the CR: --contrabass-token-file, else the CR's Secret reference (read on a
 // cluster). The operator-wide CONTRABASS_BEARER_TOKEN is a secret this tool
 // never reads from the Deployment: warning says when the operator has one.
-func (g *globals) bearerToken(ctx context.Context, t *target, in *inputFlags, operatorToken bool) (token string, err error, warning string) {
+func (g *globals) bearerToken(ctx context.Context, t *target, in *inputFlags, operatorToken bool) (token, warning string, err error) {
 	if in.tokenFile != "" {
 		data, err := os.ReadFile(in.tokenFile)
 		if err != nil {
-			return "", &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingContrabassBearerToken, Kind: multinic.KindMissing, Err: fmt.Errorf("--contrabass-token-file: %w", err)}, ""
+			return "", "", &multinic.Error{Reason: multinic.ReasonConfig, Setting: multinic.SettingContrabassBearerToken, Kind: multinic.KindMissing, Err: fmt.Errorf("--contrabass-token-file: %w", err)}
 		}
-		return strings.TrimSpace(string(data)), nil, ""
+		return strings.TrimSpace(string(data)), "", nil
 	}
 	ref := t.oc.Spec.Secrets.ContrabassBearerTokenSecretRef
 	switch {
@@ -330,13 +330,13 @@ func (g *globals) bearerToken(ctx context.Context, t *target, in *inputFlags, op
 		if apierrors.IsForbidden(errors.Unwrap(err)) {
 			err = fmt.Errorf("%w (your kubeconfig user may not read that Secret: pass the token with --contrabass-token-file)", err)
 		}
-		return token, err, ""
+		return token, "", err
 	case ref != nil:
-		return "", nil, fmt.Sprintf("the CR reads its Contrabass bearer token from Secret %s/%s key %q, which this tool cannot read without a cluster: pass --contrabass-token-file", t.oc.Namespace, ref.Name, ref.Key)
+		return "", fmt.Sprintf("the CR reads its Contrabass bearer token from Secret %s/%s key %q, which this tool cannot read without a cluster: pass --contrabass-token-file", t.oc.Namespace, ref.Name, ref.Key), nil
 	case operatorToken:
-		return "", nil, "the operator sends Contrabass a bearer token (its CONTRABASS_BEARER_TOKEN), which this tool does not read: pass --contrabass-token-file if Contrabass wants one"
+		return "", "the operator sends Contrabass a bearer token (its CONTRABASS_BEARER_TOKEN), which this tool does not read: pass --contrabass-token-file if Contrabass wants one", nil
 	}
-	return "", nil, ""
+	return "", "", nil
 }
 
 func (g *globals) encryptKey(ctx context.Context, t *target, in *inputFlags) (crconfig.EncryptKey, error) {

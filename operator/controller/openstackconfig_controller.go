@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/multinic/multinic/internal/safetext"
 	"github.com/multinic/multinic/multinic"
 	"github.com/multinic/multinic/operator/api/v1alpha1"
 	"github.com/multinic/multinic/operator/crconfig"
@@ -87,6 +88,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// value stored before a schema rule existed must not fail the write.
 	if orig := oc.DeepCopy(); controllerutil.AddFinalizer(&oc, Finalizer) {
 		if err := r.Client.Patch(ctx, &oc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsInvalid(err) {
+				return r.writeRefused(ctx, orig, "finalizer", err), nil
+			}
 			return reconcile.Result{}, err
 		}
 	}
@@ -139,10 +143,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 	}
 	if err := r.writeStatus(ctx, req.NamespacedName, status); err != nil {
+		if apierrors.IsInvalid(err) {
+			return r.writeRefused(ctx, &oc, "status", err), nil
+		}
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: poll.requeueAfter(status, err != nil, now)}, nil
 }
+
+// writeRefused reports a write of oc (its status, or the finalizer) that the
+// API server refused as invalid. The refusal is about the object as it is
+// stored, e.g. a spec value a rule without ratcheting refuses (the CRD's own
+// rules ratchet), so writing again at once gets the same answer: returned
+// as an error it would loop in controller-runtime's back-off, logging
+// "Reconciler error" and telling the CR's owner nothing. It is reported
+// where the owner looks instead, as an event and a log line naming the
+// field, and the CR comes back at its error interval.
+func (r *Reconciler) writeRefused(ctx context.Context, oc *v1alpha1.OpenstackConfig, what string, err error) reconcile.Result {
+	poll, _ := crconfig.PollingOf(oc.Spec.Settings)
+	msg := brief(fmt.Sprintf("the API server refused the %s write of this OpenstackConfig; fix the field it names (kubectl edit): %s",
+		what, safetext.Mask(err.Error(), oc.Spec.Settings.ContrabassEncryptKey)))
+	log.FromContext(ctx).Error(boundedError(msg), "write refused", "write", what)
+	r.Recorder.Eventf(oc, nil, corev1.EventTypeWarning, reasonStatusRefused, "Sync", "%s", msg)
+	return reconcile.Result{RequeueAfter: poll.Error}
+}
+
+// reasonStatusRefused is the event reason of a refused status or finalizer
+// write.
+const reasonStatusRefused = "StatusRefused"
 
 // recordPass writes a completed pass into status, events and logs.
 func (r *Reconciler) recordPass(ctx context.Context, oc *v1alpha1.OpenstackConfig, status *v1alpha1.OpenstackConfigStatus, res multinic.Result, resynced, resent bool, now time.Time) {

@@ -144,6 +144,15 @@ type SecretKeyRef struct {
 // was stored before the rule existed (or with validation off) must not fail
 // the list of every OpenstackConfig. The operator parses it per CR and
 // reports a bad one as a ConfigError naming the field.
+//
+// The bounds of each duration field ratchet: a value that is unchanged
+// since it was stored passes (oldSelf, optionalOldSelf), however bad. CRD
+// validation ratcheting skips the pattern and a rule that evaluates to
+// false on an unchanged value, but not a rule whose evaluation fails, and
+// duration() fails on "9999999999h" or "1d": without the oldSelf term every
+// write of the object, status and finalizer included, was refused, and the
+// CR never got the ConfigError that names the field. New and changed
+// values are checked in full.
 // +kubebuilder:validation:MaxLength=64
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 type Duration string
@@ -172,7 +181,7 @@ type Settings struct {
 	// ContrabassTimeout bounds each request to Contrabass.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("10m"))`,message="must be a duration from 1s to 10m",optionalOldSelf=true
 	ContrabassTimeout Duration `json:"contrabassTimeout,omitempty"`
 	// +optional
 	ContrabassInsecureTLS bool `json:"contrabassInsecureTLS,omitempty"`
@@ -186,7 +195,7 @@ type Settings struct {
 	// OpenstackTimeout bounds each request to Keystone, Neutron and Nova.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("10m"))`,message="must be a duration from 1s to 10m",optionalOldSelf=true
 	OpenstackTimeout Duration `json:"openstackTimeout,omitempty"`
 	// +optional
 	OpenstackInsecureTLS bool `json:"openstackInsecureTLS,omitempty"`
@@ -233,28 +242,28 @@ type Settings struct {
 	// pass that sent something.
 	// +optional
 	// +kubebuilder:default="20s"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("24h"))`,message="must be a duration from 1s to 24h",optionalOldSelf=true
 	PollFastInterval Duration `json:"pollFastInterval,omitempty"`
 	// PollSlowInterval is the poll interval when nothing was sent lately.
 	// +optional
 	// +kubebuilder:default="2m"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("24h"))`,message="must be a duration from 1s to 24h",optionalOldSelf=true
 	PollSlowInterval Duration `json:"pollSlowInterval,omitempty"`
 	// PollErrorInterval is the poll interval after a failed pass.
 	// +optional
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("24h"))`,message="must be a duration from 1s to 24h",optionalOldSelf=true
 	PollErrorInterval Duration `json:"pollErrorInterval,omitempty"`
 	// PollFastWindow is how long fast polling lasts after a pass that sent something.
 	// +optional
 	// +kubebuilder:default="3m"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("24h")`,message="must be a duration from 1s to 24h"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("24h"))`,message="must be a duration from 1s to 24h",optionalOldSelf=true
 	PollFastWindow Duration `json:"pollFastWindow,omitempty"`
 	// ResyncInterval re-sends every node at least this often, even unchanged,
 	// so drift on the Biz side heals. "0s" disables it.
 	// +optional
 	// +kubebuilder:default="30m"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) == duration("0s") || (duration(self) >= duration("1m") && duration(self) <= duration("168h"))`,message="must be 0s (disabled) or a duration from 1m to 168h (7 days)"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) == duration("0s") || (duration(self) >= duration("1m") && duration(self) <= duration("168h")))`,message="must be 0s (disabled) or a duration from 1m to 168h (7 days)",optionalOldSelf=true
 	ResyncInterval Duration `json:"resyncInterval,omitempty"`
 	// DownPortGracePeriod holds back a port that is DOWN and was never sent
 	// for up to this long after it was first seen, and sends it as soon as it
@@ -279,7 +288,7 @@ type Settings struct {
 	// retries included), so one CR cannot hold a worker for minutes.
 	// +optional
 	// +kubebuilder:default="1m"
-	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration("1s") && duration(self) <= duration("10m")`,message="must be a duration from 1s to 10m"
+	// +kubebuilder:validation:XValidation:rule=`(oldSelf.hasValue() && oldSelf.value() == self) || (duration(self) >= duration("1s") && duration(self) <= duration("10m"))`,message="must be a duration from 1s to 10m",optionalOldSelf=true
 	PassTimeout Duration `json:"passTimeout,omitempty"`
 }
 

@@ -175,8 +175,16 @@ func openInventory(s inventorySettings, logger logr.Logger) (*inventory.Store, e
 	if err != nil {
 		return nil, fmt.Errorf("open inventory %s=%s (set it to a writable file path, or %s=false): %w", envInventoryPath, path, envInventoryEnabled, err)
 	}
+	salvaged := map[string]bool{}
+	for _, sv := range store.Salvaged() {
+		salvaged[sv.CopiedTo] = true
+		logger.Error(inventory.ErrCorrupt, "inventory file was damaged; its good records were kept, the rest is left out until the next sync",
+			"path", sv.File, "copiedTo", sv.CopiedTo, "kept", sv.Kept, "problems", sv.Problems)
+	}
 	for _, moved := range store.Quarantined() {
-		logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside, its records start empty", "path", path, "movedTo", moved)
+		if !salvaged[moved] {
+			logger.Error(inventory.ErrCorrupt, "inventory file was corrupt; moved aside, its records start empty", "path", path, "movedTo", moved)
+		}
 	}
 	return store, nil
 }
