@@ -37,6 +37,9 @@ type statusReport struct {
 	NextDownPortResend *time.Time                     `json:"nextDownPortResend,omitempty"`
 	RemovalPolicy      string                         `json:"removalPolicy"`
 	DownPortGrace      string                         `json:"downPortGracePeriod"`
+	// operatorLogs is the command that shows the operator's log, for a CR
+	// without status.
+	operatorLogs string
 }
 
 // nodeLine is a node the inventory holds for the CR's VMs.
@@ -92,6 +95,9 @@ for one node, use rerun.`,
 			report, err := buildStatus(cmd.Context(), t, src, events)
 			if err != nil {
 				return err
+			}
+			if len(report.Status.Conditions) == 0 {
+				report.operatorLogs = operatorLogsCommand(cmd.Context(), t, in.operator)
 			}
 			if in.output == "text" {
 				printStatus(cmd.OutOrStdout(), report, g.opts.Now())
@@ -216,7 +222,7 @@ func printStatus(out io.Writer, r statusReport, now time.Time) {
 	}
 	fmt.Fprintf(out, "OpenstackConfig %s (generation %d), routing key %s\n", r.Config, r.Generation, r.RoutingKey)
 	if len(st.Conditions) == 0 {
-		fmt.Fprintln(out, "! no status yet: is the operator running? kubectl logs -n multinic-operator-system deployment/multinic-operator-controller-manager")
+		fmt.Fprintln(out, "! no status yet: is the operator running? "+r.operatorLogs)
 	} else if st.ObservedGeneration < r.Generation {
 		fmt.Fprintf(out, "! the status describes generation %d: the operator has not processed the latest spec yet\n", st.ObservedGeneration)
 	}
@@ -345,4 +351,21 @@ func describePolicy(policy string) string {
 		return "Delete (a node the config lets go is removed through Viola; the agent cleans it up)"
 	}
 	return "Orphan (a node the config lets go stays in the Biz cluster, its inventory record marked orphaned)"
+}
+
+// operatorLogsCommand is the kubectl command that shows the log of the
+// operator --operator names, found as check finds it (by its release's
+// labels); when it cannot be found, the command with the Deployment left
+// for the reader to fill in.
+func operatorLogsCommand(ctx context.Context, t *target, operator string) string {
+	ref, err := parseOperatorRef(operator)
+	if err != nil {
+		return "kubectl logs -n <operator namespace> deployment/<operator Deployment>"
+	}
+	if t.kube != nil {
+		if d, err := t.kube.operatorDeployment(ctx, ref); err == nil {
+			return fmt.Sprintf("kubectl logs -n %s deployment/%s", d.Namespace, d.Name)
+		}
+	}
+	return fmt.Sprintf("kubectl logs -n %s -l app.kubernetes.io/instance=%s,control-plane=controller-manager", ref.namespace, ref.release)
 }
